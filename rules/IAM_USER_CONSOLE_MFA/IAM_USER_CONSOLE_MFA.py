@@ -1,0 +1,133 @@
+"""AWS Config custom rule IAM_USER_CONSOLE_MFA (CIS AWS Foundations 1.10, Security Hub IAM.5).
+
+Every IAM user with a console password must have an allowed MFA device. One
+invocation: event in, facts gathered, verdicts decided, evaluations reported.
+
+Everything here either completes and reports every evaluation, or raises one of
+:mod:`console_mfa.exceptions` so Lambda counts an error and Config shows the rule
+as failing. Nothing is swallowed.
+
+Example::
+
+    summary = lambda_handler(event, context)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from rdklib import ConfigRule
+
+from console_mfa import RESOURCE_TYPE
+from console_mfa.aws import AwsClients
+from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
+from console_mfa.config_report import evaluation_for, put_evaluations, stale_resource_ids
+from console_mfa.exceptions import InvalidEventError, RuleError
+from console_mfa.iam_facts import Deadline, MissingUser, sweep_account, user_for_change
+from console_mfa.policy import Policy, parse_rule_parameters
+from console_mfa.verdict import decide, verdict_for_missing_user
+
+logger = logging.getLogger("console_mfa")
+logger.setLevel(logging.INFO)
+
+# Time kept back from the Lambda timeout for sending up to 5,000 evaluations.
+REPORTING_RESERVE_SECONDS = 60.0
+
+
+def clients_for(event: dict[str, Any]) -> AwsClients:
+    """Clients with the credentials rdklib would use: the event's role, ExecutionRoleName, or our own."""
+    rdk_rule = ConfigRule()
+    region = rdk_rule.get_assume_role_region(event) or os.environ.get("AWS_REGION")
+    if not rdk_rule.get_assume_role_mode(event):
+        return AwsClients.from_session(boto3.Session(), region)
+    if not isinstance(event.get("executionRoleArn"), str) or ":role/" not in event["executionRoleArn"]:
+        raise InvalidEventError(
+            "event.executionRoleArn is missing or not a role ARN, and AssumeRoleMode is not false"
+        )
+    return AwsClients.assuming_role(rdk_rule.get_execution_role_arn(event), region)
+
+
+def periodic_evaluations(
+    invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime, deadline: Deadline
+) -> list[dict[str, Any]]:
+    sweep = sweep_account(clients, deadline, now)
+    timestamp = invocation.notification_time or now.isoformat()
+    evaluations = [evaluation_for(user.user_id, decide(user, policy, now), timestamp) for user in sweep.users]
+    evaluations += [
+        evaluation_for(missing.user_id, verdict_for_missing_user(missing.why), timestamp) for missing in sweep.missing
+    ]
+    # Config keeps a deleted user's last result until told otherwise.
+    evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}
+    gone = verdict_for_missing_user("The user no longer exists in IAM.")
+    evaluations += [
+        evaluation_for(user_id, gone, timestamp)
+        for user_id in stale_resource_ids(clients.config, invocation.config_rule_name, evaluated_ids)
+    ]
+    return evaluations
+
+
+def change_evaluations(invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime) -> list[dict[str, Any]]:
+    resource = invocation.changed_resource
+    assert resource is not None  # parse_event guarantees it for change notifications
+    if resource.resource_type != RESOURCE_TYPE:
+        raise InvalidEventError(
+            f"resourceType {resource.resource_type} is not {RESOURCE_TYPE}; scope the rule to {RESOURCE_TYPE}"
+        )
+    if invocation.event_left_scope:
+        verdict = verdict_for_missing_user("The user left the rule's scope.")
+    elif resource.status not in EVALUABLE_STATUSES:
+        verdict = verdict_for_missing_user(f"The user is no longer recorded ({resource.status}).")
+    elif resource.resource_name is None:
+        raise InvalidEventError("the configuration item has no resourceName (the IAM user name)")
+    else:
+        facts = user_for_change(clients.iam, resource.resource_name, resource.resource_id)
+        verdict = (
+            verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
+        )
+    return [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
+
+
+def lambda_handler(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    make_clients: Callable[[dict[str, Any]], AwsClients] = clients_for,
+) -> dict[str, Any]:
+    """Evaluate and report; return a summary. Raises :class:`RuleError` on any failure."""
+    started = time.monotonic()
+    log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA"}
+    clients: AwsClients | None = None
+    try:
+        invocation = parse_event(event)
+        log.update(messageType=invocation.message_type, account=invocation.account_id)
+        policy = parse_rule_parameters(invocation.rule_parameters)
+        clients = make_clients(event)
+        now = clock()
+        if invocation.is_periodic:
+            remaining = context.get_remaining_time_in_millis() / 1000 if context else None
+            deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS)
+            evaluations = periodic_evaluations(invocation, clients, policy, now, deadline)
+        else:
+            evaluations = change_evaluations(invocation, clients, policy, now)
+        put_evaluations(clients.config, evaluations, invocation.result_token, invocation.test_mode)
+    except RuleError as error:
+        log.update(outcome="error", errorType=type(error).__name__, error=str(error))
+        raise
+    finally:
+        log["apiCalls"] = dict(sorted(clients.calls.items())) if clients else {}
+        log["durationMs"] = round((time.monotonic() - started) * 1000)
+        if "outcome" in log:
+            logger.error(json.dumps(log))
+    counts = Counter(e["ComplianceType"] for e in evaluations)
+    log.update(outcome="reported", evaluations=len(evaluations), compliance=dict(sorted(counts.items())))
+    logger.info(json.dumps(log))
+    return {"evaluations": len(evaluations), "compliance": dict(sorted(counts.items()))}

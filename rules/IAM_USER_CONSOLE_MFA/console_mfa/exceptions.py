@@ -1,0 +1,60 @@
+"""Precise error types. Every failure the rule can meet is one of these.
+
+The Lambda handler lets them propagate, so Lambda counts an error and AWS Config
+shows the rule as failing; the CLI turns them into exit code 2 with the message.
+
+Example::
+
+    try:
+        policy = parse_rule_parameters({"GracePeriodDays": "-1"})
+    except InvalidParameterError as error:
+        print(error.parameter)  # GracePeriodDays
+"""
+
+from __future__ import annotations
+
+
+class RuleError(Exception):
+    """Base class: the rule could not establish the truth and reported nothing."""
+
+
+class InvalidParameterError(RuleError):
+    """A rule parameter is unknown or has a value outside what is allowed."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"Rule parameter {parameter}: {problem}")
+        self.parameter = parameter
+
+
+class InvalidEventError(RuleError):
+    """The Lambda event is not a Config rule event this rule understands."""
+
+
+class MissingPermissionError(RuleError):
+    """AWS denied a call; ``action`` is the IAM action to grant (e.g. ``iam:ListMFADevices``)."""
+
+    def __init__(self, action: str, detail: str) -> None:
+        super().__init__(
+            f"Access denied for {action}: grant {action} to the role the rule runs as. ({detail})"
+        )
+        self.action = action
+
+
+class AwsCallError(RuleError):
+    """An AWS call failed after botocore's retries (throttling, 5xx, network)."""
+
+    def __init__(self, action: str, detail: str) -> None:
+        super().__init__(f"{action} failed after retries: {detail}")
+        self.action = action
+
+
+class EvaluationDeliveryError(RuleError):
+    """AWS Config did not accept some evaluations, even after retrying them."""
+
+
+class SweepIncompleteError(RuleError):
+    """The periodic sweep could not check every user in time; nothing was reported."""
+
+
+class CredentialReportError(RuleError):
+    """A credential report could not be read or is not a credential report."""
