@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from typing import Any
@@ -26,26 +27,40 @@ from rdklib.clientfactory import get_assume_role_credentials
 from .exceptions import AwsCallError, MissingPermissionError
 
 # Adaptive mode adds client-side rate limiting on top of exponential backoff, which
-# is what a sweep needs when many threads share one throttled IAM quota.
-RETRY_CONFIG = {"mode": "adaptive", "max_attempts": 10}
+# is what a sweep needs when many threads share one throttled IAM quota. The
+# standard AWS_RETRY_MODE / AWS_MAX_ATTEMPTS variables override these defaults.
+DEFAULT_RETRY_MODE = "adaptive"
+DEFAULT_MAX_ATTEMPTS = 10
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 NOT_FOUND_CODE = "NoSuchEntity"
+# Enough to hide IAM's per-call latency; IAM's own rate limit is the real ceiling,
+# and adaptive retries slow every thread down together when it is reached.
+DEFAULT_MAX_WORKERS = 8
 
 
 class AwsClients:
     """The clients one invocation uses, sharing one session and one call counter."""
 
-    def __init__(self, session: boto3.Session, region: str | None, max_pool_connections: int = 16) -> None:
+    def __init__(self, session: boto3.Session, region: str | None, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
         self._session = session
         self._region = region
-        self._config = Config(retries=dict(RETRY_CONFIG), max_pool_connections=max_pool_connections)
+        # How many per-user IAM checks run at once; each needs its own connection.
+        self.max_workers = max_workers
+        retries = {
+            "mode": os.environ.get("AWS_RETRY_MODE", DEFAULT_RETRY_MODE),
+            # AWS_MAX_ATTEMPTS counts the first call too, as total_max_attempts does.
+            "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
+        }
+        self._config = Config(retries=retries, max_pool_connections=max(10, max_workers))
         self._clients: dict[str, BaseClient] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 
     @classmethod
-    def from_session(cls, session: boto3.Session, region: str | None = None) -> AwsClients:
-        return cls(session, region or session.region_name)
+    def from_session(
+        cls, session: boto3.Session, region: str | None = None, max_workers: int = DEFAULT_MAX_WORKERS
+    ) -> AwsClients:
+        return cls(session, region or session.region_name, max_workers)
 
     @classmethod
     def assuming_role(cls, role_arn: str, region: str | None) -> AwsClients:

@@ -40,9 +40,10 @@ def put_evaluations(
     evaluations: Sequence[dict[str, Any]],
     result_token: str,
     test_mode: bool,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> None:
     """Send every evaluation, 100 per call; resend rejected ones; raise if any stay rejected."""
+    sleep = sleep or time.sleep
     if not evaluations:
         # An empty call still tells Config the invocation finished.
         call(config, "PutEvaluations", Evaluations=[], ResultToken=result_token, TestMode=test_mode)

@@ -3,13 +3,14 @@
 Example::
 
     clients = AwsClients.from_session(boto3.Session(), "us-east-1")
-    result = sweep_live(clients.iam, Deadline.unlimited())
+    result = sweep_live(clients, Deadline.unlimited())
     for user in result.users:
         print(user.user_name, user.has_console_password)
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +23,6 @@ from botocore.client import BaseClient
 from .aws import AwsClients, call, collect
 from .exceptions import SweepIncompleteError
 from .facts import MfaDevice, UserFacts
-
-# Enough to hide IAM's per-call latency; IAM's own rate limit is the real ceiling,
-# and adaptive retries slow every thread down together when it is reached.
-DEFAULT_MAX_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -117,23 +114,33 @@ def list_users(iam: BaseClient) -> list[dict[str, Any]]:
     return collect(iam, "ListUsers", "Users") or []
 
 
+# Called as progress(checked, total) after each user; used by the CLI's progress bar.
+Progress = Callable[[int, int], None]
+
+
 def check_users_live(
-    iam: BaseClient,
-    listed_users: Sequence[dict[str, Any]],
-    deadline: Deadline,
-    max_workers: int = DEFAULT_MAX_WORKERS,
+    clients: AwsClients, listed_users: Sequence[dict[str, Any]], deadline: Deadline, progress: Progress | None = None
 ) -> list[UserFacts | MissingUser]:
-    """Live facts for each listed user, ``max_workers`` at a time, in the listed order."""
+    """Live facts for each listed user, ``clients.max_workers`` at a time, in the listed order."""
     total = len(listed_users)
+    iam = clients.iam
+    checked = 0
+    lock = threading.Lock()
 
     def check(numbered: tuple[int, dict[str, Any]]) -> UserFacts | MissingUser:
         index, user = numbered
         deadline.check(index, total)
-        return live_user_facts(iam, user["UserName"], user["UserId"], user["Arn"])
+        facts = live_user_facts(iam, user["UserName"], user["UserId"], user["Arn"])
+        if progress:
+            nonlocal checked
+            with lock:
+                checked += 1
+                progress(checked, total)
+        return facts
 
-    if max_workers <= 1:
+    if clients.max_workers <= 1:
         return [check(numbered) for numbered in enumerate(listed_users)]
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+    with ThreadPoolExecutor(max_workers=clients.max_workers) as pool:
         return list(pool.map(check, enumerate(listed_users)))
 
 
@@ -144,11 +151,13 @@ def split_results(results: Sequence[UserFacts | MissingUser], strategy: str) -> 
     return sweep
 
 
-def sweep_live(iam: BaseClient, deadline: Deadline, max_workers: int = DEFAULT_MAX_WORKERS) -> SweepResult:
+def sweep_live(clients: AwsClients, deadline: Deadline, progress: Progress | None = None) -> SweepResult:
     """Every user in the account, each checked live."""
-    return split_results(check_users_live(iam, list_users(iam), deadline, max_workers), "live")
+    return split_results(check_users_live(clients, list_users(clients.iam), deadline, progress), "live")
 
 
-def sweep_account(clients: AwsClients, deadline: Deadline, now: datetime) -> SweepResult:
+def sweep_account(
+    clients: AwsClients, deadline: Deadline, now: datetime, progress: Progress | None = None
+) -> SweepResult:
     """The periodic sweep's facts for every user in the account."""
-    return sweep_live(clients.iam, deadline)
+    return sweep_live(clients, deadline, progress)

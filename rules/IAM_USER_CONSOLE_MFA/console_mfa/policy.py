@@ -25,10 +25,10 @@ MAX_GRACE_PERIOD_DAYS = 365
 RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
 RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes")
 
-_USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _USER_ID = re.compile(r"^AIDA[A-Z0-9]{12,124}$")
-_USER_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:user/([\w+=,.@/-]+/)?[\w+=,.@-]{1,64}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_USER_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:user/([\w+=,.@/-]+/)?[\w+=,.@-]{1,64}$", re.ASCII)
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _WHOLE_NUMBER = re.compile(r"^[0-9]+$")
 

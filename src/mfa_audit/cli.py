@@ -1,0 +1,126 @@
+"""mfa-audit: the rule's evaluation on your own machine.
+
+    mfa-audit demo                                  # emulated account, real Lambda handler
+    mfa-audit audit --profile prod --format json    # live account, read-only
+    mfa-audit audit --credential-report report.csv  # offline
+
+Exit codes: 0 nothing NON_COMPLIANT, 1 something NON_COMPLIANT, 2 error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from console_mfa.exceptions import RuleError
+from console_mfa.policy import Policy, parse_rule_parameters
+from console_mfa.verdict import ComplianceType
+from mfa_audit.output import FORMATS, ResultRow, render
+
+EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
+PROGRESS_THRESHOLD = 300
+
+CREDENTIAL_REPORT_LIMITATIONS = (
+    "Offline: the credential report can be up to 4 hours old; users changed since it was generated are not seen.",
+    "Offline: the report says only that some MFA device is active, not its kind. It counts as MFA when every kind "
+    "is allowed; with --allowed-mfa-types narrowed it counts as none (NON_COMPLIANT), since it cannot be checked.",
+    "Offline: the report has no login-profile creation date; the grace period runs from the user's creation, "
+    "which is never later, so no one is granted more grace than the live rule would.",
+    "Offline: the report has no UserIds; users are identified by name and ARN.",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mfa-audit", description="Console-MFA rule (CIS 1.10) outside Lambda.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="evaluate an emulated account with the real Lambda handler")
+    demo.add_argument("--format", choices=FORMATS, default="table")
+
+    audit = commands.add_parser("audit", help="evaluate a live account (read-only) or a credential report")
+    audit.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    audit.add_argument("--region", help="Region for STS and the API endpoints (IAM itself is global)")
+    audit.add_argument("--role-arn", help="assume this role first, e.g. to audit another account")
+    audit.add_argument("--credential-report", type=Path, metavar="FILE",
+                       help="evaluate a credential report CSV offline instead of a live account")
+    audit.add_argument("--exempt-users", help="as the ExemptUsers rule parameter")
+    audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
+    audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
+    audit.add_argument("--format", choices=FORMATS, default="table")
+    return parser
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    flags = {
+        "ExemptUsers": args.exempt_users,
+        "GracePeriodDays": args.grace_period_days,
+        "AllowedMfaTypes": args.allowed_mfa_types,
+    }
+    return parse_rule_parameters({key: value for key, value in flags.items() if value is not None})
+
+
+def _emit(rows: Sequence[ResultRow], output_format: str, source: str, parameters: dict[str, str],
+          limitations: Sequence[str] = ()) -> int:
+    if output_format == "table":
+        for line in limitations:
+            print(f"note: {line}", file=sys.stderr)
+    print(render(rows, output_format, source=source, parameters=parameters, limitations=limitations))
+    return EXIT_NON_COMPLIANT if any(row.result is ComplianceType.NON_COMPLIANT for row in rows) else EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mfa_audit.demo import run_demo
+
+    if args.format == "table":
+        print("EMULATED AWS ACCOUNT (moto, in-process): no real AWS account is used or contacted.")
+        print("Running the real lambda_handler on a ScheduledNotification; below is what AWS Config would record.\n")
+    rows, parameters = run_demo()
+    if args.format == "table":
+        print("Rule parameters: " + ", ".join(f"{key}={value}" for key, value in parameters.items()) + "\n")
+    _emit(rows, args.format, "emulated-account", parameters)
+    return EXIT_OK  # the demo's NON_COMPLIANT users are there on purpose
+
+
+def _audit_live(args: argparse.Namespace, policy: Policy) -> int:
+    from mfa_audit.live import audit_live_account
+
+    rows = audit_live_account(policy, profile=args.profile, region=args.region, role_arn=args.role_arn,
+                              progress_threshold=PROGRESS_THRESHOLD)
+    return _emit(rows, args.format, "live-account", policy.as_rule_parameters())
+
+
+def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
+    from mfa_audit.live import audit_credential_report
+
+    try:
+        content = args.credential_report.read_bytes()
+    except OSError as error:
+        raise RuleError(f"cannot read {args.credential_report}: {error.strerror}") from error
+    rows = audit_credential_report(content, policy, datetime.now(timezone.utc))
+    return _emit(rows, args.format, "credential-report", policy.as_rule_parameters(), CREDENTIAL_REPORT_LIMITATIONS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        policy = _policy(args)
+        if args.credential_report is not None:
+            if args.profile or args.role_arn:
+                raise RuleError("--credential-report is offline; it cannot be combined with --profile or --role-arn")
+            return _audit_report(args, policy)
+        return _audit_live(args, policy)
+    except RuleError as error:
+        print(f"mfa-audit: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("mfa-audit: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Build IAM users in an emulated (moto) account, in every state the rule tells apart.
+
+Users are created through the real IAM API calls; only the login profile's age
+is set behind moto's back, because IAM itself offers no way to backdate it.
+
+Example::
+
+    with mock_aws():
+        iam = boto3.client("iam")
+        user = create_user(iam, SeedUser("bob", console_password=True, devices=("fido",)))
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from botocore.client import BaseClient
+
+DEFAULT_ACCOUNT_ID = "123456789012"
+# Kinds of device a seeded user can hold; the serial formats are IAM's own.
+DEVICE_KINDS = ("virtual", "hardware", "fido", "sms")
+
+
+@dataclass(frozen=True)
+class SeedUser:
+    """One user to create. ``password_age_days`` backdates the login profile."""
+
+    name: str
+    console_password: bool = False
+    devices: tuple[str, ...] = ()
+    password_age_days: int = 400
+
+
+def device_serial(kind: str, user_name: str, account_id: str, index: int = 0, partition: str = "aws") -> str:
+    if kind == "virtual":
+        return f"arn:{partition}:iam::{account_id}:mfa/{user_name}" + (f"-{index}" if index else "")
+    if kind == "fido":
+        return f"arn:{partition}:iam::{account_id}:u2f/user/{user_name}/fidosecuritykey{index + 1}-KEYID{index}"
+    if kind == "sms":
+        return f"arn:{partition}:iam::{account_id}:sms-mfa/{user_name}"
+    if kind == "hardware":
+        return f"GAKT{zlib.crc32(f'{user_name}/{index}'.encode()) % 10**8:08d}"
+    raise ValueError(f"unknown device kind {kind!r}; expected one of {DEVICE_KINDS}")
+
+
+def create_user(iam: BaseClient, seed: SeedUser) -> dict[str, Any]:
+    """Create the user with its console password and MFA devices; return IAM's User."""
+    user = iam.create_user(UserName=seed.name)["User"]
+    account_id = user["Arn"].split(":")[4]
+    user["UserId"] = _give_realistic_user_id(account_id, seed.name)
+    if seed.console_password:
+        iam.create_login_profile(UserName=seed.name, Password="Emulated-Passw0rd!")  # noqa: S106 - emulated account
+    for index, kind in enumerate(seed.devices):
+        if kind == "virtual":
+            serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=f"{seed.name}-{index}")["VirtualMFADevice"][
+                "SerialNumber"
+            ]
+        else:
+            serial = device_serial(kind, seed.name, account_id, index)
+        iam.enable_mfa_device(
+            UserName=seed.name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
+    if seed.console_password:
+        set_password_age(account_id, seed.name, timedelta(days=seed.password_age_days))
+    return user
+
+
+def _give_realistic_user_id(account_id: str, user_name: str, partition: str = "aws") -> str:
+    """moto's UserIds are random lower-case strings; IAM's are AIDA plus upper-case letters and digits."""
+    from moto.iam.models import iam_backends
+
+    user = iam_backends[account_id][partition].users[user_name]
+    user.id = "AIDA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(17))
+    return user.id
+
+
+def set_password_age(account_id: str, user_name: str, age: timedelta, partition: str = "aws") -> None:
+    """Backdate the login profile; moto reports the user's creation time as its CreateDate."""
+    from moto.iam.models import iam_backends
+
+    user = iam_backends[account_id][partition].users[user_name]
+    user.create_date = (datetime.now(timezone.utc) - age).replace(tzinfo=None)

@@ -1,0 +1,110 @@
+"""Audit a live account read-only, or a credential report offline, with the rule's own code.
+
+Nothing here decides compliance: facts come from :mod:`console_mfa.iam_facts` or the
+credential report, verdicts from :func:`console_mfa.verdict.decide`.
+
+Example::
+
+    rows = audit_live_account(parse_rule_parameters({}), profile="prod")
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import boto3
+from botocore.exceptions import NoCredentialsError, ProfileNotFound
+
+from console_mfa.aws import AwsClients, call
+from console_mfa.credential_report import parse_credential_report
+from console_mfa.exceptions import AwsCallError, RuleError
+from console_mfa.facts import MfaDevice, MfaType, UserFacts
+from console_mfa.iam_facts import Deadline, sweep_account
+from console_mfa.policy import Policy
+from console_mfa.verdict import decide, verdict_for_missing_user
+from mfa_audit.output import ResultRow
+
+NO_CREDENTIALS = "no AWS credentials found; set AWS_PROFILE, use --profile, or run 'aws configure'"
+
+
+def _session(profile: str | None, region: str | None) -> boto3.Session:
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except ProfileNotFound as error:
+        raise RuleError(f"{error}; list profiles with 'aws configure list-profiles'") from error
+    if session.get_credentials() is None:
+        raise RuleError(NO_CREDENTIALS)
+    return session
+
+
+def _clients(profile: str | None, region: str | None, role_arn: str | None) -> AwsClients:
+    session = _session(profile, region)
+    region = region or session.region_name or "us-east-1"
+    if role_arn is None:
+        return AwsClients.from_session(session, region)
+    sts = session.client("sts", region_name=region)
+    credentials = call(sts, "AssumeRole", RoleArn=role_arn, RoleSessionName="mfa-audit")["Credentials"]
+    assumed = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return AwsClients.from_session(assumed, region)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr, shown only when the account has more than ``threshold`` users."""
+
+    def __init__(self, threshold: int) -> None:
+        self._threshold = threshold
+        self._bar = None
+
+    def __call__(self, checked: int, total: int) -> None:
+        if total <= self._threshold:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="user", desc="checking users", leave=False)
+        self._bar.update(checked - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def audit_live_account(
+    policy: Policy, *, profile: str | None = None, region: str | None = None, role_arn: str | None = None,
+    progress_threshold: int = 300, clients: AwsClients | None = None,
+) -> list[ResultRow]:
+    """Evaluate every user of a live account. Read-only: never calls PutEvaluations."""
+    now = datetime.now(timezone.utc)
+    progress = _ProgressBar(progress_threshold)
+    try:
+        clients = clients or _clients(profile, region, role_arn)
+        sweep = sweep_account(clients, Deadline.unlimited(), now, progress)
+    except AwsCallError as error:
+        if isinstance(error.__cause__, NoCredentialsError):
+            raise RuleError(NO_CREDENTIALS) from error
+        raise
+    finally:
+        progress.close()
+    rows = [ResultRow.from_verdict(u.user_name, u.user_id, u.arn, decide(u, policy, now)) for u in sweep.users]
+    rows += [ResultRow.from_verdict(m.user_name, m.user_id, "", verdict_for_missing_user(m.why)) for m in sweep.missing]
+    return rows
+
+
+def audit_credential_report(content: bytes, policy: Policy, now: datetime) -> list[ResultRow]:
+    """Evaluate a credential report offline; see the CLI's stated limitations."""
+    rows = []
+    for row in parse_credential_report(content):
+        facts = UserFacts(
+            user_name=row.user,
+            user_id="",
+            arn=row.arn,
+            # The user's creation time is the earliest the login profile can date from.
+            login_profile_created=row.user_creation_time if row.password_enabled else None,
+            mfa_devices=(MfaDevice("credential-report:mfa_active", MfaType.UNVERIFIED),) if row.mfa_active else (),
+        )
+        rows.append(ResultRow.from_verdict(row.user, None, row.arn, decide(facts, policy, now)))
+    return rows

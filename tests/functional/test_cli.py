@@ -1,0 +1,166 @@
+"""mfa-audit: the demo and the exit codes as real subprocesses; audit agrees with the Lambda."""
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from console_mfa.aws import AwsClients
+from console_mfa.policy import parse_rule_parameters
+from IAM_USER_CONSOLE_MFA import lambda_handler
+from mfa_audit.emulated_account import SeedUser, create_user
+from mfa_audit.events import scheduled_event
+from mfa_audit.live import audit_live_account
+
+from ..conftest import FAKE_CREDENTIALS
+
+DEMO_EXPECTED = {
+    "elise": "COMPLIANT", "brandon": "NON_COMPLIANT", "rakesh": "NOT_APPLICABLE", "helene": "NOT_APPLICABLE",
+    "paras": "COMPLIANT", "anitha": "NON_COMPLIANT", "case-no-mfa": "NON_COMPLIANT",
+    "case-virtual-mfa": "COMPLIANT", "case-hardware-token": "COMPLIANT", "case-fido-key": "COMPLIANT",
+    "case-sms-only": "NON_COMPLIANT", "case-new-in-grace": "COMPLIANT", "break-glass-admin": "NOT_APPLICABLE",
+    "case-no-console-password": "NOT_APPLICABLE",
+}
+
+
+def run_cli(*args, env=None, stdin=None):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mfa_audit.cli", *args], capture_output=True, text=True, env=environment,
+        timeout=300, input=stdin,
+    )
+
+
+def test_demo_prints_every_seeded_user_with_its_expected_result():
+    completed = run_cli("demo")
+    assert completed.returncode == 0, completed.stderr
+    assert "EMULATED AWS ACCOUNT" in completed.stdout
+    assert "GracePeriodDays=14" in completed.stdout
+    lines = {line.split()[0]: line.split()[2] for line in completed.stdout.splitlines() if line.split()[:1] and line.split()[0] in DEMO_EXPECTED}
+    assert lines == DEMO_EXPECTED
+    assert "14 users: 6 COMPLIANT, 4 NON_COMPLIANT, 4 NOT_APPLICABLE" in completed.stdout
+
+
+def test_demo_json_follows_the_documented_schema():
+    completed = run_cli("demo", "--format", "json")
+    document = json.loads(completed.stdout)
+    assert document["schema"] == "mfa-audit/v1"
+    assert document["source"] == "emulated-account"
+    assert set(document) == {"schema", "source", "parameters", "limitations", "summary", "users"}
+    assert {user["user_name"]: user["result"] for user in document["users"]} == DEMO_EXPECTED
+    assert all(user["user_id"].startswith("AIDA") for user in document["users"])
+    assert set(document["users"][0]) == {"user_name", "user_id", "arn", "result", "reason", "annotation"}
+
+
+CASES = [
+    SeedUser("no-password"), SeedUser("virtual", True, ("virtual",)), SeedUser("hardware", True, ("hardware",)),
+    SeedUser("fido", True, ("fido",)), SeedUser("sms-only", True, ("sms",)), SeedUser("no-mfa", True),
+    SeedUser("in-grace", True, (), 1), SeedUser("exempt", True),
+]
+PARAMETERS = {"GracePeriodDays": "5", "ExemptUsers": "exempt"}
+
+
+@pytest.mark.parametrize("allowed", [None, "fido"])
+def test_audit_gives_the_lambdas_verdict_for_every_case(config, iam, allowed):
+    parameters = dict(PARAMETERS, **({"AllowedMfaTypes": allowed} if allowed else {}))
+    for seed in CASES:
+        create_user(iam, seed)
+    lambda_handler(scheduled_event(parameters), None)
+    from_lambda = {e["ComplianceResourceId"]: (e["ComplianceType"], e["Annotation"]) for e in config.sent}
+
+    rows = audit_live_account(parse_rule_parameters(parameters), clients=AwsClients.from_session(boto3.Session()))
+    from_audit = {row.user_id: (row.result.value, row.annotation) for row in rows}
+    assert from_audit == from_lambda
+    assert len(from_audit) == len(CASES)
+
+
+@pytest.fixture
+def moto_server():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # The server keeps its state in this process's moto backends; start each test empty.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+    env = dict(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="x", aws_secret_access_key="x")  # noqa: S106
+    yield iam, env
+    server.stop()
+
+
+def test_audit_exits_0_when_nothing_is_non_compliant(moto_server):
+    iam, env = moto_server
+    iam.create_user(UserName="alice")
+    iam.create_login_profile(UserName="alice", Password="Emulated-Passw0rd!")
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(UserName="alice", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321")
+    completed = run_cli("audit", env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert "1 users: 1 COMPLIANT" in completed.stdout
+
+
+def test_audit_exits_1_when_a_user_is_non_compliant(moto_server):
+    iam, env = moto_server
+    iam.create_user(UserName="bob")
+    iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
+    completed = run_cli("audit", "--format", "csv", env=env)
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stdout.splitlines()[0] == "user_name,user_id,arn,result,reason,annotation"
+    assert ",NON_COMPLIANT,no_allowed_mfa," in completed.stdout
+
+
+def test_audit_grace_flag_is_the_rule_parameter(moto_server):
+    iam, env = moto_server
+    iam.create_user(UserName="bob")
+    iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
+    completed = run_cli("audit", "--grace-period-days", "30", "--format", "json", env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["users"][0]["reason"] == "grace_period"
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--grace-period-days", "-1"], "GracePeriodDays"),
+        (["--allowed-mfa-types", "sms"], "AllowedMfaTypes"),
+        (["--exempt-users", "a,,b"], "ExemptUsers"),
+    ],
+)
+def test_audit_bad_flag_exits_2_naming_the_parameter(flags, message):
+    completed = run_cli("audit", *flags)
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert completed.stdout == ""
+
+
+def test_audit_without_credentials_exits_2_saying_what_to_do(tmp_path):
+    completed = run_cli("audit", env={"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                                      "AWS_EC2_METADATA_DISABLED": "true"})
+    assert completed.returncode == 2
+    assert "no AWS credentials found" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_audit_with_unknown_profile_exits_2(tmp_path):
+    completed = run_cli("audit", "--profile", "no-such-profile", env={"AWS_CONFIG_FILE": os.devnull})
+    assert completed.returncode == 2
+    assert "no-such-profile" in completed.stderr
+
+
+def test_audit_access_denied_exits_2_naming_the_action(monkeypatch, config, add_user):
+    from mfa_audit import cli
+
+    from .faults import iam_error
+
+    add_user("bob", password=True)
+    with iam_error("ListUsers", "AccessDenied", times=100, status=403):
+        code = cli.main(["audit"])
+    assert code == 2

@@ -1,0 +1,100 @@
+"""mfa-audit audit --credential-report: offline, strict about its input, honest about its limits."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HEADER = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,"
+    "access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,"
+    "access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+)
+
+
+def row(user, password, mfa, created="2024-01-01T00:00:00+00:00"):
+    arn = "arn:aws:iam::123456789012:root" if user == "<root_account>" else f"arn:aws:iam::123456789012:user/{user}"
+    enabled = "not_supported" if user == "<root_account>" else password
+    return f"{user},{arn},{created},{enabled},N/A,N/A,N/A,{mfa}," + ",".join(["false", "N/A", "N/A", "N/A", "N/A"] * 2) + ",false,N/A,false,N/A"
+
+
+REPORT = "\n".join([
+    HEADER,
+    row("<root_account>", "not_supported", "true"),
+    row("elise", "true", "true"),
+    row("brandon", "true", "false"),
+    row("rakesh", "false", "false"),
+    row("new-hire", "true", "false", created="2099-01-01T00:00:00+00:00"),
+]) + "\n"
+
+
+def run_report(tmp_path, content, *flags):
+    path = tmp_path / "report.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(path), *flags],
+        capture_output=True, text=True, env=environment, timeout=120,
+    )
+
+
+def test_report_rows_get_the_rules_verdicts_and_root_is_skipped(tmp_path):
+    completed = run_report(tmp_path, REPORT, "--format", "json", "--grace-period-days", "7")
+    assert completed.returncode == 1
+    document = json.loads(completed.stdout)
+    assert document["source"] == "credential-report"
+    results = {user["user_name"]: user["result"] for user in document["users"]}
+    assert results == {"elise": "COMPLIANT", "brandon": "NON_COMPLIANT", "rakesh": "NOT_APPLICABLE", "new-hire": "COMPLIANT"}
+    assert any("4 hours" in line for line in document["limitations"])
+
+
+def test_report_states_its_limitations_in_table_mode(tmp_path):
+    completed = run_report(tmp_path, REPORT)
+    assert "note: Offline" in completed.stderr
+    assert "brandon" in completed.stdout
+
+
+def test_report_device_kind_cannot_satisfy_a_narrowed_allowed_list(tmp_path):
+    completed = run_report(tmp_path, REPORT, "--allowed-mfa-types", "fido", "--format", "json")
+    results = {user["user_name"]: user["result"] for user in json.loads(completed.stdout)["users"]}
+    assert results["elise"] == "NON_COMPLIANT"
+
+
+def test_report_with_only_compliant_users_exits_0(tmp_path):
+    completed = run_report(tmp_path, "\n".join([HEADER, row("elise", "true", "true")]) + "\n")
+    assert completed.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
+        (b"\xff\xfe\xfa not utf-8", "not UTF-8"),
+        ("name,email\nbob,bob@example.com\n", "missing column"),
+        (REPORT[: REPORT.rindex(",false,N/A")], "truncated"),
+        (HEADER + "\n" + row("bob", "maybe", "false") + "\n", "password_enabled"),
+        (HEADER + "\n" + row("bob", "true", "false", created="yesterday") + "\n", "not a timestamp"),
+    ],
+    ids=["empty", "binary", "not-utf8", "wrong-columns", "truncated", "bad-flag", "bad-time"],
+)
+def test_a_file_that_is_not_a_credential_report_exits_2(tmp_path, content, message):
+    completed = run_report(tmp_path, content)
+    assert completed.returncode == 2
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert completed.stdout == ""
+
+
+def test_missing_file_exits_2(tmp_path):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(tmp_path / "nope.csv")],
+        capture_output=True, text=True, env=environment, timeout=60,
+    )
+    assert completed.returncode == 2
+    assert "cannot read" in completed.stderr
