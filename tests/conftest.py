@@ -5,7 +5,7 @@ import pytest
 from moto import mock_aws
 
 from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_config import EmulatedConfig
+from mfa_audit.emulated_services import EmulatedConfig
 from mfa_audit.events import RULE_NAME
 
 FAKE_CREDENTIALS = {

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_config import EmulatedConfig
+from mfa_audit.emulated_services import EmulatedConfig
 from mfa_audit.events import RULE_NAME, scheduled_event
 from mfa_audit.output import ResultRow
 

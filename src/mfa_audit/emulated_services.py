@@ -1,0 +1,284 @@
+"""AWS APIs that moto lacks or cannot hold still, emulated in-process for the demo, tests and benchmark.
+
+* :class:`EmulatedConfig` - PutEvaluations (moto stores nothing) and GetComplianceDetailsByConfigRule.
+* :class:`EmulatedCloudTrail` - records IAM changes made in-process and answers LookupEvents.
+* :class:`FrozenCredentialReport` - a credential report generated once and then left to go stale
+  (moto rebuilds it on every read), with the report's error states on demand.
+
+They answer at botocore's before-call step, so every request is still built and validated
+against the real service model by botocore first, and moto never sees these operations.
+
+Example::
+
+    with mock_aws(), EmulatedConfig("my-rule") as config:
+        lambda_handler(event, None)
+        config.results            # {"AIDA...": {"ComplianceType": "COMPLIANT", ...}}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.handlers import BUILTIN_HANDLERS
+from botocore.model import OperationModel
+
+
+class EmulatedError(Exception):
+    """Raised by an emulated operation to answer with an AWS error."""
+
+    def __init__(self, code: str, status: int, message: str = "emulated error") -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+
+
+class _EmptyBody:
+    def stream(self, **_: Any) -> Any:
+        yield b""
+
+
+class BeforeCallEmulator:
+    """Answers chosen operations (``"service-id.Operation"``) for every botocore session."""
+
+    operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+    def __init__(self) -> None:
+        self._handler = ("before-call", self._dispatch)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Any:
+        # New sessions pick up BUILTIN_HANDLERS, as moto's own hook does.
+        BUILTIN_HANDLERS.insert(0, self._handler)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        BUILTIN_HANDLERS.remove(self._handler)
+
+    def _dispatch(self, model: OperationModel, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, Any] | None:
+        operation = self.operations.get(f"{model.service_model.service_id.hyphenize()}.{model.name}")
+        if operation is None:
+            return None
+        body = params.get("body") or {}
+        request = json.loads(body) if isinstance(body, (bytes, str)) else dict(body)
+        try:
+            with self._lock:
+                parsed = operation(request)
+            if parsed is None:  # the operation only observed the call; let it go on to moto
+                return None
+            status = 200
+        except EmulatedError as error:
+            status = error.status
+            parsed = {"Error": {"Code": error.code, "Message": error.message}}
+        parsed.setdefault("ResponseMetadata", {"HTTPStatusCode": status, "RequestId": str(uuid.uuid4())})
+        return AWSResponse(params.get("url", ""), status, {}, _EmptyBody()), parsed
+
+
+class EmulatedConfig(BeforeCallEmulator):
+    """Records every PutEvaluations call and keeps the latest result per resource."""
+
+    def __init__(self, config_rule_name: str) -> None:
+        super().__init__()
+        self.config_rule_name = config_rule_name
+        self.put_calls: list[list[dict[str, Any]]] = []
+        self.results: dict[str, dict[str, Any]] = {}
+        # Return True for an evaluation Config should reject (FailedEvaluations).
+        self.rejects: Callable[[dict[str, Any]], bool] = lambda evaluation: False
+        self.operations = {
+            "config-service.PutEvaluations": self._put_evaluations,
+            "config-service.GetComplianceDetailsByConfigRule": self._get_compliance_details,
+        }
+
+    @property
+    def sent(self) -> list[dict[str, Any]]:
+        """Every evaluation sent, in order, across all calls."""
+        return [evaluation for batch in self.put_calls for evaluation in batch]
+
+    def _put_evaluations(self, params: dict[str, Any]) -> dict[str, Any]:
+        evaluations = params.get("Evaluations", [])
+        self.put_calls.append(evaluations)
+        failed = [evaluation for evaluation in evaluations if self.rejects(evaluation)]
+        if not params.get("TestMode"):
+            for evaluation in evaluations:
+                if evaluation not in failed:
+                    self.results[evaluation["ComplianceResourceId"]] = evaluation
+        return {"FailedEvaluations": failed}
+
+    def _get_compliance_details(self, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
+        matching = (
+            [result for _, result in sorted(self.results.items()) if result["ComplianceType"] in wanted]
+            if params["ConfigRuleName"] == self.config_rule_name
+            else []
+        )
+        start = int(params.get("NextToken") or 0)
+        limit = params.get("Limit") or 100
+        body: dict[str, Any] = {
+            "EvaluationResults": [self._evaluation_result(result) for result in matching[start : start + limit]]
+        }
+        if start + limit < len(matching):
+            body["NextToken"] = str(start + limit)
+        return body
+
+    def _evaluation_result(self, evaluation: dict[str, Any]) -> dict[str, Any]:
+        recorded = datetime.now(timezone.utc)
+        return {
+            "EvaluationResultIdentifier": {
+                "EvaluationResultQualifier": {
+                    "ConfigRuleName": self.config_rule_name,
+                    "ResourceType": evaluation["ComplianceResourceType"],
+                    "ResourceId": evaluation["ComplianceResourceId"],
+                },
+                "OrderingTimestamp": recorded,
+            },
+            "ComplianceType": evaluation["ComplianceType"],
+            "ResultRecordedTime": recorded,
+            "ConfigRuleInvokedTime": recorded,
+            "Annotation": evaluation.get("Annotation", ""),
+        }
+
+
+# IAM changes that CloudTrail records and the rule's bulk sweep looks for.
+RECORDED_IAM_CHANGES = ("CreateLoginProfile", "DeleteLoginProfile", "EnableMFADevice", "DeactivateMFADevice",
+                        "CreateUser", "DeleteUser", "UpdateLoginProfile")
+
+
+class EmulatedCloudTrail(BeforeCallEmulator):
+    """Records IAM changes made through botocore in this process; answers LookupEvents.
+
+    ``delivery_delay`` hides events younger than it, as CloudTrail's own delivery delay does.
+    """
+
+    def __init__(self, account_id: str = "123456789012", delivery_delay: timedelta = timedelta(0)) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.delivery_delay = delivery_delay
+        self.events: list[dict[str, Any]] = []
+        self.operations = {f"iam.{name}": self._record(name) for name in RECORDED_IAM_CHANGES}
+        self.operations["cloudtrail.LookupEvents"] = self._lookup_events
+
+    def _record(self, name: str) -> Callable[[dict[str, Any]], Any]:
+        def record(params: dict[str, Any]) -> None:
+            request = {"userName": params["UserName"]} if "UserName" in params else {}
+            if "SerialNumber" in params:
+                request["serialNumber"] = params["SerialNumber"]
+            self.events.append({
+                "eventVersion": "1.09",
+                "eventID": str(uuid.uuid4()),
+                "eventTime": datetime.now(timezone.utc),
+                "eventSource": "iam.amazonaws.com",
+                "eventName": name,
+                "userIdentity": {"type": "AssumedRole", "accountId": self.account_id},
+                "requestParameters": request,
+            })
+            return None
+
+        return record
+
+    def _lookup_events(self, params: dict[str, Any]) -> dict[str, Any]:
+        visible_until = datetime.now(timezone.utc) - self.delivery_delay
+        start = _epoch(params.get("StartTime"))
+        end = _epoch(params.get("EndTime"))
+        names = {a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventName"}
+        sources = {a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventSource"}
+        matching = [
+            event for event in reversed(self.events)  # newest first, as CloudTrail returns them
+            if event["eventTime"] <= visible_until
+            and (start is None or event["eventTime"] >= start)
+            and (end is None or event["eventTime"] <= end)
+            and (not names or event["eventName"] in names)
+            and (not sources or event["eventSource"] in sources)
+        ]
+        offset = int(params.get("NextToken") or 0)
+        size = params.get("MaxResults") or 50
+        page = matching[offset : offset + size]
+        body: dict[str, Any] = {"Events": [self._lookup_event(event) for event in page]}
+        if offset + size < len(matching):
+            body["NextToken"] = str(offset + size)
+        return body
+
+    @staticmethod
+    def _lookup_event(event: dict[str, Any]) -> dict[str, Any]:
+        user = event["requestParameters"].get("userName")
+        return {
+            "EventId": event["eventID"],
+            "EventName": event["eventName"],
+            "ReadOnly": "false",
+            "EventTime": event["eventTime"],
+            "EventSource": event["eventSource"],
+            "Resources": [{"ResourceType": "AWS::IAM::User", "ResourceName": user}] if user else [],
+            "CloudTrailEvent": json.dumps(event, default=lambda value: value.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        }
+
+
+def _epoch(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class FrozenCredentialReport(BeforeCallEmulator):
+    """IAM's credential report, generated from moto's account once and then left to go stale.
+
+    Generation follows IAM: the first GenerateCredentialReport answers STARTED, then
+    INPROGRESS ``generation_polls`` times, then COMPLETE; GetCredentialReport meanwhile
+    fails with ReportInProgress, before any generation with ReportNotPresent, and after
+    :meth:`expire` with ReportExpired until the report is generated again.
+    """
+
+    def __init__(self, account_id: str = "123456789012", generation_polls: int = 0) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.generation_polls = generation_polls
+        self.content: bytes | None = None
+        self.generated: datetime | None = None
+        self.expired = False
+        self.requests: list[str] = []
+        self._polls_left: int | None = None
+        self.operations = {
+            "iam.GenerateCredentialReport": self._generate_credential_report,
+            "iam.GetCredentialReport": self._get_credential_report,
+        }
+
+    def generate_now(self) -> None:
+        """Take the report from the emulated account as it is at this moment."""
+        from moto.iam.models import iam_backends
+
+        backend = iam_backends[self.account_id]["aws"]
+        backend.generate_report()
+        self.content = backend.get_credential_report().encode()
+        self.generated = datetime.now(timezone.utc)
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+
+    def _generate_credential_report(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append("GenerateCredentialReport")
+        if self.content is not None and not self.expired:
+            return {"State": "COMPLETE", "Description": "No new report generated: the current one is recent."}
+        if self._polls_left is None:
+            self._polls_left = self.generation_polls
+            return {"State": "STARTED", "Description": "Started a new report generation task."}
+        if self._polls_left > 0:
+            self._polls_left -= 1
+            return {"State": "INPROGRESS"}
+        self._polls_left = None
+        self.generate_now()
+        return {"State": "COMPLETE"}
+
+    def _get_credential_report(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append("GetCredentialReport")
+        if self.expired:
+            raise EmulatedError("ReportExpired", 410, "The credential report has expired.")
+        if self.content is not None:
+            return {"Content": self.content, "ReportFormat": "text/csv", "GeneratedTime": self.generated}
+        if self._polls_left is not None:
+            raise EmulatedError("ReportInProgress", 404, "The credential report is being generated.")
+        raise EmulatedError("ReportNotPresent", 410, "No credential report exists.")
