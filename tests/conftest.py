@@ -5,7 +5,7 @@ import pytest
 from moto import mock_aws
 
 from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_services import EmulatedConfig
+from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
 from mfa_audit.events import RULE_NAME
 
 FAKE_CREDENTIALS = {
@@ -23,8 +23,14 @@ def aws(monkeypatch):
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        yield
+    # moto has no CloudTrail event history; the emulated one records the test's IAM changes.
+    with mock_aws(), EmulatedCloudTrail() as cloudtrail:
+        yield cloudtrail
+
+
+@pytest.fixture
+def cloudtrail(aws):
+    return aws
 
 
 @pytest.fixture

@@ -31,8 +31,9 @@ from console_mfa.aws import AwsClients
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
 from console_mfa.config_report import evaluation_for, put_evaluations, stale_resource_ids
 from console_mfa.exceptions import InvalidEventError, RuleError
-from console_mfa.iam_facts import Deadline, MissingUser, sweep_account, user_for_change
+from console_mfa.iam_facts import MissingUser, user_for_change
 from console_mfa.policy import Policy, parse_rule_parameters
+from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
 
 logger = logging.getLogger("console_mfa")
@@ -56,9 +57,11 @@ def clients_for(event: dict[str, Any]) -> AwsClients:
 
 
 def periodic_evaluations(
-    invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime, deadline: Deadline
+    invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime, deadline: Deadline,
+    log: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    sweep = sweep_account(clients, deadline, now)
+    sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment())
+    log.update(strategy=sweep.strategy, notes=sweep.notes)
     timestamp = invocation.notification_time or now.isoformat()
     evaluations = [evaluation_for(user.user_id, decide(user, policy, now), timestamp) for user in sweep.users]
     evaluations += [
@@ -102,7 +105,10 @@ def lambda_handler(
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     make_clients: Callable[[dict[str, Any]], AwsClients] = clients_for,
 ) -> dict[str, Any]:
-    """Evaluate and report; return a summary. Raises :class:`RuleError` on any failure."""
+    """Evaluate and report; return a summary. Raises :class:`RuleError` on any failure.
+
+    Logs one JSON line per invocation: message type, account, result counts, AWS calls, duration.
+    """
     started = time.monotonic()
     log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA"}
     clients: AwsClients | None = None
@@ -115,19 +121,18 @@ def lambda_handler(
         if invocation.is_periodic:
             remaining = context.get_remaining_time_in_millis() / 1000 if context else None
             deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS)
-            evaluations = periodic_evaluations(invocation, clients, policy, now, deadline)
+            evaluations = periodic_evaluations(invocation, clients, policy, now, deadline, log)
         else:
             evaluations = change_evaluations(invocation, clients, policy, now)
         put_evaluations(clients.config, evaluations, invocation.result_token, invocation.test_mode)
-    except RuleError as error:
+    except Exception as error:
         log.update(outcome="error", errorType=type(error).__name__, error=str(error))
         raise
+    else:
+        counts = dict(sorted(Counter(e["ComplianceType"] for e in evaluations).items()))
+        log.update(outcome="reported", evaluations=len(evaluations), compliance=counts)
     finally:
         log["apiCalls"] = dict(sorted(clients.calls.items())) if clients else {}
         log["durationMs"] = round((time.monotonic() - started) * 1000)
-        if "outcome" in log:
-            logger.error(json.dumps(log))
-    counts = Counter(e["ComplianceType"] for e in evaluations)
-    log.update(outcome="reported", evaluations=len(evaluations), compliance=dict(sorted(counts.items())))
-    logger.info(json.dumps(log))
-    return {"evaluations": len(evaluations), "compliance": dict(sorted(counts.items()))}
+        (logger.info if log["outcome"] == "reported" else logger.error)(json.dumps(log))
+    return {"evaluations": len(evaluations), "compliance": counts}

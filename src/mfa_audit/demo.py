@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_services import EmulatedConfig
+from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
 from mfa_audit.events import RULE_NAME, scheduled_event
 from mfa_audit.output import ResultRow
 
@@ -55,7 +55,7 @@ def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
     os.environ.update(_FAKE_ENVIRONMENT)
     os.environ.pop("AWS_PROFILE", None)  # never let the demo touch a real account's settings
     try:
-        with mock_aws(), EmulatedConfig(RULE_NAME) as config:
+        with mock_aws(), EmulatedCloudTrail(), EmulatedConfig(RULE_NAME) as config:
             iam = boto3.client("iam")
             users: dict[str, dict[str, Any]] = {seed.name: create_user(iam, seed) for seed in DEMO_USERS}
             lambda_handler(scheduled_event(DEMO_PARAMETERS), None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -161,6 +162,11 @@ class EmulatedCloudTrail(BeforeCallEmulator):
         self.operations = {f"iam.{name}": self._record(name) for name in RECORDED_IAM_CHANGES}
         self.operations["cloudtrail.LookupEvents"] = self._lookup_events
 
+    def age_history(self, by: timedelta) -> None:
+        """Move every recorded event ``by`` into the past, as if the account was set up earlier."""
+        for event in self.events:
+            event["eventTime"] -= by
+
     def _record(self, name: str) -> Callable[[dict[str, Any]], Any]:
         def record(params: dict[str, Any]) -> None:
             request = {"userName": params["UserName"]} if "UserName" in params else {}
@@ -282,3 +288,26 @@ class FrozenCredentialReport(BeforeCallEmulator):
         if self._polls_left is not None:
             raise EmulatedError("ReportInProgress", 404, "The credential report is being generated.")
         raise EmulatedError("ReportNotPresent", 410, "No credential report exists.")
+
+
+class ApiCallCounter:
+    """Counts every AWS call made through botocore in this process, as ``"service-id.Operation"``."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._handler = ("before-call", self._count)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> ApiCallCounter:
+        BUILTIN_HANDLERS.insert(0, self._handler)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        BUILTIN_HANDLERS.remove(self._handler)
+
+    def _count(self, model: OperationModel, **_: Any) -> None:
+        with self._lock:
+            self.calls[f"{model.service_model.service_id.hyphenize()}.{model.name}"] += 1
+
+    def of_service(self, service_id: str) -> int:
+        return sum(count for key, count in self.calls.items() if key.startswith(f"{service_id}."))

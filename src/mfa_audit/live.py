@@ -19,7 +19,7 @@ from console_mfa.aws import AwsClients, call
 from console_mfa.credential_report import parse_credential_report
 from console_mfa.exceptions import AwsCallError, RuleError
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
-from console_mfa.iam_facts import Deadline, sweep_account
+from console_mfa.sweep import Deadline, sweep_account
 from console_mfa.policy import Policy
 from console_mfa.verdict import decide, verdict_for_missing_user
 from mfa_audit.output import ResultRow
@@ -75,14 +75,14 @@ class _ProgressBar:
 
 def audit_live_account(
     policy: Policy, *, profile: str | None = None, region: str | None = None, role_arn: str | None = None,
-    progress_threshold: int = 300, clients: AwsClients | None = None,
+    progress_threshold: int = 300, clients: AwsClients | None = None, strategy: str = "auto",
 ) -> list[ResultRow]:
     """Evaluate every user of a live account. Read-only: never calls PutEvaluations."""
     now = datetime.now(timezone.utc)
     progress = _ProgressBar(progress_threshold)
     try:
         clients = clients or _clients(profile, region, role_arn)
-        sweep = sweep_account(clients, Deadline.unlimited(), now, progress)
+        sweep = sweep_account(clients, Deadline.unlimited(), now, policy, strategy, progress)
     except AwsCallError as error:
         if isinstance(error.__cause__, NoCredentialsError):
             raise RuleError(NO_CREDENTIALS) from error

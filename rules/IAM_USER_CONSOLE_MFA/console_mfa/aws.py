@@ -36,6 +36,8 @@ NOT_FOUND_CODE = "NoSuchEntity"
 # Enough to hide IAM's per-call latency; IAM's own rate limit is the real ceiling,
 # and adaptive retries slow every thread down together when it is reached.
 DEFAULT_MAX_WORKERS = 8
+# IAM is global; CloudTrail's event history holds its events in one Region per partition.
+IAM_EVENT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
 
 class AwsClients:
@@ -52,7 +54,7 @@ class AwsClients:
             "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)),
         }
         self._config = Config(retries=retries, max_pool_connections=max(10, max_workers))
-        self._clients: dict[str, BaseClient] = {}
+        self._clients: dict[tuple[str, str | None], BaseClient] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 
@@ -73,13 +75,14 @@ class AwsClients:
         )
         return cls(session, region)
 
-    def client(self, service: str) -> BaseClient:
+    def client(self, service: str, region: str | None = None) -> BaseClient:
+        key = (service, region or self._region)
         with self._lock:
-            if service not in self._clients:
-                client = self._session.client(service, region_name=self._region, config=self._config)
-                client.meta.events.register("before-call", self._count)
-                self._clients[service] = client
-            return self._clients[service]
+            if key not in self._clients:
+                client = self._session.client(service, region_name=key[1], config=self._config)
+                client.meta.events.register_first("before-call", self._count)
+                self._clients[key] = client
+            return self._clients[key]
 
     @property
     def iam(self) -> BaseClient:
@@ -89,9 +92,9 @@ class AwsClients:
     def config(self) -> BaseClient:
         return self.client("config")
 
-    @property
-    def cloudtrail(self) -> BaseClient:
-        return self.client("cloudtrail")
+    def cloudtrail_for_iam(self, partition: str) -> BaseClient:
+        """CloudTrail in the Region where the partition's IAM events are recorded."""
+        return self.client("cloudtrail", IAM_EVENT_REGIONS.get(partition, "us-east-1"))
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
@@ -117,7 +120,7 @@ def translate_error(error: ClientError, action: str) -> AwsCallError | MissingPe
     message = error.response.get("Error", {}).get("Message", str(error))
     if code in ACCESS_DENIED_CODES:
         return MissingPermissionError(action, f"{code}: {message}")
-    return AwsCallError(action, f"{code}: {message}")
+    return AwsCallError(action, f"{code}: {message}", code)
 
 
 def call(client: BaseClient, operation: str, *, missing_ok: bool = False, **params: Any) -> dict[str, Any] | None:

@@ -41,11 +41,12 @@ class MissingPermissionError(RuleError):
 
 
 class AwsCallError(RuleError):
-    """An AWS call failed after botocore's retries (throttling, 5xx, network)."""
+    """An AWS call failed after botocore's retries (throttling, 5xx, network); ``code`` is AWS's error code."""
 
-    def __init__(self, action: str, detail: str) -> None:
+    def __init__(self, action: str, detail: str, code: str | None = None) -> None:
         super().__init__(f"{action} failed after retries: {detail}")
         self.action = action
+        self.code = code
 
 
 class EvaluationDeliveryError(RuleError):

@@ -1,28 +1,31 @@
-"""Gather facts from IAM: the only module that reads users, passwords and MFA devices.
+"""Read IAM: users, login profiles, MFA devices, the credential report. No decisions here.
 
 Example::
 
     clients = AwsClients.from_session(boto3.Session(), "us-east-1")
-    result = sweep_live(clients, Deadline.unlimited())
-    for user in result.users:
-        print(user.user_name, user.has_console_password)
+    for user in list_users(clients.iam):
+        print(live_user_facts(clients.iam, user["UserName"], user["UserId"], user["Arn"]))
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.client import BaseClient
 
-from .aws import AwsClients, call, collect
-from .exceptions import SweepIncompleteError
+from .aws import call, collect
+from .credential_report import ReportRow, parse_credential_report
+from .exceptions import AwsCallError
 from .facts import MfaDevice, UserFacts
+
+# How long a sweep waits for IAM to generate a credential report before it
+# gives up on the report and checks every user live instead.
+REPORT_WAIT_SECONDS = 60.0
+REPORT_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -34,35 +37,10 @@ class MissingUser:
     why: str
 
 
-@dataclass
-class SweepResult:
-    """The facts of every user in the account, as one sweep found them."""
-
-    users: list[UserFacts] = field(default_factory=list)
-    missing: list[MissingUser] = field(default_factory=list)
-    strategy: str = "live"
-
-
-class Deadline:
-    """Stops a sweep that would not finish before the Lambda is killed.
-
-    A sweep that runs out of time raises rather than report part of the account.
-    """
-
-    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._ends = None if seconds is None else clock() + seconds
-
-    @classmethod
-    def unlimited(cls) -> Deadline:
-        return cls(None)
-
-    def check(self, checked: int, total: int) -> None:
-        if self._ends is not None and self._clock() >= self._ends:
-            raise SweepIncompleteError(
-                f"Checked {checked} of {total} users before the time limit; nothing was reported. "
-                "Raise the Lambda timeout or memory, or see the README on large accounts."
-            )
+@dataclass(frozen=True)
+class CredentialReport:
+    generated: datetime
+    rows: tuple[ReportRow, ...]
 
 
 def login_profile_created(iam: BaseClient, user_name: str) -> tuple[bool, Any]:
@@ -81,10 +59,16 @@ def mfa_devices(iam: BaseClient, user_name: str) -> tuple[MfaDevice, ...] | None
     return tuple(MfaDevice(device["SerialNumber"]) for device in devices)
 
 
-def live_user_facts(iam: BaseClient, user_name: str, user_id: str, arn: str) -> UserFacts | MissingUser:
-    """Ask IAM directly: the login profile, then (only if there is one) the MFA devices."""
+def live_user_facts(
+    iam: BaseClient, user_name: str, user_id: str, arn: str, always_list_devices: bool = False
+) -> UserFacts | MissingUser:
+    """Ask IAM directly: the login profile, then (only if there is one) the MFA devices.
+
+    ``always_list_devices`` makes the second call even without a password, as the
+    straightforward sweep the benchmark compares against does.
+    """
     has_password, created = login_profile_created(iam, user_name)
-    if not has_password:
+    if not has_password and not always_list_devices:
         # NoSuchEntity here means "no console password" or "no such user"; either
         # way the rule does not apply, so one call settles it.
         return UserFacts(user_name, user_id, arn, None)
@@ -104,9 +88,7 @@ def user_for_change(iam: BaseClient, user_name: str, user_id: str) -> UserFacts 
     if response is None:
         return MissingUser(user_id, user_name, "The user no longer exists in IAM.")
     if response["User"]["UserId"] != user_id:
-        return MissingUser(
-            user_id, user_name, "The user was deleted; its name now belongs to a different user."
-        )
+        return MissingUser(user_id, user_name, "The user was deleted; its name now belongs to a different user.")
     return live_user_facts(iam, user_name, user_id, response["User"]["Arn"])
 
 
@@ -114,50 +96,40 @@ def list_users(iam: BaseClient) -> list[dict[str, Any]]:
     return collect(iam, "ListUsers", "Users") or []
 
 
-# Called as progress(checked, total) after each user; used by the CLI's progress bar.
-Progress = Callable[[int, int], None]
+def assigned_virtual_devices(iam: BaseClient) -> dict[str, tuple[MfaDevice, ...]]:
+    """Every assigned virtual MFA device, by the UserId it is assigned to (1,000 per call)."""
+    by_user: dict[str, tuple[MfaDevice, ...]] = {}
+    for device in collect(iam, "ListVirtualMFADevices", "VirtualMFADevices", AssignmentStatus="Assigned") or []:
+        user_id = device.get("User", {}).get("UserId")
+        if user_id:
+            by_user[user_id] = by_user.get(user_id, ()) + (MfaDevice(device["SerialNumber"]),)
+    return by_user
 
 
-def check_users_live(
-    clients: AwsClients, listed_users: Sequence[dict[str, Any]], deadline: Deadline, progress: Progress | None = None
-) -> list[UserFacts | MissingUser]:
-    """Live facts for each listed user, ``clients.max_workers`` at a time, in the listed order."""
-    total = len(listed_users)
-    iam = clients.iam
-    checked = 0
-    lock = threading.Lock()
+def fetch_credential_report(
+    iam: BaseClient, sleep: Callable[[float], None] | None = None, wait_seconds: float = REPORT_WAIT_SECONDS
+) -> CredentialReport | str:
+    """The current credential report, or why there is none to be had in ``wait_seconds``.
 
-    def check(numbered: tuple[int, dict[str, Any]]) -> UserFacts | MissingUser:
-        index, user = numbered
-        deadline.check(index, total)
-        facts = live_user_facts(iam, user["UserName"], user["UserId"], user["Arn"])
-        if progress:
-            nonlocal checked
-            with lock:
-                checked += 1
-                progress(checked, total)
-        return facts
-
-    if clients.max_workers <= 1:
-        return [check(numbered) for numbered in enumerate(listed_users)]
-    with ThreadPoolExecutor(max_workers=clients.max_workers) as pool:
-        return list(pool.map(check, enumerate(listed_users)))
-
-
-def split_results(results: Sequence[UserFacts | MissingUser], strategy: str) -> SweepResult:
-    sweep = SweepResult(strategy=strategy)
-    for result in results:
-        (sweep.missing if isinstance(result, MissingUser) else sweep.users).append(result)
-    return sweep
-
-
-def sweep_live(clients: AwsClients, deadline: Deadline, progress: Progress | None = None) -> SweepResult:
-    """Every user in the account, each checked live."""
-    return split_results(check_users_live(clients, list_users(clients.iam), deadline, progress), "live")
-
-
-def sweep_account(
-    clients: AwsClients, deadline: Deadline, now: datetime, progress: Progress | None = None
-) -> SweepResult:
-    """The periodic sweep's facts for every user in the account."""
-    return sweep_live(clients, deadline, progress)
+    IAM reuses a report younger than 4 hours, so the report may be that old; the
+    caller must treat it as a snapshot taken at ``generated``.
+    """
+    sleep = sleep or time.sleep
+    waited = 0.0
+    while True:
+        state = call(iam, "GenerateCredentialReport")["State"]
+        if state == "COMPLETE":
+            try:
+                response = call(iam, "GetCredentialReport")
+            except AwsCallError as error:
+                # Expired or gone between the two calls: generate again. In progress: wait.
+                if error.code not in ("ReportExpired", "ReportNotPresent", "ReportInProgress"):
+                    raise
+            else:
+                content = response["Content"]
+                rows = parse_credential_report(content if isinstance(content, bytes) else content.encode())
+                return CredentialReport(response["GeneratedTime"], tuple(rows))
+        if waited >= wait_seconds:
+            return f"the credential report was not ready after {wait_seconds:.0f} s"
+        sleep(REPORT_POLL_SECONDS)
+        waited += REPORT_POLL_SECONDS
