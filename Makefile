@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test check bench package deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -17,8 +17,32 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mfa-audit demo
 
-test: $(STAMP)
+CHECKOV := .venv-checkov/bin/checkov
+
+$(CHECKOV): requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
+	.venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
+
+test: $(STAMP) $(CHECKOV)
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory check
+
+# Static checks of the templates (also part of `make test`).
+check: $(STAMP) $(CHECKOV)
+	$(BIN)/cfn-lint cloudformation/*.yaml
+	$(CHECKOV) -d cloudformation --framework cloudformation --quiet --compact --skip-download
+
+package: $(STAMP)
+	$(BIN)/python -m tools.package_lambda
+
+# make deploy BUCKET=my-artifacts REGION=us-east-1 [STACK=iam-user-console-mfa] [PARAMS="GracePeriodDays=14 AlarmEmail=a@b.c"]
+deploy: package
+	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"]"; exit 2; }
+	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p))
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-checkov build dist rules/IAM_USER_CONSOLE_MFA/*.egg-info
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.sweep

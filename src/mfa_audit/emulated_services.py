@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from botocore.model import OperationModel
@@ -291,7 +292,7 @@ class FrozenCredentialReport(BeforeCallEmulator):
 
 
 class ApiCallCounter:
-    """Counts every AWS call made through botocore in this process, as ``"service-id.Operation"``."""
+    """Counts every AWS call made through botocore in this process, by IAM action (``"iam:ListUsers"``)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
@@ -300,14 +301,20 @@ class ApiCallCounter:
 
     def __enter__(self) -> ApiCallCounter:
         BUILTIN_HANDLERS.insert(0, self._handler)
+        # boto3's default session may exist already (rdklib's STS call uses it).
+        self._default_session = boto3.DEFAULT_SESSION
+        if self._default_session is not None:
+            self._default_session.events.register_first(*self._handler)
         return self
 
     def __exit__(self, *_: Any) -> None:
         BUILTIN_HANDLERS.remove(self._handler)
+        if self._default_session is not None:
+            self._default_session.events.unregister(*self._handler)
 
     def _count(self, model: OperationModel, **_: Any) -> None:
         with self._lock:
-            self.calls[f"{model.service_model.service_id.hyphenize()}.{model.name}"] += 1
+            self.calls[f"{model.service_model.signing_name}:{model.name}"] += 1
 
-    def of_service(self, service_id: str) -> int:
-        return sum(count for key, count in self.calls.items() if key.startswith(f"{service_id}."))
+    def of_service(self, prefix: str) -> int:
+        return sum(count for key, count in self.calls.items() if key.startswith(f"{prefix}:"))

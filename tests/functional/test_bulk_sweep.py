@@ -122,8 +122,8 @@ def test_unchanged_users_settled_by_the_report_cost_no_per_user_calls(config, ad
     report.generate_now()
     with ApiCallCounter() as counter:
         lambda_handler(scheduled_event(), None)
-    assert counter.calls["iam.GetLoginProfile"] == 0
-    assert counter.calls["iam.ListMFADevices"] == 0
+    assert counter.calls["iam:GetLoginProfile"] == 0
+    assert counter.calls["iam:ListMFADevices"] == 0
     assert len(config.sent) == 40
 
 
@@ -204,4 +204,4 @@ def test_change_notification_stays_at_three_iam_calls(config, add_user):
     with ApiCallCounter() as counter:
         lambda_handler(change_event(bob), None)
     assert counter.of_service("iam") == 3
-    assert counter.calls["config-service.PutEvaluations"] == 1
+    assert counter.calls["config:PutEvaluations"] == 1

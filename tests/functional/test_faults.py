@@ -106,8 +106,8 @@ def test_every_page_of_list_users_and_list_mfa_devices_is_read(config):
 
     clients = AwsClients.from_session(boto3.Session(), "us-east-1", max_workers=1)  # the Stubber answers in order
     stub = Stubber(clients.iam)
-    stub.add_response("list_users", {"Users": [_listed_user(1)], "IsTruncated": True, "Marker": "page2"}, {})
-    stub.add_response("list_users", {"Users": [_listed_user(2)], "IsTruncated": False}, {"Marker": "page2"})
+    stub.add_response("list_users", {"Users": [_listed_user(1)], "IsTruncated": True, "Marker": "page2"}, {"MaxItems": 1000})
+    stub.add_response("list_users", {"Users": [_listed_user(2)], "IsTruncated": False}, {"Marker": "page2", "MaxItems": 1000})
     for number in (1, 2):
         stub.add_response("get_login_profile", {"LoginProfile": {"UserName": f"user{number}", "CreateDate": JAN_1}}, {"UserName": f"user{number}"})
         sms = {"UserName": f"user{number}", "SerialNumber": f"arn:aws:iam::123456789012:sms-mfa/user{number}", "EnableDate": JAN_1}

@@ -140,14 +140,18 @@ def call(client: BaseClient, operation: str, *, missing_ok: bool = False, **para
 
 
 def collect(
-    client: BaseClient, operation: str, result_key: str, *, missing_ok: bool = False, **params: Any
+    client: BaseClient, operation: str, result_key: str, *, missing_ok: bool = False,
+    page_size: int | None = None, **params: Any,
 ) -> list[dict[str, Any]] | None:
     """Every item of ``result_key`` across all pages of ``operation``.
 
     With ``missing_ok``, IAM's NoSuchEntity returns ``None`` (the entity is gone),
-    which callers must tell apart from an empty list.
+    which callers must tell apart from an empty list. ``page_size`` asks for larger
+    pages than the API's default (IAM lists 100 unless asked for up to 1,000).
     """
     items: list[dict[str, Any]] = []
+    if page_size:
+        params["PaginationConfig"] = {"PageSize": page_size}
     try:
         for page in client.get_paginator(xform_name(operation)).paginate(**params):
             items.extend(page.get(result_key, []))

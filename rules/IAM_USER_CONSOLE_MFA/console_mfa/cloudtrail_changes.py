@@ -42,6 +42,7 @@ def users_changed_since(cloudtrail: BaseClient, since: datetime) -> set[str] | s
             cloudtrail,
             "LookupEvents",
             "Events",
+            page_size=50,  # LookupEvents' maximum
             LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
             StartTime=since,
         ) or []

@@ -79,6 +79,7 @@ def stale_resource_ids(config: BaseClient, config_rule_name: str, current_ids: I
         config,
         "GetComplianceDetailsByConfigRule",
         "EvaluationResults",
+        page_size=100,  # the API's maximum
         ConfigRuleName=config_rule_name,
         ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"],
     ) or []

@@ -26,6 +26,8 @@ from .facts import MfaDevice, UserFacts
 # gives up on the report and checks every user live instead.
 REPORT_WAIT_SECONDS = 60.0
 REPORT_POLL_SECONDS = 2.0
+# IAM's list calls return 100 items unless asked for more, up to this.
+IAM_MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,15 @@ def user_for_change(iam: BaseClient, user_name: str, user_id: str) -> UserFacts 
 
 
 def list_users(iam: BaseClient) -> list[dict[str, Any]]:
-    return collect(iam, "ListUsers", "Users") or []
+    return collect(iam, "ListUsers", "Users", page_size=IAM_MAX_PAGE) or []
 
 
 def assigned_virtual_devices(iam: BaseClient) -> dict[str, tuple[MfaDevice, ...]]:
     """Every assigned virtual MFA device, by the UserId it is assigned to (1,000 per call)."""
     by_user: dict[str, tuple[MfaDevice, ...]] = {}
-    for device in collect(iam, "ListVirtualMFADevices", "VirtualMFADevices", AssignmentStatus="Assigned") or []:
+    for device in collect(
+        iam, "ListVirtualMFADevices", "VirtualMFADevices", page_size=IAM_MAX_PAGE, AssignmentStatus="Assigned"
+    ) or []:
         user_id = device.get("User", {}).get("UserId")
         if user_id:
             by_user[user_id] = by_user.get(user_id, ()) + (MfaDevice(device["SerialNumber"]),)

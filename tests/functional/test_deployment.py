@@ -1,0 +1,158 @@
+"""Deployment: a reproducible zip that runs, a template wired as documented, and least privilege."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from cfnlint.decode import decode_str
+
+from tools.deploy import deploy, upload
+from tools.package_lambda import build
+
+from .recorded_run import record_every_path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_TEXT = (ROOT / "cloudformation" / "rule.yaml").read_text()
+TEMPLATE, _ = decode_str(TEMPLATE_TEXT)
+RESOURCES = TEMPLATE["Resources"]
+
+
+@pytest.fixture(scope="module")
+def lambda_zip(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("dist") / "rule.zip"), tmp_path_factory.getbasetemp()
+
+
+def test_zip_is_byte_identical_when_rebuilt(tmp_path):
+    first = build(tmp_path / "first.zip")
+    second = build(tmp_path / "second.zip")
+    assert first == second
+    assert hashlib.sha256((tmp_path / "first.zip").read_bytes()).hexdigest() == first
+
+
+def test_zip_holds_the_rule_and_rdklib_only(tmp_path):
+    build(tmp_path / "rule.zip")
+    names = zipfile.ZipFile(tmp_path / "rule.zip").namelist()
+    assert "IAM_USER_CONSOLE_MFA.py" in names and "console_mfa/verdict.py" in names
+    assert "rdklib/evaluation.py" in names
+    assert not [n for n in names if n.startswith(("boto3/", "botocore/", "tests/", "rdklibtest/", "mfa_audit/"))]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n]
+
+
+def test_zip_imports_and_runs_the_handler(tmp_path):
+    build(tmp_path / "rule.zip")
+    script = textwrap.dedent(f"""
+        import sys, json
+        sys.path.insert(0, {str(tmp_path / 'rule.zip')!r})
+        from moto import mock_aws
+        import boto3
+        import console_mfa, IAM_USER_CONSOLE_MFA
+        assert console_mfa.__file__.startswith({str(tmp_path / 'rule.zip')!r}), console_mfa.__file__
+        from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
+        from mfa_audit.events import scheduled_event
+        with mock_aws(), EmulatedCloudTrail(), EmulatedConfig("IAM_USER_CONSOLE_MFA") as config:
+            iam = boto3.client("iam")
+            iam.create_user(UserName="bob")
+            iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
+            print(json.dumps(IAM_USER_CONSOLE_MFA.lambda_handler(scheduled_event(), None)))
+    """)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1",
+               AWS_REGION="us-east-1")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert '"NON_COMPLIANT": 1' in completed.stdout
+
+
+def test_rule_has_all_three_triggers_and_iam_user_scope():
+    rule = RESOURCES["ConfigRule"]["Properties"]
+    assert rule["Scope"] == {"ComplianceResourceTypes": ["AWS::IAM::User"]}
+    assert rule["Source"]["Owner"] == "CUSTOM_LAMBDA"
+    assert rule["Source"]["SourceIdentifier"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    kinds = {detail["MessageType"]: detail for detail in rule["Source"]["SourceDetails"]}
+    assert set(kinds) == {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification", "ScheduledNotification"}
+    assert kinds["ScheduledNotification"]["MaximumExecutionFrequency"] == {"Ref": "MaximumExecutionFrequency"}
+
+
+def test_every_rule_parameter_is_passed_through_with_the_codes_validation():
+    from console_mfa.policy import MAX_GRACE_PERIOD_DAYS, RULE_PARAMETERS
+
+    passed = RESOURCES["ConfigRule"]["Properties"]["InputParameters"]
+    assert set(RULE_PARAMETERS) <= set(passed)
+    grace = TEMPLATE["Parameters"]["GracePeriodDays"]
+    assert (grace["MinValue"], grace["MaxValue"]) == (0, MAX_GRACE_PERIOD_DAYS)
+    import re
+
+    allowed = re.compile(TEMPLATE["Parameters"]["AllowedMfaTypes"]["AllowedPattern"])
+    assert allowed.match("fido") and allowed.match("virtual,hardware,fido")
+    assert not allowed.match("sms") and not allowed.match("fido,")
+    exempt = re.compile(TEMPLATE["Parameters"]["ExemptUsers"]["AllowedPattern"])
+    assert exempt.match("") and exempt.match("alice, bob") and exempt.match("arn:aws:iam::123456789012:user/ops/alice")
+    assert not exempt.match("alice,,bob") and not exempt.match("alice,")
+
+
+def test_only_config_of_this_account_may_invoke_the_function():
+    permission = RESOURCES["ConfigInvokePermission"]["Properties"]
+    assert permission["Principal"] == "config.amazonaws.com"
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_alarms_watch_errors_and_silence():
+    errors = RESOURCES["FunctionErrorsAlarm"]["Properties"]
+    assert errors["MetricName"] == "Errors" and errors["Namespace"] == "AWS/Lambda"
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "Function"}}]
+    silent = RESOURCES["FunctionSilentAlarm"]["Properties"]
+    assert silent["MetricName"] == "Invocations" and silent["TreatMissingData"] == "breaching"
+
+
+def test_function_runtime_timeout_and_retry_settings():
+    function = RESOURCES["Function"]["Properties"]
+    assert function["Runtime"] == "python3.12"
+    assert function["Handler"] == "IAM_USER_CONSOLE_MFA.lambda_handler"
+    assert function["Timeout"] == 900
+    assert function["Environment"]["Variables"]["AWS_RETRY_MODE"] == "adaptive"
+    assert RESOURCES["FunctionLogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def _granted_actions():
+    actions = set()
+    for statement in RESOURCES["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+        if "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        granted = statement["Action"]
+        actions |= {granted} if isinstance(granted, str) else set(granted)
+    return actions
+
+
+def test_role_grants_exactly_the_actions_the_code_calls(cloudtrail, monkeypatch):
+    called = set(record_every_path(cloudtrail, monkeypatch))
+    granted = _granted_actions() - {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert called == granted
+    assert not [action for action in granted if "*" in action]
+
+
+# moto's CloudFormation builds IAM, Lambda and S3 resources but skips Config rules and alarms
+# (checked above from the template instead).
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_stack_creates_in_emulated_cloudformation(aws, tmp_path):
+    build(tmp_path / "rule.zip")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="rule-artifacts")
+    key = upload(s3, "rule-artifacts", tmp_path / "rule.zip")
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    status = deploy(cloudformation, "console-mfa", TEMPLATE_TEXT,
+                    {"CodeBucket": "rule-artifacts", "CodeKey": key, "GracePeriodDays": "14",
+                     "ExecutionRoleName": "mfa-rule-reader"})
+    assert status == "CREATE_COMPLETE"
+    function = boto3.client("lambda", region_name="us-east-1").get_function(FunctionName="console-mfa-iam-user-console-mfa")
+    assert function["Configuration"]["Handler"] == "IAM_USER_CONSOLE_MFA.lambda_handler"
+    assert function["Configuration"]["Timeout"] == 900
+    policy = boto3.client("lambda", region_name="us-east-1").get_policy(FunctionName="console-mfa-iam-user-console-mfa")
+    assert "config.amazonaws.com" in policy["Policy"] and "123456789012" in policy["Policy"]
+    assert deploy(cloudformation, "console-mfa", TEMPLATE_TEXT,
+                  {"CodeBucket": "rule-artifacts", "CodeKey": key, "GracePeriodDays": "14",
+                   "ExecutionRoleName": "mfa-rule-reader"}) in ("UNCHANGED", "UPDATE_COMPLETE")

@@ -1,0 +1,77 @@
+"""Build the Lambda zip reproducibly: the rule folder plus rdklib, byte-identical for the same inputs.
+
+    python -m tools.package_lambda            # writes dist/IAM_USER_CONSOLE_MFA.zip, prints its SHA-256
+
+boto3 is left out on purpose: the python3.12 runtime provides it, and the rule uses
+only long-standing IAM, CloudTrail, Config and STS calls. rdklib's test helpers
+(``rdklibtest``), caches and bytecode are left out too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RULE_DIR = ROOT / "rules" / "IAM_USER_CONSOLE_MFA"
+REQUIREMENTS = ROOT / "requirements.txt"
+# Zip entries carry this date so that rebuilding never changes the bytes.
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+EXCLUDED_PARTS = {"__pycache__", "rdklibtest", "tests", "bin"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+
+
+def pinned(package: str) -> str:
+    for line in REQUIREMENTS.read_text().splitlines():
+        if line.split("==")[0].strip().lower() == package:
+            return line.strip()
+    raise SystemExit(f"{package} is not pinned in {REQUIREMENTS}")
+
+
+def _wanted(path: Path, root: Path) -> bool:
+    relative = path.relative_to(root)
+    if any(part in EXCLUDED_PARTS for part in relative.parts) or path.suffix in EXCLUDED_SUFFIXES:
+        return False
+    # Install metadata (RECORD, INSTALLER, an editable install's egg-info) varies between machines.
+    return not any(part.endswith((".dist-info", ".egg-info")) for part in relative.parts)
+
+
+def add_tree(archive: zipfile.ZipFile, root: Path, prefix: str = "") -> None:
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and _wanted(p, root)):
+        info = zipfile.ZipInfo(prefix + path.relative_to(root).as_posix(), FIXED_DATE)
+        info.external_attr = 0o644 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+def build(output: Path) -> str:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as vendor:
+        subprocess.run(  # noqa: S603 - fixed arguments, pinned requirement
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
+             "--target", vendor, pinned("rdklib")],
+            check=True,
+        )
+        temporary = output.with_suffix(".tmp")
+        with zipfile.ZipFile(temporary, "w") as archive:
+            add_tree(archive, RULE_DIR)
+            add_tree(archive, Path(vendor))
+        temporary.replace(output)
+    return hashlib.sha256(output.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Build the Lambda zip reproducibly.")
+    parser.add_argument("--output", type=Path, default=ROOT / "dist" / "IAM_USER_CONSOLE_MFA.zip")
+    args = parser.parse_args()
+    digest = build(args.output)
+    print(f"{args.output}  sha256:{digest}")
+
+
+if __name__ == "__main__":
+    main()
