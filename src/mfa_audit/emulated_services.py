@@ -5,8 +5,11 @@
 * :class:`FrozenCredentialReport` - a credential report generated once and then left to go stale
   (moto rebuilds it on every read), with the report's error states on demand.
 
-They answer at botocore's before-call step, so every request is still built and validated
-against the real service model by botocore first, and moto never sees these operations.
+Config and CloudTrail are answered at botocore's send step, at an endpoint of their own
+(set through the standard ``AWS_ENDPOINT_URL_<SERVICE>`` variables) that moto does not
+claim: requests are built, signed and validated by botocore, responses travel as JSON
+and are parsed by botocore, and retries and injected faults behave as with AWS. The
+frozen credential report answers at the earlier before-call step, over moto's own.
 
 Example::
 
@@ -20,6 +23,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+import os
+from urllib.parse import urlsplit
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -42,6 +47,14 @@ class EmulatedError(Exception):
 class _EmptyBody:
     def stream(self, **_: Any) -> Any:
         yield b""
+
+
+class _Body:
+    def __init__(self, payload: bytes) -> None:
+        self._payload = payload
+
+    def stream(self, **_: Any) -> Any:
+        yield self._payload
 
 
 class BeforeCallEmulator:
@@ -80,19 +93,72 @@ class BeforeCallEmulator:
         return AWSResponse(params.get("url", ""), status, {}, _EmptyBody()), parsed
 
 
-class EmulatedConfig(BeforeCallEmulator):
+class JsonServiceEmulator:
+    """Answers a JSON-protocol AWS service at botocore's send step, at an endpoint of its own."""
+
+    operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+    def __init__(self, service_id: str) -> None:
+        self.service_id = service_id
+        self.host = f"{service_id}.emulated.invalid"
+        self._variable = "AWS_ENDPOINT_URL_" + service_id.upper().replace("-", "_")
+        self._handler = ("before-send", self._send)
+        self._lock = threading.Lock()
+        self._saved_endpoint: str | None = None
+
+    def __enter__(self) -> Any:
+        self._saved_endpoint = os.environ.get(self._variable)
+        os.environ[self._variable] = f"https://{self.host}"
+        BUILTIN_HANDLERS.insert(0, self._handler)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        BUILTIN_HANDLERS.remove(self._handler)
+        if self._saved_endpoint is None:
+            os.environ.pop(self._variable, None)
+        else:
+            os.environ[self._variable] = self._saved_endpoint
+
+    def _send(self, request: Any, **_: Any) -> AWSResponse | None:
+        if urlsplit(request.url).hostname != self.host:
+            return None
+        target = request.headers.get("X-Amz-Target", b"")
+        operation = self.operations.get((target.decode() if isinstance(target, bytes) else target).split(".")[-1])
+        if operation is None:
+            return _json_response(request, 400, {"__type": "InvalidAction", "message": f"not emulated: {target!r}"})
+        try:
+            with self._lock:
+                body = operation(json.loads(request.body or b"{}"))
+        except EmulatedError as error:
+            return _json_response(request, error.status, {"__type": error.code, "message": error.message})
+        return _json_response(request, 200, body)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _json_response(request: Any, status: int, body: dict[str, Any]) -> AWSResponse:
+    payload = json.dumps(body, default=_json_default).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": str(uuid.uuid4())}
+    return AWSResponse(request.url, status, headers, _Body(payload))
+
+
+class EmulatedConfig(JsonServiceEmulator):
     """Records every PutEvaluations call and keeps the latest result per resource."""
 
     def __init__(self, config_rule_name: str) -> None:
-        super().__init__()
+        super().__init__("config-service")
         self.config_rule_name = config_rule_name
         self.put_calls: list[list[dict[str, Any]]] = []
         self.results: dict[str, dict[str, Any]] = {}
         # Return True for an evaluation Config should reject (FailedEvaluations).
         self.rejects: Callable[[dict[str, Any]], bool] = lambda evaluation: False
         self.operations = {
-            "config-service.PutEvaluations": self._put_evaluations,
-            "config-service.GetComplianceDetailsByConfigRule": self._get_compliance_details,
+            "PutEvaluations": self._put_evaluations,
+            "GetComplianceDetailsByConfigRule": self._get_compliance_details,
         }
 
     @property
@@ -149,19 +215,29 @@ RECORDED_IAM_CHANGES = ("CreateLoginProfile", "DeleteLoginProfile", "EnableMFADe
                         "CreateUser", "DeleteUser", "UpdateLoginProfile")
 
 
-class EmulatedCloudTrail(BeforeCallEmulator):
+class EmulatedCloudTrail(JsonServiceEmulator):
     """Records IAM changes made through botocore in this process; answers LookupEvents.
 
     ``delivery_delay`` hides events younger than it, as CloudTrail's own delivery delay does.
     """
 
     def __init__(self, account_id: str = "123456789012", delivery_delay: timedelta = timedelta(0)) -> None:
-        super().__init__()
+        super().__init__("cloudtrail")
         self.account_id = account_id
         self.delivery_delay = delivery_delay
         self.events: list[dict[str, Any]] = []
-        self.operations = {f"iam.{name}": self._record(name) for name in RECORDED_IAM_CHANGES}
-        self.operations["cloudtrail.LookupEvents"] = self._lookup_events
+        self.operations = {"LookupEvents": self._lookup_events}
+        self._recorder = BeforeCallEmulator()
+        self._recorder.operations = {f"iam.{name}": self._record(name) for name in RECORDED_IAM_CHANGES}
+
+    def __enter__(self) -> EmulatedCloudTrail:
+        super().__enter__()
+        self._recorder.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._recorder.__exit__(*exc)
+        super().__exit__(*exc)
 
     def age_history(self, by: timedelta) -> None:
         """Move every recorded event ``by`` into the past, as if the account was set up earlier."""
