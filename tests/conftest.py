@@ -52,3 +52,13 @@ def add_user(iam):
         return create_user(iam, SeedUser(name, password, tuple(devices), password_age_days))
 
     return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the fault matrix (operation x fault -> outcome) when its tests ran."""
+    import sys
+
+    module = sys.modules.get("tests.functional.test_fault_matrix")
+    if module is not None and module.MATRIX:
+        terminalreporter.write_sep("=", "fault matrix: operation x fault -> outcome")
+        terminalreporter.write_line(module.render_matrix())

@@ -24,7 +24,7 @@ def test_throttling_that_clears_is_retried_and_verdicts_are_right(config, add_us
     alice = add_user("alice", password=True, devices=("virtual",))
     with iam_error("ListMFADevices", "Throttling", times=2) as seen:
         lambda_handler(scheduled_event(), None)
-    assert seen["errors"] == 2 and seen["calls"] == 4  # 2 throttled + one success per user
+    assert seen["faults"] == 2 and seen["calls"] == 4  # 2 throttled + one success per user
     results = {e["ComplianceResourceId"]: e["ComplianceType"] for e in config.sent}
     assert results == {bob["UserId"]: "NON_COMPLIANT", alice["UserId"]: "COMPLIANT"}
 
