@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check bench package deploy clean
+.PHONY: demo test check audit bench package deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -28,10 +28,17 @@ test: $(STAMP) $(CHECKOV)
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory check
 
-# Static checks of the templates (also part of `make test`).
+# Static checks (also part of `make test`): templates, code style, code security, dependencies.
 check: $(STAMP) $(CHECKOV)
 	$(BIN)/cfn-lint cloudformation/*.yaml
 	$(CHECKOV) -d cloudformation --framework cloudformation --quiet --compact --skip-download
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -r rules src tools -ll
+	$(MAKE) --no-print-directory audit
+
+audit: $(STAMP)
+	$(BIN)/python -m tools.audit_dependencies
 
 package: $(STAMP)
 	$(BIN)/python -m tools.package_lambda

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import threading
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
@@ -110,6 +109,7 @@ def change_after_report(iam: Any, seeds: list[Any], rng: random.Random) -> None:
 
 def run_strategy(strategy: str, latency: float, measure_memory: bool) -> tuple[Run, dict[str, str]]:
     from IAM_USER_CONSOLE_MFA import lambda_handler
+
     from mfa_audit.emulated_services import ApiCallCounter, EmulatedConfig
     from mfa_audit.events import RULE_NAME, scheduled_event
 
@@ -125,8 +125,12 @@ def run_strategy(strategy: str, latency: float, measure_memory: bool) -> tuple[R
             tracemalloc.stop()
     verdicts = {e["ComplianceResourceId"]: e["ComplianceType"] for e in config.sent}
     run = Run(
-        size=0, strategy=strategy, wall_seconds=round(wall, 2), api_calls=sum(counter.calls.values()),
-        calls_by_operation=dict(sorted(counter.calls.items())), put_evaluations_calls=len(config.put_calls),
+        size=0,
+        strategy=strategy,
+        wall_seconds=round(wall, 2),
+        api_calls=sum(counter.calls.values()),
+        calls_by_operation=dict(sorted(counter.calls.items())),
+        put_evaluations_calls=len(config.put_calls),
         max_evaluations_per_put=max((len(batch) for batch in config.put_calls), default=0),
         peak_memory_mb=round(peak, 1),
     )
@@ -172,7 +176,9 @@ def table(runs: list[Run]) -> str:
     header = f"{'users':>6} {'strategy':<9} {'AWS calls':>9} {'x base':>7} {'IAM per-user':>12} {'Put':>4} {'max/Put':>7} {'wall s':>8} {'speedup':>7} {'peak MB':>8} {'same verdicts':>13}"
     lines = [header, "-" * len(header)]
     for run in runs:
-        per_user = sum(v for k, v in run.calls_by_operation.items() if k in ("iam:GetLoginProfile", "iam:ListMFADevices"))
+        per_user = sum(
+            v for k, v in run.calls_by_operation.items() if k in ("iam:GetLoginProfile", "iam:ListMFADevices")
+        )
         lines.append(
             f"{run.size:>6} {run.strategy:<9} {run.api_calls:>9} {run.ratios['api_calls']:>7.3f} {per_user:>12} "
             f"{run.put_evaluations_calls:>4} {run.max_evaluations_per_put:>7} {run.wall_seconds:>8.1f} "
@@ -188,8 +194,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("bench-results/sweep.json"))
     args = parser.parse_args()
-    for name, value in {"AWS_ACCESS_KEY_ID": "AKIABENCHMARK0000001", "AWS_SECRET_ACCESS_KEY": "benchmark",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIABENCHMARK0000001",
+        "AWS_SECRET_ACCESS_KEY": "benchmark",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
         os.environ[name] = value
     os.environ.pop("AWS_PROFILE", None)
     import logging
@@ -204,8 +214,11 @@ def main() -> None:
     print()
     print(table(runs))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"latency_ms": args.latency_ms, "parameters": PARAMETERS,
-                                       "runs": [asdict(r) for r in runs]}, indent=2))
+    args.output.write_text(
+        json.dumps(
+            {"latency_ms": args.latency_ms, "parameters": PARAMETERS, "runs": [asdict(r) for r in runs]}, indent=2
+        )
+    )
     print(f"\nwrote {args.output}")
 
 

@@ -53,8 +53,18 @@ def build(output: Path) -> str:
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as vendor:
         subprocess.run(  # noqa: S603 - fixed arguments, pinned requirement
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-             "--target", vendor, pinned("rdklib")],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-compile",
+                "--target",
+                vendor,
+                pinned("rdklib"),
+            ],
             check=True,
         )
         temporary = output.with_suffix(".tmp")

@@ -24,20 +24,23 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from rdklib import ConfigRule
-
 from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import AwsClients
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
 from console_mfa.config_report import evaluation_for, put_evaluations, stale_resource_ids
-from console_mfa.exceptions import InvalidEventError, RuleError
+from console_mfa.exceptions import InvalidEventError
 from console_mfa.iam_facts import MissingUser, user_for_change
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
+from rdklib import ConfigRule
 
 logger = logging.getLogger("console_mfa")
 logger.setLevel(logging.INFO)
+# botocore's DEBUG output carries request headers, session token included: never let
+# a DEBUG log level on the function (AWS_LAMBDA_LOG_LEVEL) put credentials in the logs.
+for _sdk_logger in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_sdk_logger).setLevel(logging.INFO)
 
 # Time kept back from the Lambda timeout for sending up to 5,000 evaluations.
 REPORTING_RESERVE_SECONDS = 60.0
@@ -50,14 +53,16 @@ def clients_for(event: dict[str, Any]) -> AwsClients:
     if not rdk_rule.get_assume_role_mode(event):
         return AwsClients.from_session(boto3.Session(), region)
     if not isinstance(event.get("executionRoleArn"), str) or ":role/" not in event["executionRoleArn"]:
-        raise InvalidEventError(
-            "event.executionRoleArn is missing or not a role ARN, and AssumeRoleMode is not false"
-        )
+        raise InvalidEventError("event.executionRoleArn is missing or not a role ARN, and AssumeRoleMode is not false")
     return AwsClients.assuming_role(rdk_rule.get_execution_role_arn(event), region)
 
 
 def periodic_evaluations(
-    invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime, deadline: Deadline,
+    invocation: RuleInvocation,
+    clients: AwsClients,
+    policy: Policy,
+    now: datetime,
+    deadline: Deadline,
     log: dict[str, Any],
 ) -> list[dict[str, Any]]:
     sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment())
@@ -77,7 +82,9 @@ def periodic_evaluations(
     return evaluations
 
 
-def change_evaluations(invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime) -> list[dict[str, Any]]:
+def change_evaluations(
+    invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime
+) -> list[dict[str, Any]]:
     resource = invocation.changed_resource
     assert resource is not None  # parse_event guarantees it for change notifications
     if resource.resource_type != RESOURCE_TYPE:
@@ -92,9 +99,7 @@ def change_evaluations(invocation: RuleInvocation, clients: AwsClients, policy: 
         raise InvalidEventError("the configuration item has no resourceName (the IAM user name)")
     else:
         facts = user_for_change(clients.iam, resource.resource_name, resource.resource_id)
-        verdict = (
-            verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
-        )
+        verdict = verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
     return [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
 
 
@@ -116,7 +121,8 @@ def lambda_handler(
         invocation = parse_event(event)
         log.update(messageType=invocation.message_type, account=invocation.account_id)
         policy = parse_rule_parameters(invocation.rule_parameters)
-        clients = make_clients(event)
+        # rdklib reads the role settings from the raw event; hand it the validated parameters.
+        clients = make_clients({**event, "ruleParameters": json.dumps(invocation.rule_parameters)})
         now = clock()
         if invocation.is_periodic:
             remaining = context.get_remaining_time_in_millis() / 1000 if context else None

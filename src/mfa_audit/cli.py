@@ -18,6 +18,7 @@ from pathlib import Path
 from console_mfa.exceptions import RuleError
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.verdict import ComplianceType
+
 from mfa_audit.output import FORMATS, ResultRow, render
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
@@ -44,8 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
     audit.add_argument("--region", help="Region for STS and the API endpoints (IAM itself is global)")
     audit.add_argument("--role-arn", help="assume this role first, e.g. to audit another account")
-    audit.add_argument("--credential-report", type=Path, metavar="FILE",
-                       help="evaluate a credential report CSV offline instead of a live account")
+    audit.add_argument(
+        "--credential-report",
+        type=Path,
+        metavar="FILE",
+        help="evaluate a credential report CSV offline instead of a live account",
+    )
     audit.add_argument("--exempt-users", help="as the ExemptUsers rule parameter")
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
@@ -62,8 +67,13 @@ def _policy(args: argparse.Namespace) -> Policy:
     return parse_rule_parameters({key: value for key, value in flags.items() if value is not None})
 
 
-def _emit(rows: Sequence[ResultRow], output_format: str, source: str, parameters: dict[str, str],
-          limitations: Sequence[str] = ()) -> int:
+def _emit(
+    rows: Sequence[ResultRow],
+    output_format: str,
+    source: str,
+    parameters: dict[str, str],
+    limitations: Sequence[str] = (),
+) -> int:
     if output_format == "table":
         for line in limitations:
             print(f"note: {line}", file=sys.stderr)
@@ -87,8 +97,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _audit_live(args: argparse.Namespace, policy: Policy) -> int:
     from mfa_audit.live import audit_live_account
 
-    rows = audit_live_account(policy, profile=args.profile, region=args.region, role_arn=args.role_arn,
-                              progress_threshold=PROGRESS_THRESHOLD)
+    rows = audit_live_account(
+        policy, profile=args.profile, region=args.region, role_arn=args.role_arn, progress_threshold=PROGRESS_THRESHOLD
+    )
     return _emit(rows, args.format, "live-account", policy.as_rule_parameters())
 
 

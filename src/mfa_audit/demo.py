@@ -46,10 +46,9 @@ _FAKE_ENVIRONMENT = {
 def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
     """Seed an emulated account, run lambda_handler on a ScheduledNotification, return what Config got."""
     import boto3
-    from moto import mock_aws
-
     from console_mfa.verdict import ComplianceType
     from IAM_USER_CONSOLE_MFA import lambda_handler
+    from moto import mock_aws
 
     saved = {name: os.environ.get(name) for name in (*_FAKE_ENVIRONMENT, "AWS_PROFILE")}
     os.environ.update(_FAKE_ENVIRONMENT)
@@ -72,8 +71,11 @@ def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
         user = by_id[evaluation["ComplianceResourceId"]]
         rows.append(
             ResultRow(
-                user["UserName"], user["UserId"], user["Arn"],
-                ComplianceType(evaluation["ComplianceType"]), evaluation.get("Annotation", ""),
+                user["UserName"],
+                user["UserId"],
+                user["Arn"],
+                ComplianceType(evaluation["ComplianceType"]),
+                evaluation.get("Annotation", ""),
             )
         )
     return rows, DEMO_PARAMETERS

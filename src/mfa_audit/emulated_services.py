@@ -21,14 +21,14 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
-import os
-from urllib.parse import urlsplit
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.awsrequest import AWSResponse
@@ -211,8 +211,15 @@ class EmulatedConfig(JsonServiceEmulator):
 
 
 # IAM changes that CloudTrail records and the rule's bulk sweep looks for.
-RECORDED_IAM_CHANGES = ("CreateLoginProfile", "DeleteLoginProfile", "EnableMFADevice", "DeactivateMFADevice",
-                        "CreateUser", "DeleteUser", "UpdateLoginProfile")
+RECORDED_IAM_CHANGES = (
+    "CreateLoginProfile",
+    "DeleteLoginProfile",
+    "EnableMFADevice",
+    "DeactivateMFADevice",
+    "CreateUser",
+    "DeleteUser",
+    "UpdateLoginProfile",
+)
 
 
 class EmulatedCloudTrail(JsonServiceEmulator):
@@ -249,15 +256,17 @@ class EmulatedCloudTrail(JsonServiceEmulator):
             request = {"userName": params["UserName"]} if "UserName" in params else {}
             if "SerialNumber" in params:
                 request["serialNumber"] = params["SerialNumber"]
-            self.events.append({
-                "eventVersion": "1.09",
-                "eventID": str(uuid.uuid4()),
-                "eventTime": datetime.now(timezone.utc),
-                "eventSource": "iam.amazonaws.com",
-                "eventName": name,
-                "userIdentity": {"type": "AssumedRole", "accountId": self.account_id},
-                "requestParameters": request,
-            })
+            self.events.append(
+                {
+                    "eventVersion": "1.09",
+                    "eventID": str(uuid.uuid4()),
+                    "eventTime": datetime.now(timezone.utc),
+                    "eventSource": "iam.amazonaws.com",
+                    "eventName": name,
+                    "userIdentity": {"type": "AssumedRole", "accountId": self.account_id},
+                    "requestParameters": request,
+                }
+            )
             return None
 
         return record
@@ -267,9 +276,12 @@ class EmulatedCloudTrail(JsonServiceEmulator):
         start = _epoch(params.get("StartTime"))
         end = _epoch(params.get("EndTime"))
         names = {a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventName"}
-        sources = {a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventSource"}
+        sources = {
+            a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventSource"
+        }
         matching = [
-            event for event in reversed(self.events)  # newest first, as CloudTrail returns them
+            event
+            for event in reversed(self.events)  # newest first, as CloudTrail returns them
             if event["eventTime"] <= visible_until
             and (start is None or event["eventTime"] >= start)
             and (end is None or event["eventTime"] <= end)

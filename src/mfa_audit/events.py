@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 RULE_NAME = "IAM_USER_CONSOLE_MFA"
+CONFIG_ROLE = "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
 
 
 def _base(invoking_event: dict[str, Any], parameters: dict[str, str] | None, account_id: str) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def _base(invoking_event: dict[str, Any], parameters: dict[str, str] | None, acc
         "ruleParameters": json.dumps(parameters or {}),
         "resultToken": "emulated-result-token",
         "eventLeftScope": False,
-        "executionRoleArn": f"arn:aws:iam::{account_id}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig",
+        "executionRoleArn": f"arn:aws:iam::{account_id}:role/{CONFIG_ROLE}",
         "configRuleArn": f"arn:aws:config:us-east-1:{account_id}:config-rule/config-rule-emulated",
         "configRuleName": RULE_NAME,
         "configRuleId": "config-rule-emulated",
@@ -44,9 +45,7 @@ def scheduled_event(parameters: dict[str, str] | None = None, account_id: str = 
     return _base(invoking_event, parameters, account_id)
 
 
-def configuration_item(
-    user: dict[str, Any], status: str = "OK", account_id: str = "123456789012"
-) -> dict[str, Any]:
+def configuration_item(user: dict[str, Any], status: str = "OK", account_id: str = "123456789012") -> dict[str, Any]:
     """The AWS::IAM::User configuration item for a user as ListUsers/CreateUser returns it."""
     return {
         "configurationItemCaptureTime": _now(),
@@ -91,7 +90,11 @@ def change_event(
 ) -> dict[str, Any]:
     item = configuration_item(user, status, account_id)
     if oversized:
-        summary = {key: value for key, value in item.items() if key not in ("configuration", "supplementaryConfiguration", "relationships", "tags", "relatedEvents")}
+        summary = {
+            key: value
+            for key, value in item.items()
+            if key not in ("configuration", "supplementaryConfiguration", "relationships", "tags", "relatedEvents")
+        }
         summary["changeType"] = "UPDATE"
         invoking_event = {
             "configurationItemSummary": summary,

@@ -14,14 +14,14 @@ from datetime import datetime, timezone
 
 import boto3
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
-
 from console_mfa.aws import AwsClients, call
 from console_mfa.credential_report import parse_credential_report
 from console_mfa.exceptions import AwsCallError, RuleError
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
-from console_mfa.sweep import Deadline, sweep_account
 from console_mfa.policy import Policy
+from console_mfa.sweep import Deadline, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
+
 from mfa_audit.output import ResultRow
 
 NO_CREDENTIALS = "no AWS credentials found; set AWS_PROFILE, use --profile, or run 'aws configure'"
@@ -74,8 +74,14 @@ class _ProgressBar:
 
 
 def audit_live_account(
-    policy: Policy, *, profile: str | None = None, region: str | None = None, role_arn: str | None = None,
-    progress_threshold: int = 300, clients: AwsClients | None = None, strategy: str = "auto",
+    policy: Policy,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    role_arn: str | None = None,
+    progress_threshold: int = 300,
+    clients: AwsClients | None = None,
+    strategy: str = "auto",
 ) -> list[ResultRow]:
     """Evaluate every user of a live account. Read-only: never calls PutEvaluations."""
     now = datetime.now(timezone.utc)

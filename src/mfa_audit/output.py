@@ -61,7 +61,11 @@ def summary_line(rows: Sequence[ResultRow]) -> str:
 
 
 def render(
-    rows: Sequence[ResultRow], output_format: str, *, source: str, parameters: dict[str, str],
+    rows: Sequence[ResultRow],
+    output_format: str,
+    *,
+    source: str,
+    parameters: dict[str, str],
     limitations: Sequence[str] = (),
 ) -> str:
     ordered = sorted(rows, key=lambda row: row.user_name.casefold())
@@ -88,6 +92,6 @@ def _table(rows: Sequence[ResultRow]) -> str:
     headers = ("USER", "USER ID", "RESULT", "ANNOTATION")
     cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in rows]
     widths = [max([len(headers[i])] + [len(cell[i]) for cell in cells]) for i in range(3)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:3], widths)) + "  " + headers[3]]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(cell[:3], widths)) + "  " + cell[3] for cell in cells]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:3], widths, strict=True)) + "  " + headers[3]]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cell[:3], widths, strict=True)) + "  " + cell[3] for cell in cells]
     return "\n".join(lines + ["", summary_line(rows)])

@@ -1,6 +1,6 @@
 """Inject AWS faults at botocore's send step, so botocore's real retry logic meets them.
 
-    with inject("iam:ListMFADevices", "throttling", times=2) as seen: ...
+with inject("iam:ListMFADevices", "throttling", times=2) as seen: ...
 """
 
 from contextlib import contextmanager

@@ -7,8 +7,8 @@ actions is derived from what the code does, never written down by hand.
 from datetime import timedelta
 
 import boto3
-
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.emulated_services import ApiCallCounter, EmulatedConfig, FrozenCredentialReport
 from mfa_audit.events import RULE_NAME, change_event, scheduled_event
@@ -20,14 +20,17 @@ def record_every_path(cloudtrail, monkeypatch):
     """Run change, oversized, periodic live, periodic bulk, clean-up and cross-account paths."""
     monkeypatch.setattr("time.sleep", lambda seconds: None)
     iam = boto3.client("iam", region_name="us-east-1")
-    users = [create_user(iam, SeedUser(f"user{n}", n % 2 == 0, ("virtual", "fido", "hardware", "sms")[n % 4:][:1]))
-             for n in range(8)]
+    users = [
+        create_user(iam, SeedUser(f"user{n}", n % 2 == 0, ("virtual", "fido", "hardware", "sms")[n % 4 :][:1]))
+        for n in range(8)
+    ]
     cloudtrail.age_history(timedelta(days=1))
     with FrozenCredentialReport() as report, EmulatedConfig(RULE_NAME) as config, ApiCallCounter() as counter:
         report.generate_now()
         iam.create_login_profile(UserName="user1", Password="Emulated-Passw0rd!")  # a change after the report
         config.results["AIDAGONEUSER000000000"] = {  # a deleted user's old result, to be cleared
-            "ComplianceResourceId": "AIDAGONEUSER000000000", "ComplianceResourceType": "AWS::IAM::User",
+            "ComplianceResourceId": "AIDAGONEUSER000000000",
+            "ComplianceResourceType": "AWS::IAM::User",
             "ComplianceType": "NON_COMPLIANT",
         }
         lambda_handler(change_event(users[0]), None)

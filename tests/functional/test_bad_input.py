@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
 from console_mfa.exceptions import InvalidEventError, InvalidParameterError
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.events import change_event, scheduled_event
 
 
@@ -44,8 +44,17 @@ def _scheduled_with(**changes):
         (_scheduled_with(eventLeftScope="yes"), "eventLeftScope"),
         (_scheduled_with(executionRoleArn=None), "executionRoleArn"),
     ],
-    ids=["not-a-dict", "bad-json", "unknown-type", "not-an-object", "bad-parameters-json", "non-string-parameter",
-         "no-result-token", "left-scope-not-bool", "no-execution-role"],
+    ids=[
+        "not-a-dict",
+        "bad-json",
+        "unknown-type",
+        "not-an-object",
+        "bad-parameters-json",
+        "non-string-parameter",
+        "no-result-token",
+        "left-scope-not-bool",
+        "no-execution-role",
+    ],
 )
 def test_malformed_event_is_refused_with_a_clear_error(config, event, message):
     with pytest.raises((InvalidEventError, InvalidParameterError), match=message):

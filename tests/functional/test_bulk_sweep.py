@@ -11,8 +11,8 @@ import time
 from datetime import timedelta
 
 import pytest
-
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.emulated_services import ApiCallCounter, FrozenCredentialReport
 from mfa_audit.events import change_event, scheduled_event
 
@@ -64,7 +64,9 @@ def stale_account(add_user, iam, report, cloudtrail):
     iam.create_login_profile(UserName="gets-password", Password="Emulated-Passw0rd!")
     serial = iam.list_mfa_devices(UserName="loses-mfa")["MFADevices"][0]["SerialNumber"]
     iam.deactivate_mfa_device(UserName="loses-mfa", SerialNumber=serial)
-    iam.enable_mfa_device(UserName="enables-mfa", SerialNumber="GAKT00000001", AuthenticationCode1="123456", AuthenticationCode2="654321")
+    iam.enable_mfa_device(
+        UserName="enables-mfa", SerialNumber="GAKT00000001", AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
     iam.delete_login_profile(UserName="loses-password")
     users["created-after"] = add_user("created-after", password=True)
     return users

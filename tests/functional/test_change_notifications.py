@@ -1,9 +1,9 @@
 """Change-triggered evaluations: one user, keyed by UserId, for every item status."""
 
 import pytest
-
 from console_mfa.exceptions import InvalidEventError
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.events import change_event
 
 
@@ -52,7 +52,9 @@ def test_user_deleted_before_evaluation_is_not_applicable(config, add_user, iam)
 
 def test_recreated_user_with_same_name_does_not_inherit_the_old_id(config, add_user, iam):
     old_bob = add_user("bob", password=True, devices=("fido",))
-    iam.deactivate_mfa_device(UserName="bob", SerialNumber=iam.list_mfa_devices(UserName="bob")["MFADevices"][0]["SerialNumber"])
+    iam.deactivate_mfa_device(
+        UserName="bob", SerialNumber=iam.list_mfa_devices(UserName="bob")["MFADevices"][0]["SerialNumber"]
+    )
     iam.delete_login_profile(UserName="bob")
     iam.delete_user(UserName="bob")
     new_bob = add_user("bob", password=True)

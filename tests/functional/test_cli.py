@@ -8,11 +8,11 @@ import urllib.request
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
-
 from console_mfa.aws import AwsClients
 from console_mfa.policy import parse_rule_parameters
 from IAM_USER_CONSOLE_MFA import lambda_handler
+from moto.server import ThreadedMotoServer
+
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.events import scheduled_event
 from mfa_audit.live import audit_live_account
@@ -20,10 +20,19 @@ from mfa_audit.live import audit_live_account
 from ..conftest import FAKE_CREDENTIALS
 
 DEMO_EXPECTED = {
-    "elise": "COMPLIANT", "brandon": "NON_COMPLIANT", "rakesh": "NOT_APPLICABLE", "helene": "NOT_APPLICABLE",
-    "paras": "COMPLIANT", "anitha": "NON_COMPLIANT", "case-no-mfa": "NON_COMPLIANT",
-    "case-virtual-mfa": "COMPLIANT", "case-hardware-token": "COMPLIANT", "case-fido-key": "COMPLIANT",
-    "case-sms-only": "NON_COMPLIANT", "case-new-in-grace": "COMPLIANT", "break-glass-admin": "NOT_APPLICABLE",
+    "elise": "COMPLIANT",
+    "brandon": "NON_COMPLIANT",
+    "rakesh": "NOT_APPLICABLE",
+    "helene": "NOT_APPLICABLE",
+    "paras": "COMPLIANT",
+    "anitha": "NON_COMPLIANT",
+    "case-no-mfa": "NON_COMPLIANT",
+    "case-virtual-mfa": "COMPLIANT",
+    "case-hardware-token": "COMPLIANT",
+    "case-fido-key": "COMPLIANT",
+    "case-sms-only": "NON_COMPLIANT",
+    "case-new-in-grace": "COMPLIANT",
+    "break-glass-admin": "NOT_APPLICABLE",
     "case-no-console-password": "NOT_APPLICABLE",
 }
 
@@ -32,8 +41,12 @@ def run_cli(*args, env=None, stdin=None):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "mfa_audit.cli", *args], capture_output=True, text=True, env=environment,
-        timeout=300, input=stdin,
+        [sys.executable, "-m", "mfa_audit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        input=stdin,
     )
 
 
@@ -42,7 +55,11 @@ def test_demo_prints_every_seeded_user_with_its_expected_result():
     assert completed.returncode == 0, completed.stderr
     assert "EMULATED AWS ACCOUNT" in completed.stdout
     assert "GracePeriodDays=14" in completed.stdout
-    lines = {line.split()[0]: line.split()[2] for line in completed.stdout.splitlines() if line.split()[:1] and line.split()[0] in DEMO_EXPECTED}
+    lines = {
+        line.split()[0]: line.split()[2]
+        for line in completed.stdout.splitlines()
+        if line.split()[:1] and line.split()[0] in DEMO_EXPECTED
+    }
     assert lines == DEMO_EXPECTED
     assert "14 users: 6 COMPLIANT, 4 NON_COMPLIANT, 4 NOT_APPLICABLE" in completed.stdout
 
@@ -59,9 +76,14 @@ def test_demo_json_follows_the_documented_schema():
 
 
 CASES = [
-    SeedUser("no-password"), SeedUser("virtual", True, ("virtual",)), SeedUser("hardware", True, ("hardware",)),
-    SeedUser("fido", True, ("fido",)), SeedUser("sms-only", True, ("sms",)), SeedUser("no-mfa", True),
-    SeedUser("in-grace", True, (), 1), SeedUser("exempt", True),
+    SeedUser("no-password"),
+    SeedUser("virtual", True, ("virtual",)),
+    SeedUser("hardware", True, ("hardware",)),
+    SeedUser("fido", True, ("fido",)),
+    SeedUser("sms-only", True, ("sms",)),
+    SeedUser("no-mfa", True),
+    SeedUser("in-grace", True, (), 1),
+    SeedUser("exempt", True),
 ]
 PARAMETERS = {"GracePeriodDays": "5", "ExemptUsers": "exempt"}
 
@@ -88,9 +110,12 @@ def moto_server():
     endpoint = f"http://{host}:{port}"
     # The server keeps its state in this process's moto backends; start each test empty.
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
-    env = dict(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                       aws_access_key_id="x", aws_secret_access_key="x")  # noqa: S106
+    env = dict(
+        FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull
+    )
+    iam = boto3.client(
+        "iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )  # noqa: S106
     yield iam, env
     server.stop()
 
@@ -100,7 +125,9 @@ def test_audit_exits_0_when_nothing_is_non_compliant(moto_server):
     iam.create_user(UserName="alice")
     iam.create_login_profile(UserName="alice", Password="Emulated-Passw0rd!")
     serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]["SerialNumber"]
-    iam.enable_mfa_device(UserName="alice", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321")
+    iam.enable_mfa_device(
+        UserName="alice", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
     completed = run_cli("audit", env=env)
     assert completed.returncode == 0, completed.stderr
     assert "1 users: 1 COMPLIANT" in completed.stdout
@@ -142,8 +169,14 @@ def test_audit_bad_flag_exits_2_naming_the_parameter(flags, message):
 
 
 def test_audit_without_credentials_exits_2_saying_what_to_do(tmp_path):
-    completed = run_cli("audit", env={"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                                      "AWS_EC2_METADATA_DISABLED": "true"})
+    completed = run_cli(
+        "audit",
+        env={
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        },
+    )
     assert completed.returncode == 2
     assert "no AWS credentials found" in completed.stderr
     assert "Traceback" not in completed.stderr

@@ -19,17 +19,26 @@ HEADER = (
 def row(user, password, mfa, created="2024-01-01T00:00:00+00:00"):
     arn = "arn:aws:iam::123456789012:root" if user == "<root_account>" else f"arn:aws:iam::123456789012:user/{user}"
     enabled = "not_supported" if user == "<root_account>" else password
-    return f"{user},{arn},{created},{enabled},N/A,N/A,N/A,{mfa}," + ",".join(["false", "N/A", "N/A", "N/A", "N/A"] * 2) + ",false,N/A,false,N/A"
+    return (
+        f"{user},{arn},{created},{enabled},N/A,N/A,N/A,{mfa},"
+        + ",".join(["false", "N/A", "N/A", "N/A", "N/A"] * 2)
+        + ",false,N/A,false,N/A"
+    )
 
 
-REPORT = "\n".join([
-    HEADER,
-    row("<root_account>", "not_supported", "true"),
-    row("elise", "true", "true"),
-    row("brandon", "true", "false"),
-    row("rakesh", "false", "false"),
-    row("new-hire", "true", "false", created="2099-01-01T00:00:00+00:00"),
-]) + "\n"
+REPORT = (
+    "\n".join(
+        [
+            HEADER,
+            row("<root_account>", "not_supported", "true"),
+            row("elise", "true", "true"),
+            row("brandon", "true", "false"),
+            row("rakesh", "false", "false"),
+            row("new-hire", "true", "false", created="2099-01-01T00:00:00+00:00"),
+        ]
+    )
+    + "\n"
+)
 
 
 def run_report(tmp_path, content, *flags):
@@ -38,7 +47,10 @@ def run_report(tmp_path, content, *flags):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     return subprocess.run(
         [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(path), *flags],
-        capture_output=True, text=True, env=environment, timeout=120,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
     )
 
 
@@ -48,7 +60,12 @@ def test_report_rows_get_the_rules_verdicts_and_root_is_skipped(tmp_path):
     document = json.loads(completed.stdout)
     assert document["source"] == "credential-report"
     results = {user["user_name"]: user["result"] for user in document["users"]}
-    assert results == {"elise": "COMPLIANT", "brandon": "NON_COMPLIANT", "rakesh": "NOT_APPLICABLE", "new-hire": "COMPLIANT"}
+    assert results == {
+        "elise": "COMPLIANT",
+        "brandon": "NON_COMPLIANT",
+        "rakesh": "NOT_APPLICABLE",
+        "new-hire": "COMPLIANT",
+    }
     assert any("4 hours" in line for line in document["limitations"])
 
 
@@ -94,7 +111,10 @@ def test_missing_file_exits_2(tmp_path):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     completed = subprocess.run(
         [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(tmp_path / "nope.csv")],
-        capture_output=True, text=True, env=environment, timeout=60,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
     )
     assert completed.returncode == 2
     assert "cannot read" in completed.stderr

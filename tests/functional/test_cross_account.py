@@ -1,8 +1,8 @@
 """The rule evaluates another account by assuming a role there, as rdklib's ExecutionRoleName does."""
 
 import boto3
-
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.events import scheduled_event
 

@@ -48,11 +48,11 @@ def test_zip_imports_and_runs_the_handler(tmp_path):
     build(tmp_path / "rule.zip")
     script = textwrap.dedent(f"""
         import sys, json
-        sys.path.insert(0, {str(tmp_path / 'rule.zip')!r})
+        sys.path.insert(0, {str(tmp_path / "rule.zip")!r})
         from moto import mock_aws
         import boto3
         import console_mfa, IAM_USER_CONSOLE_MFA
-        assert console_mfa.__file__.startswith({str(tmp_path / 'rule.zip')!r}), console_mfa.__file__
+        assert console_mfa.__file__.startswith({str(tmp_path / "rule.zip")!r}), console_mfa.__file__
         from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
         from mfa_audit.events import scheduled_event
         with mock_aws(), EmulatedCloudTrail(), EmulatedConfig("IAM_USER_CONSOLE_MFA") as config:
@@ -61,8 +61,13 @@ def test_zip_imports_and_runs_the_handler(tmp_path):
             iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
             print(json.dumps(IAM_USER_CONSOLE_MFA.lambda_handler(scheduled_event(), None)))
     """)
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1",
-               AWS_REGION="us-east-1")
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+    )
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert '"NON_COMPLIANT": 1' in completed.stdout
@@ -74,7 +79,11 @@ def test_rule_has_all_three_triggers_and_iam_user_scope():
     assert rule["Source"]["Owner"] == "CUSTOM_LAMBDA"
     assert rule["Source"]["SourceIdentifier"] == {"Fn::GetAtt": ["Function", "Arn"]}
     kinds = {detail["MessageType"]: detail for detail in rule["Source"]["SourceDetails"]}
-    assert set(kinds) == {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification", "ScheduledNotification"}
+    assert set(kinds) == {
+        "ConfigurationItemChangeNotification",
+        "OversizedConfigurationItemChangeNotification",
+        "ScheduledNotification",
+    }
     assert kinds["ScheduledNotification"]["MaximumExecutionFrequency"] == {"Ref": "MaximumExecutionFrequency"}
 
 
@@ -144,15 +153,33 @@ def test_stack_creates_in_emulated_cloudformation(aws, tmp_path):
     s3.create_bucket(Bucket="rule-artifacts")
     key = upload(s3, "rule-artifacts", tmp_path / "rule.zip")
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    status = deploy(cloudformation, "console-mfa", TEMPLATE_TEXT,
-                    {"CodeBucket": "rule-artifacts", "CodeKey": key, "GracePeriodDays": "14",
-                     "ExecutionRoleName": "mfa-rule-reader"})
+    status = deploy(
+        cloudformation,
+        "console-mfa",
+        TEMPLATE_TEXT,
+        {
+            "CodeBucket": "rule-artifacts",
+            "CodeKey": key,
+            "GracePeriodDays": "14",
+            "ExecutionRoleName": "mfa-rule-reader",
+        },
+    )
     assert status == "CREATE_COMPLETE"
-    function = boto3.client("lambda", region_name="us-east-1").get_function(FunctionName="console-mfa-iam-user-console-mfa")
+    function = boto3.client("lambda", region_name="us-east-1").get_function(
+        FunctionName="console-mfa-iam-user-console-mfa"
+    )
     assert function["Configuration"]["Handler"] == "IAM_USER_CONSOLE_MFA.lambda_handler"
     assert function["Configuration"]["Timeout"] == 900
     policy = boto3.client("lambda", region_name="us-east-1").get_policy(FunctionName="console-mfa-iam-user-console-mfa")
     assert "config.amazonaws.com" in policy["Policy"] and "123456789012" in policy["Policy"]
-    assert deploy(cloudformation, "console-mfa", TEMPLATE_TEXT,
-                  {"CodeBucket": "rule-artifacts", "CodeKey": key, "GracePeriodDays": "14",
-                   "ExecutionRoleName": "mfa-rule-reader"}) in ("UNCHANGED", "UPDATE_COMPLETE")
+    assert deploy(
+        cloudformation,
+        "console-mfa",
+        TEMPLATE_TEXT,
+        {
+            "CodeBucket": "rule-artifacts",
+            "CodeKey": key,
+            "GracePeriodDays": "14",
+            "ExecutionRoleName": "mfa-rule-reader",
+        },
+    ) in ("UNCHANGED", "UPDATE_COMPLETE")

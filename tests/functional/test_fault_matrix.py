@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import boto3
 import pytest
-
 from console_mfa.exceptions import RuleError
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.emulated_services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig
 from mfa_audit.events import RULE_NAME, change_event, scheduled_event
@@ -25,7 +25,12 @@ USERS = (
     SeedUser("dave", True, ("fido",)),
 )
 VICTIM = "dave"  # the user "deleted in the middle of a sweep" for NoSuchEntity
-BULK_SOURCES = {"iam:GenerateCredentialReport", "iam:GetCredentialReport", "iam:ListVirtualMFADevices", "cloudtrail:LookupEvents"}
+BULK_SOURCES = {
+    "iam:GenerateCredentialReport",
+    "iam:GetCredentialReport",
+    "iam:ListVirtualMFADevices",
+    "cloudtrail:LookupEvents",
+}
 PER_USER = {"iam:GetLoginProfile", "iam:ListMFADevices", "iam:GetUser"}
 
 # column -> (fault, how many sends meet it)
@@ -45,9 +50,15 @@ def _iam_for(account):
     if account == "123456789012":
         return boto3.client("iam", region_name="us-east-1")
     credentials = boto3.client("sts", region_name="us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup")["Credentials"]
-    return boto3.client("iam", region_name="us-east-1", aws_access_key_id=credentials["AccessKeyId"],
-                        aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"])
+        RoleArn=f"arn:aws:iam::{account}:role/setup", RoleSessionName="setup"
+    )["Credentials"]
+    return boto3.client(
+        "iam",
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def _run(scenario, monkeypatch, fault=None):
@@ -79,7 +90,9 @@ def _run(scenario, monkeypatch, fault=None):
                 outcome = "ok"
             except RuleError as error:
                 outcome = f"{type(error).__name__}: {error}"
-        verdicts = {names.get(e["ComplianceResourceId"], e["ComplianceResourceId"]): e["ComplianceType"] for e in config.sent}
+        verdicts = {
+            names.get(e["ComplianceResourceId"], e["ComplianceResourceId"]): e["ComplianceType"] for e in config.sent
+        }
     return outcome, verdicts, set(counter.calls)
 
 
@@ -90,9 +103,14 @@ SCENARIOS = ("change", "periodic-live", "periodic-bulk", "cross-account")
 def recorded(tmp_path_factory):
     """Each scenario's fault-free verdicts and the actions it calls."""
     monkeypatch = pytest.MonkeyPatch()
-    for name, value in {"AWS_ACCESS_KEY_ID": "AKIATESTKEYFORMOTO01", "AWS_SECRET_ACCESS_KEY": "test-secret-key-never-logged",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_RETRY_MODE": "standard",
-                        "AWS_MAX_ATTEMPTS": "3"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIATESTKEYFORMOTO01",
+        "AWS_SECRET_ACCESS_KEY": "test-secret-key-never-logged",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_RETRY_MODE": "standard",
+        "AWS_MAX_ATTEMPTS": "3",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("time.sleep", lambda seconds: None)
     baseline = {scenario: _run(scenario, monkeypatch) for scenario in SCENARIOS}
@@ -129,7 +147,9 @@ def test_fault_matrix(recorded, column):
         if expected is None:
             MATRIX.setdefault(action, {})[column] = "-"
             continue
-        victim_only = (lambda request: VICTIM in _text(request.body)) if fault == "no_such_entity" else (lambda request: True)
+        victim_only = (
+            (lambda request: VICTIM in _text(request.body)) if fault == "no_such_entity" else (lambda request: True)
+        )
         outcome, verdicts, _ = _run(scenario, monkeypatch, lambda: inject(action, fault, times, victim_only))
         right = baseline[scenario][1]
         if expected == "fails, names the action":

@@ -5,10 +5,10 @@ from datetime import datetime, timezone
 
 import pytest
 from botocore.stub import Stubber
-
 from console_mfa.aws import AwsClients
 from console_mfa.exceptions import AwsCallError, EvaluationDeliveryError, MissingPermissionError
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.events import scheduled_event
 
 from .faults import iam_error
@@ -42,7 +42,10 @@ def test_throttling_that_never_clears_fails_naming_the_action(config, add_user, 
 
 def test_access_denied_fails_naming_the_missing_permission(config, add_user):
     add_user("bob", password=True, devices=("fido",))
-    with iam_error("ListMFADevices", "AccessDenied", times=1000, status=403), pytest.raises(MissingPermissionError) as raised:
+    with (
+        iam_error("ListMFADevices", "AccessDenied", times=1000, status=403),
+        pytest.raises(MissingPermissionError) as raised,
+    ):
         lambda_handler(scheduled_event(), None)
     assert raised.value.action == "iam:ListMFADevices"
     assert "grant iam:ListMFADevices" in str(raised.value)
@@ -51,7 +54,10 @@ def test_access_denied_fails_naming_the_missing_permission(config, add_user):
 
 def test_access_denied_on_list_users_fails(config, add_user):
     add_user("bob", password=True)
-    with iam_error("ListUsers", "AccessDenied", times=1000, status=403), pytest.raises(MissingPermissionError, match="iam:ListUsers"):
+    with (
+        iam_error("ListUsers", "AccessDenied", times=1000, status=403),
+        pytest.raises(MissingPermissionError, match="iam:ListUsers"),
+    ):
         lambda_handler(scheduled_event(), None)
     assert config.put_calls == []
 
@@ -95,8 +101,11 @@ JAN_1 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 def _listed_user(number):
     return {
-        "Path": "/", "UserName": f"user{number}", "UserId": f"AIDAEXAMPLE{number:010d}",
-        "Arn": f"arn:aws:iam::123456789012:user/user{number}", "CreateDate": JAN_1,
+        "Path": "/",
+        "UserName": f"user{number}",
+        "UserId": f"AIDAEXAMPLE{number:010d}",
+        "Arn": f"arn:aws:iam::123456789012:user/user{number}",
+        "CreateDate": JAN_1,
     }
 
 
@@ -106,14 +115,38 @@ def test_every_page_of_list_users_and_list_mfa_devices_is_read(config):
 
     clients = AwsClients.from_session(boto3.Session(), "us-east-1", max_workers=1)  # the Stubber answers in order
     stub = Stubber(clients.iam)
-    stub.add_response("list_users", {"Users": [_listed_user(1)], "IsTruncated": True, "Marker": "page2"}, {"MaxItems": 1000})
-    stub.add_response("list_users", {"Users": [_listed_user(2)], "IsTruncated": False}, {"Marker": "page2", "MaxItems": 1000})
+    stub.add_response(
+        "list_users", {"Users": [_listed_user(1)], "IsTruncated": True, "Marker": "page2"}, {"MaxItems": 1000}
+    )
+    stub.add_response(
+        "list_users", {"Users": [_listed_user(2)], "IsTruncated": False}, {"Marker": "page2", "MaxItems": 1000}
+    )
     for number in (1, 2):
-        stub.add_response("get_login_profile", {"LoginProfile": {"UserName": f"user{number}", "CreateDate": JAN_1}}, {"UserName": f"user{number}"})
-        sms = {"UserName": f"user{number}", "SerialNumber": f"arn:aws:iam::123456789012:sms-mfa/user{number}", "EnableDate": JAN_1}
-        stub.add_response("list_mfa_devices", {"MFADevices": [sms], "IsTruncated": True, "Marker": "more"}, {"UserName": f"user{number}"})
-        fido = {"UserName": f"user{number}", "SerialNumber": f"arn:aws:iam::123456789012:u2f/user/user{number}/fidosecuritykey1-X", "EnableDate": JAN_1}
-        stub.add_response("list_mfa_devices", {"MFADevices": [fido] if number == 1 else [], "IsTruncated": False}, {"UserName": f"user{number}", "Marker": "more"})
+        stub.add_response(
+            "get_login_profile",
+            {"LoginProfile": {"UserName": f"user{number}", "CreateDate": JAN_1}},
+            {"UserName": f"user{number}"},
+        )
+        sms = {
+            "UserName": f"user{number}",
+            "SerialNumber": f"arn:aws:iam::123456789012:sms-mfa/user{number}",
+            "EnableDate": JAN_1,
+        }
+        stub.add_response(
+            "list_mfa_devices",
+            {"MFADevices": [sms], "IsTruncated": True, "Marker": "more"},
+            {"UserName": f"user{number}"},
+        )
+        fido = {
+            "UserName": f"user{number}",
+            "SerialNumber": f"arn:aws:iam::123456789012:u2f/user/user{number}/fidosecuritykey1-X",
+            "EnableDate": JAN_1,
+        }
+        stub.add_response(
+            "list_mfa_devices",
+            {"MFADevices": [fido] if number == 1 else [], "IsTruncated": False},
+            {"UserName": f"user{number}", "Marker": "more"},
+        )
     with stub:
         lambda_handler(scheduled_event(), None, make_clients=lambda event: clients)
         stub.assert_no_pending_responses()

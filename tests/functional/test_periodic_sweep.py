@@ -1,8 +1,8 @@
 """The scheduled sweep through the real handler, against an emulated account."""
 
 import pytest
-
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.events import scheduled_event
 
 PARAMETERS = {"GracePeriodDays": "7", "ExemptUsers": "break-glass"}
@@ -16,7 +16,13 @@ ACCOUNT = [
     ("fido-key", True, ("fido",), 400, "COMPLIANT"),
     ("sms-only", True, ("sms",), 400, "NON_COMPLIANT"),
     ("no-mfa", True, (), 400, "NON_COMPLIANT"),
-    ("eight-devices", True, ("sms", "fido", "fido", "hardware", "hardware", "virtual", "virtual", "fido"), 400, "COMPLIANT"),
+    (
+        "eight-devices",
+        True,
+        ("sms", "fido", "fido", "hardware", "hardware", "virtual", "virtual", "fido"),
+        400,
+        "COMPLIANT",
+    ),
     ("new-in-grace", True, (), 2, "COMPLIANT"),
     ("grace-over", True, (), 30, "NON_COMPLIANT"),
     ("break-glass", True, (), 400, "NOT_APPLICABLE"),

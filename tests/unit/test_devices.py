@@ -1,7 +1,6 @@
 """The device kind, told from the serial number, in every partition."""
 
 import pytest
-
 from console_mfa.facts import MfaType, classify_serial
 
 CASES = [

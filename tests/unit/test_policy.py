@@ -1,7 +1,6 @@
 """Rule parameters: every bad value is refused with a message naming the parameter."""
 
 import pytest
-
 from console_mfa.exceptions import InvalidParameterError
 from console_mfa.facts import SELECTABLE_MFA_TYPES, MfaType
 from console_mfa.policy import parse_rule_parameters
@@ -26,7 +25,9 @@ def test_values_are_trimmed_and_case_folded():
 
 
 def test_rdklib_parameters_are_accepted():
-    parse_rule_parameters({"ExecutionRoleName": "config-rule-reader", "ExecutionRoleRegion": "us-east-1", "AssumeRoleMode": "False"})
+    parse_rule_parameters(
+        {"ExecutionRoleName": "config-rule-reader", "ExecutionRoleRegion": "us-east-1", "AssumeRoleMode": "False"}
+    )
 
 
 BAD = [

@@ -140,8 +140,13 @@ def call(client: BaseClient, operation: str, *, missing_ok: bool = False, **para
 
 
 def collect(
-    client: BaseClient, operation: str, result_key: str, *, missing_ok: bool = False,
-    page_size: int | None = None, **params: Any,
+    client: BaseClient,
+    operation: str,
+    result_key: str,
+    *,
+    missing_ok: bool = False,
+    page_size: int | None = None,
+    **params: Any,
 ) -> list[dict[str, Any]] | None:
     """Every item of ``result_key`` across all pages of ``operation``.
 

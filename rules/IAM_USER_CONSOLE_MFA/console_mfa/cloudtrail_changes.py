@@ -38,14 +38,17 @@ def users_changed_since(cloudtrail: BaseClient, since: datetime) -> set[str] | s
     """User names with a login-profile or MFA change since ``since``, or why that cannot be told."""
     changed: set[str] = set()
     for event_name in CHANGING_EVENTS:
-        events = collect(
-            cloudtrail,
-            "LookupEvents",
-            "Events",
-            page_size=50,  # LookupEvents' maximum
-            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
-            StartTime=since,
-        ) or []
+        events = (
+            collect(
+                cloudtrail,
+                "LookupEvents",
+                "Events",
+                page_size=50,  # LookupEvents' maximum
+                LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
+                StartTime=since,
+            )
+            or []
+        )
         for event in events:
             if event.get("EventSource", "iam.amazonaws.com") != "iam.amazonaws.com":
                 continue

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ CHANGE = "ConfigurationItemChangeNotification"
 OVERSIZED_CHANGE = "OversizedConfigurationItemChangeNotification"
 SCHEDULED = "ScheduledNotification"
 MESSAGE_TYPES = (CHANGE, OVERSIZED_CHANGE, SCHEDULED)
+
+_IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 
 # Statuses of an item whose resource still exists and is recorded.
 EVALUABLE_STATUSES = ("OK", "ResourceDiscovered")
@@ -54,7 +57,7 @@ class RuleInvocation:
     @property
     def test_mode(self) -> bool:
         # RDK's local tests use this token; Config then checks but stores nothing.
-        return self.result_token == "TESTMODE"
+        return self.result_token == "TESTMODE"  # noqa: S105 - a fixed token, not a secret
 
 
 def _json_object(event: Mapping[str, Any], key: str, default: str | None = None) -> dict[str, Any]:
@@ -86,10 +89,15 @@ def _changed_resource(invoking_event: Mapping[str, Any], message_type: str) -> C
     if not isinstance(item, dict):
         raise InvalidEventError(f"{where} is missing or not an object")
     name = item.get("resourceName")
+    if name is not None and not (isinstance(name, str) and _IAM_NAME.match(name)):
+        raise InvalidEventError(f"{where}.resourceName is not an IAM user name: {str(name)[:80]!r}")
+    resource_id = _string(item, "resourceId", where)
+    if len(resource_id) > 768:
+        raise InvalidEventError(f"{where}.resourceId is longer than AWS Config accepts")
     return ChangedResource(
         resource_type=_string(item, "resourceType", where),
-        resource_id=_string(item, "resourceId", where),
-        resource_name=name if isinstance(name, str) and name else None,
+        resource_id=resource_id,
+        resource_name=name,
         status=_string(item, "configurationItemStatus", where),
         capture_time=_string(item, "configurationItemCaptureTime", where),
     )
@@ -103,9 +111,7 @@ def parse_event(event: Any) -> RuleInvocation:
     rule_parameters = _json_object(event, "ruleParameters", default="{}")
     message_type = invoking_event.get("messageType")
     if message_type not in MESSAGE_TYPES:
-        raise InvalidEventError(
-            f"invokingEvent.messageType {message_type!r} is not one of {', '.join(MESSAGE_TYPES)}"
-        )
+        raise InvalidEventError(f"invokingEvent.messageType {message_type!r} is not one of {', '.join(MESSAGE_TYPES)}")
     left_scope = event.get("eventLeftScope", False)
     if not isinstance(left_scope, bool):
         raise InvalidEventError("event.eventLeftScope must be true or false")
@@ -118,9 +124,7 @@ def parse_event(event: Any) -> RuleInvocation:
         account_id=account_id if isinstance(account_id, str) else None,
         event_left_scope=left_scope,
         notification_time=(
-            _string(invoking_event, "notificationCreationTime", "invokingEvent")
-            if message_type == SCHEDULED
-            else None
+            _string(invoking_event, "notificationCreationTime", "invokingEvent") if message_type == SCHEDULED else None
         ),
         changed_resource=None if message_type == SCHEDULED else _changed_resource(invoking_event, message_type),
     )

@@ -75,14 +75,17 @@ def put_evaluations(
 def stale_resource_ids(config: BaseClient, config_rule_name: str, current_ids: Iterable[str]) -> list[str]:
     """UserIds that Config holds a COMPLIANT or NON_COMPLIANT result for but IAM no longer has."""
     current = set(current_ids)
-    results = collect(
-        config,
-        "GetComplianceDetailsByConfigRule",
-        "EvaluationResults",
-        page_size=100,  # the API's maximum
-        ConfigRuleName=config_rule_name,
-        ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"],
-    ) or []
+    results = (
+        collect(
+            config,
+            "GetComplianceDetailsByConfigRule",
+            "EvaluationResults",
+            page_size=100,  # the API's maximum
+            ConfigRuleName=config_rule_name,
+            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"],
+        )
+        or []
+    )
     stale = []
     for result in results:
         qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]

@@ -34,9 +34,7 @@ class MissingPermissionError(RuleError):
     """AWS denied a call; ``action`` is the IAM action to grant (e.g. ``iam:ListMFADevices``)."""
 
     def __init__(self, action: str, detail: str) -> None:
-        super().__init__(
-            f"Access denied for {action}: grant {action} to the role the rule runs as. ({detail})"
-        )
+        super().__init__(f"Access denied for {action}: grant {action} to the role the rule runs as. ({detail})")
         self.action = action
 
 
@@ -44,7 +42,7 @@ class AwsCallError(RuleError):
     """An AWS call failed after botocore's retries (throttling, 5xx, network); ``code`` is AWS's error code."""
 
     def __init__(self, action: str, detail: str, code: str | None = None) -> None:
-        super().__init__(f"{action} failed after retries: {detail}")
+        super().__init__(f"{action} failed: {detail}")
         self.action = action
         self.code = code
 

@@ -101,9 +101,10 @@ def list_users(iam: BaseClient) -> list[dict[str, Any]]:
 def assigned_virtual_devices(iam: BaseClient) -> dict[str, tuple[MfaDevice, ...]]:
     """Every assigned virtual MFA device, by the UserId it is assigned to (1,000 per call)."""
     by_user: dict[str, tuple[MfaDevice, ...]] = {}
-    for device in collect(
-        iam, "ListVirtualMFADevices", "VirtualMFADevices", page_size=IAM_MAX_PAGE, AssignmentStatus="Assigned"
-    ) or []:
+    for device in (
+        collect(iam, "ListVirtualMFADevices", "VirtualMFADevices", page_size=IAM_MAX_PAGE, AssignmentStatus="Assigned")
+        or []
+    ):
         user_id = device.get("User", {}).get("UserId")
         if user_id:
             by_user[user_id] = by_user.get(user_id, ()) + (MfaDevice(device["SerialNumber"]),)

@@ -31,7 +31,13 @@ from typing import Any, TypeVar
 from .aws import AwsClients
 from .cloudtrail_changes import users_changed_since
 from .credential_report import ReportRow
-from .exceptions import AwsCallError, CredentialReportError, InvalidParameterError, MissingPermissionError, SweepIncompleteError
+from .exceptions import (
+    AwsCallError,
+    CredentialReportError,
+    InvalidParameterError,
+    MissingPermissionError,
+    SweepIncompleteError,
+)
 from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
 from .iam_facts import (
     CredentialReport,
@@ -93,13 +99,19 @@ class Deadline:
 def strategy_from_environment() -> str:
     strategy = os.environ.get("SWEEP_STRATEGY", "auto").strip().lower() or "auto"
     if strategy not in STRATEGIES:
-        raise InvalidParameterError("SWEEP_STRATEGY (environment)", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
+        raise InvalidParameterError(
+            "SWEEP_STRATEGY (environment)", f"{strategy!r} is not one of {', '.join(STRATEGIES)}"
+        )
     return strategy
 
 
 def _concurrently(
-    clients: AwsClients, items: Sequence[Item], work: Callable[[Item], Result], deadline: Deadline,
-    progress: Progress | None = None, workers: int | None = None,
+    clients: AwsClients,
+    items: Sequence[Item],
+    work: Callable[[Item], Result],
+    deadline: Deadline,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> list[Result]:
     """``work`` on every item, ``clients.max_workers`` at a time, results in item order."""
     total = len(items)
@@ -123,13 +135,22 @@ def _concurrently(
         return list(pool.map(run, enumerate(items)))
 
 
-def _live(clients: AwsClients, users: Sequence[dict[str, Any]], deadline: Deadline, progress: Progress | None,
-          always_list_devices: bool = False, workers: int | None = None) -> list[UserFacts | MissingUser]:
+def _live(
+    clients: AwsClients,
+    users: Sequence[dict[str, Any]],
+    deadline: Deadline,
+    progress: Progress | None,
+    always_list_devices: bool = False,
+    workers: int | None = None,
+) -> list[UserFacts | MissingUser]:
     iam = clients.iam
     return _concurrently(
-        clients, users,
+        clients,
+        users,
         lambda user: live_user_facts(iam, user["UserName"], user["UserId"], user["Arn"], always_list_devices),
-        deadline, progress, workers,
+        deadline,
+        progress,
+        workers,
     )
 
 
@@ -141,8 +162,12 @@ def _result(facts: Sequence[UserFacts | MissingUser], strategy: str, notes: Sequ
 
 
 def sweep_account(
-    clients: AwsClients, deadline: Deadline, now: datetime, policy: Policy,
-    strategy: str = "auto", progress: Progress | None = None,
+    clients: AwsClients,
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    strategy: str = "auto",
+    progress: Progress | None = None,
 ) -> SweepResult:
     """Facts for every user in the account, by ``strategy`` (see the module's docstring)."""
     users = list_users(clients.iam)
@@ -161,7 +186,9 @@ class _BulkUnavailable(Exception):
     pass
 
 
-def _bulk_sources(clients: AwsClients, users: Sequence[dict[str, Any]]) -> tuple[CredentialReport, set[str], dict[str, tuple[MfaDevice, ...]]]:
+def _bulk_sources(
+    clients: AwsClients, users: Sequence[dict[str, Any]]
+) -> tuple[CredentialReport, set[str], dict[str, tuple[MfaDevice, ...]]]:
     try:
         report = fetch_credential_report(clients.iam)
         if isinstance(report, str):
@@ -192,8 +219,14 @@ def _settled(worst: Verdict, best: Verdict) -> bool:
     return worst.reason is best.reason is Reason.MFA_PRESENT and worst.compliance_type is ComplianceType.COMPLIANT
 
 
-def _from_report(user: dict[str, Any], row: ReportRow, virtual: tuple[MfaDevice, ...],
-                 devices: tuple[MfaDevice, ...] | None, policy: Policy, now: datetime) -> UserFacts | None:
+def _from_report(
+    user: dict[str, Any],
+    row: ReportRow,
+    virtual: tuple[MfaDevice, ...],
+    devices: tuple[MfaDevice, ...] | None,
+    policy: Policy,
+    now: datetime,
+) -> UserFacts | None:
     """Facts settled from the report (and ``devices`` when listed live), or None if a call is needed.
 
     The login profile's CreateDate is not in the report, but it lies between the user's
@@ -223,8 +256,14 @@ def _from_report(user: dict[str, Any], row: ReportRow, virtual: tuple[MfaDevice,
     return UserFacts(name, user_id, arn, earliest, known + unverified)
 
 
-def _bulk(clients: AwsClients, users: Sequence[dict[str, Any]], deadline: Deadline, now: datetime,
-          policy: Policy, progress: Progress | None) -> SweepResult:
+def _bulk(
+    clients: AwsClients,
+    users: Sequence[dict[str, Any]],
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    progress: Progress | None,
+) -> SweepResult:
     report, changed, virtual = _bulk_sources(clients, users)
     rows = {row.arn: row for row in report.rows}
     iam = clients.iam
@@ -251,9 +290,11 @@ def _bulk(clients: AwsClients, users: Sequence[dict[str, Any]], deadline: Deadli
             read_profile.append((user, row, virtual.get(user["UserId"], ())))
 
     listed = _concurrently(clients, list_devices, lambda pair: mfa_devices(iam, pair[0]["UserName"]), deadline)
-    for (user, row), devices in zip(list_devices, listed):
+    for (user, row), devices in zip(list_devices, listed, strict=True):
         if devices is None:
-            facts[user["UserId"]] = MissingUser(user["UserId"], user["UserName"], "The user was deleted while it was being evaluated.")
+            facts[user["UserId"]] = MissingUser(
+                user["UserId"], user["UserName"], "The user was deleted while it was being evaluated."
+            )
             continue
         settled = _from_report(user, row, virtual.get(user["UserId"], ()), devices, policy, now)
         if settled is not None:
@@ -261,15 +302,21 @@ def _bulk(clients: AwsClients, users: Sequence[dict[str, Any]], deadline: Deadli
         else:
             read_profile.append((user, row, devices))
 
-    profiles = _concurrently(clients, read_profile, lambda item: login_profile_created(iam, item[0]["UserName"]), deadline)
-    for (user, _, devices), (has_password, created) in zip(read_profile, profiles):
-        facts[user["UserId"]] = UserFacts(user["UserName"], user["UserId"], user["Arn"], created if has_password else None, devices)
+    profiles = _concurrently(
+        clients, read_profile, lambda item: login_profile_created(iam, item[0]["UserName"]), deadline
+    )
+    for (user, _, devices), (has_password, created) in zip(read_profile, profiles, strict=True):
+        facts[user["UserId"]] = UserFacts(
+            user["UserName"], user["UserId"], user["Arn"], created if has_password else None, devices
+        )
 
-    for user, live in zip(check_live, _live(clients, check_live, deadline, progress)):
+    for user, live in zip(check_live, _live(clients, check_live, deadline, progress), strict=True):
         facts[user["UserId"]] = live
 
     notes = [
-        f"credential report from {report.generated:%Y-%m-%d %H:%M} UTC; {len(changed)} users changed since per CloudTrail",
-        f"live calls: {len(check_live)} users in full, {len(list_devices)} device lists, {len(read_profile)} login profiles",
+        f"credential report from {report.generated:%Y-%m-%d %H:%M} UTC; "
+        f"{len(changed)} users changed since per CloudTrail",
+        f"live calls: {len(check_live)} users in full, {len(list_devices)} device lists, "
+        f"{len(read_profile)} login profiles",
     ]
     return _result([facts[user["UserId"]] for user in users], "bulk", notes)

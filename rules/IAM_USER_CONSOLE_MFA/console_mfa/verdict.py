@@ -33,7 +33,7 @@ class Reason(str, enum.Enum):
     """Why a verdict was reached; stable codes for machine-readable output."""
 
     EXEMPT = "exempt"
-    NO_CONSOLE_PASSWORD = "no_console_password"
+    NO_CONSOLE_PASSWORD = "no_console_password"  # noqa: S105 - a reason code, not a secret
     MFA_PRESENT = "mfa_present"
     GRACE_PERIOD = "grace_period"
     NO_ALLOWED_MFA = "no_allowed_mfa"
