@@ -36,6 +36,9 @@ from botocore.handlers import BUILTIN_HANDLERS
 from botocore.model import OperationModel
 
 
+DEFAULT_ACCOUNT = "123456789012"
+
+
 class EmulatedError(Exception):
     """Raised by an emulated operation to answer with an AWS error."""
 
@@ -128,10 +131,21 @@ class JsonServiceEmulator:
             return _json_response(request, 400, {"__type": "InvalidAction", "message": f"not emulated: {target!r}"})
         try:
             with self._lock:
+                self.caller_account = _caller_account(request)
                 body = operation(json.loads(request.body or b"{}"))
         except EmulatedError as error:
             return _json_response(request, error.status, {"__type": error.code, "message": error.message})
         return _json_response(request, 200, body)
+
+
+def _caller_account(request: Any) -> str:
+    """The emulated account whose credentials signed the request, as moto itself tells it."""
+    from moto.iam.models import get_account_id_from
+
+    authorization = request.headers.get("Authorization", b"")
+    authorization = authorization.decode() if isinstance(authorization, bytes) else authorization
+    access_key = authorization.partition("Credential=")[2].partition("/")[0]
+    return get_account_id_from(access_key)
 
 
 def _json_default(value: Any) -> Any:
@@ -154,6 +168,8 @@ class EmulatedConfig(JsonServiceEmulator):
         self.config_rule_name = config_rule_name
         self.put_calls: list[list[dict[str, Any]]] = []
         self.results: dict[str, dict[str, Any]] = {}
+        # Config keeps each account's results apart; a result put in by hand belongs to the default account.
+        self.result_accounts: dict[str, str] = {}
         # Return True for an evaluation Config should reject (FailedEvaluations).
         self.rejects: Callable[[dict[str, Any]], bool] = lambda evaluation: False
         self.operations = {
@@ -174,12 +190,18 @@ class EmulatedConfig(JsonServiceEmulator):
             for evaluation in evaluations:
                 if evaluation not in failed:
                     self.results[evaluation["ComplianceResourceId"]] = evaluation
+                    self.result_accounts[evaluation["ComplianceResourceId"]] = self.caller_account
         return {"FailedEvaluations": failed}
 
     def _get_compliance_details(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
         matching = (
-            [result for _, result in sorted(self.results.items()) if result["ComplianceType"] in wanted]
+            [
+                result
+                for resource_id, result in sorted(self.results.items())
+                if result["ComplianceType"] in wanted
+                and self.result_accounts.get(resource_id, DEFAULT_ACCOUNT) == self.caller_account
+            ]
             if params["ConfigRuleName"] == self.config_rule_name
             else []
         )

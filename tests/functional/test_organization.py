@@ -1,0 +1,150 @@
+"""Whole organization: the member role in every account, each account's users evaluated there and only there."""
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from cfnlint.decode import decode_str
+
+from IAM_USER_CONSOLE_MFA import lambda_handler
+from mfa_audit.emulated_account import SeedUser, create_user
+from mfa_audit.events import scheduled_event
+
+from .recorded_run import record_every_path
+
+ROOT = Path(__file__).resolve().parents[2]
+MEMBER_ROLE_TEXT = (ROOT / "cloudformation" / "member-role.yaml").read_text()
+ORGANIZATION, _ = decode_str((ROOT / "cloudformation" / "organization.yaml").read_text())
+MEMBER_ROLE, _ = decode_str(MEMBER_ROLE_TEXT)
+CONFORMANCE_PACK, _ = decode_str((ROOT / "cloudformation" / "conformance-pack.yaml").read_text())
+ROLE_NAME = "iam-user-console-mfa-reader"
+FUNCTION_ROLE = "arn:aws:iam::123456789012:role/org-rule-function"
+
+
+def _session(account_id):
+    credentials = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="stackset"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
+def organization(aws):
+    """An organization of five member accounts, each with the member role (as the StackSet creates it) and users."""
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    org_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    members = {}
+    for number in range(5):
+        status = organizations.create_account(AccountName=f"member-{number}", Email=f"member{number}@example.com")
+        account_id = status["CreateAccountStatus"]["AccountId"]
+        session = _session(account_id)
+        session.client("cloudformation").create_stack(
+            StackName="member-role",
+            TemplateBody=MEMBER_ROLE_TEXT,
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+            Parameters=[
+                {"ParameterKey": "RoleName", "ParameterValue": ROLE_NAME},
+                {"ParameterKey": "FunctionRoleArn", "ParameterValue": FUNCTION_ROLE},
+                {"ParameterKey": "OrganizationId", "ParameterValue": org_id},
+            ],
+        )
+        iam = session.client("iam")
+        users = {
+            f"m{number}-with-mfa": create_user(iam, SeedUser(f"m{number}-with-mfa", True, ("fido",))),
+            f"m{number}-no-mfa": create_user(iam, SeedUser(f"m{number}-no-mfa", True)),
+            f"m{number}-no-password": create_user(iam, SeedUser(f"m{number}-no-password")),
+        }
+        members[account_id] = (session, users)
+    return org_id, members
+
+
+def test_member_role_exists_in_every_account_with_the_org_condition(organization):
+    org_id, members = organization
+    assert len(members) == 5
+    for session, _ in members.values():
+        role = session.client("iam").get_role(RoleName=ROLE_NAME)["Role"]
+        trust = role["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        statement = trust["Statement"][0]
+        assert statement["Principal"] == {"AWS": FUNCTION_ROLE}
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+
+
+def test_each_member_accounts_users_are_evaluated_in_that_account_only(organization, config):
+    _, members = organization
+    all_ids = {user["UserId"]: account for account, (_, users) in members.items() for user in users.values()}
+    for account_id, (_, users) in members.items():
+        config.put_calls.clear()
+        event = scheduled_event({"ExecutionRoleName": ROLE_NAME}, account_id=account_id)
+        event["executionRoleArn"] = (
+            f"arn:aws:iam::{account_id}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+        )
+        lambda_handler(event, None)
+        sent = {
+            e["ComplianceResourceId"]: e["ComplianceType"] for e in config.sent if e["ComplianceResourceId"] in all_ids
+        }
+        assert {all_ids[user_id] for user_id in sent} == {account_id}
+        by_name = {name: sent[user["UserId"]] for name, user in users.items()}
+        number = list(members).index(account_id)
+        assert by_name == {
+            f"m{number}-with-mfa": "COMPLIANT",
+            f"m{number}-no-mfa": "NON_COMPLIANT",
+            f"m{number}-no-password": "NOT_APPLICABLE",
+        }
+
+
+def _actions(template, resource):
+    actions = set()
+    for policy in template["Resources"][resource]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            granted = statement["Action"]
+            actions |= {granted} if isinstance(granted, str) else set(granted)
+    return actions
+
+
+def test_member_role_grants_exactly_what_the_code_calls_in_an_account(cloudtrail, monkeypatch):
+    called = set(record_every_path(cloudtrail, monkeypatch)) - {"sts:AssumeRole"}
+    assert _actions(MEMBER_ROLE, "EvaluationRole") == called
+
+
+def test_function_role_only_assumes_the_member_role_inside_the_organization():
+    statements = ORGANIZATION["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
+    assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
+    assert {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]) for s in statements} == {
+        "sts:AssumeRole",
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+    }
+
+
+def test_organization_rule_wiring():
+    rule = ORGANIZATION["Resources"]["OrganizationRule"]["Properties"]
+    metadata = rule["OrganizationCustomRuleMetadata"]
+    assert set(metadata["OrganizationConfigRuleTriggerTypes"]) == {
+        "ConfigurationItemChangeNotification",
+        "OversizedConfigurationItemChangeNotification",
+        "ScheduledNotification",
+    }
+    assert metadata["ResourceTypesScope"] == ["AWS::IAM::User"]
+    assert metadata["LambdaFunctionArn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    parameters = metadata["InputParameters"]["Fn::Sub"]
+    for name in ("ExecutionRoleName", "ExemptUsers", "GracePeriodDays", "AllowedMfaTypes"):
+        assert f'"{name}"' in parameters
+    assert '"ExecutionRoleName": "${MemberRoleName}"' in parameters
+    assert "ExcludedAccounts" in rule
+    stackset = ORGANIZATION["Resources"]["MemberRoleStackSet"]["Properties"]
+    assert stackset["PermissionModel"] == "SERVICE_MANAGED" and stackset["AutoDeployment"]["Enabled"] is True
+
+
+def test_conformance_pack_holds_the_rule_with_all_triggers():
+    rule = CONFORMANCE_PACK["Resources"]["IamUserConsoleMfa"]["Properties"]
+    assert rule["Source"]["SourceIdentifier"] == {"Ref": "FunctionArn"}
+    assert rule["Scope"] == {"ComplianceResourceTypes": ["AWS::IAM::User"]}
+    assert len(rule["Source"]["SourceDetails"]) == 3
+    assert set(rule["InputParameters"]) >= {"ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ExecutionRoleName"}
