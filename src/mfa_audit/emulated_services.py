@@ -35,7 +35,6 @@ from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from botocore.model import OperationModel
 
-
 DEFAULT_ACCOUNT = "123456789012"
 
 

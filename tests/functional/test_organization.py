@@ -6,8 +6,8 @@ from pathlib import Path
 import boto3
 import pytest
 from cfnlint.decode import decode_str
-
 from IAM_USER_CONSOLE_MFA import lambda_handler
+
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.events import scheduled_event
 
