@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check audit bench package deploy clean
+.PHONY: demo test check audit browser bench package deploy deploy-organization clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -24,7 +24,12 @@ $(CHECKOV): requirements-checkov.txt
 	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
 	.venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
 
-test: $(STAMP) $(CHECKOV)
+# The HTML report is checked in a real headless browser; Debian's Chromium is installed if missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) $(CHECKOV) browser
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory check
 
@@ -47,6 +52,11 @@ package: $(STAMP)
 deploy: package
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"]"; exit 2; }
 	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p))
+
+# make deploy-organization BUCKET=... REGION=... PARAMS="OrganizationId=o-... DeploymentOrganizationalUnitIds=r-..."
+deploy-organization: package
+	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy-organization BUCKET=... REGION=... PARAMS=\"OrganizationId=o-... DeploymentOrganizationalUnitIds=r-...\""; exit 2; }
+	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p))
 
 clean:
 	rm -rf $(VENV) .venv-checkov build dist rules/IAM_USER_CONSOLE_MFA/*.egg-info

@@ -21,12 +21,15 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cloudformation" / "rule.yaml"
+ORGANIZATION_TEMPLATE = ROOT / "cloudformation" / "organization.yaml"
+MEMBER_ROLE_TEMPLATE = ROOT / "cloudformation" / "member-role.yaml"
 DEFAULT_ZIP = ROOT / "dist" / "IAM_USER_CONSOLE_MFA.zip"
 
 
-def upload(s3: Any, bucket: str, zip_path: Path) -> str:
-    content = zip_path.read_bytes()
-    key = f"iam-user-console-mfa/IAM_USER_CONSOLE_MFA-{hashlib.sha256(content).hexdigest()[:16]}.zip"
+def upload(s3: Any, bucket: str, path: Path) -> str:
+    """Upload under a key that holds the content's SHA-256, so a new build always changes the key."""
+    content = path.read_bytes()
+    key = f"iam-user-console-mfa/{path.stem}-{hashlib.sha256(content).hexdigest()[:16]}{path.suffix}"
     s3.put_object(Bucket=bucket, Key=key, Body=content)
     return key
 
@@ -37,7 +40,7 @@ def deploy(cloudformation: Any, stack: str, template: str, parameters: dict[str,
         "StackName": stack,
         "TemplateBody": template,
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())],
-        "Capabilities": ["CAPABILITY_IAM"],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     }
     try:
         cloudformation.describe_stacks(StackName=stack)
@@ -77,15 +80,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", default="iam-user-console-mfa")
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--organization",
+        action="store_true",
+        help="deploy organization.yaml (management or delegated-admin account) instead of rule.yaml",
+    )
     args = parser.parse_args(argv)
     if not args.zip.exists():
         print(f"deploy: {args.zip} not found; run 'make package' first", file=sys.stderr)
         return 2
     session = boto3.Session(region_name=args.region)
     try:
-        key = upload(session.client("s3"), args.bucket, args.zip)
-        parameters = {"CodeBucket": args.bucket, "CodeKey": key, **_parameters(args.parameter)}
-        status = deploy(session.client("cloudformation"), args.stack, TEMPLATE.read_text(), parameters)
+        s3 = session.client("s3")
+        key = upload(s3, args.bucket, args.zip)
+        parameters = {"CodeBucket": args.bucket, "CodeKey": key}
+        template = TEMPLATE
+        if args.organization:
+            template = ORGANIZATION_TEMPLATE
+            role_key = upload(s3, args.bucket, MEMBER_ROLE_TEMPLATE)
+            parameters["MemberRoleTemplateUrl"] = f"https://{args.bucket}.s3.{args.region}.amazonaws.com/{role_key}"
+        parameters.update(_parameters(args.parameter))
+        status = deploy(session.client("cloudformation"), args.stack, template.read_text(), parameters)
     except (ClientError, BotoCoreError, WaiterError) as error:
         print(f"deploy: {error}", file=sys.stderr)
         return 2

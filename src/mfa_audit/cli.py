@@ -3,6 +3,7 @@
     mfa-audit demo                                  # emulated account, real Lambda handler
     mfa-audit audit --profile prod --format json    # live account, read-only
     mfa-audit audit --credential-report report.csv  # offline
+    mfa-audit report --aggregator organization --format html --output report.html
 
 Exit codes: 0 nothing NON_COMPLIANT, 1 something NON_COMPLIANT, 2 error.
 """
@@ -19,6 +20,7 @@ from console_mfa.exceptions import RuleError
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.verdict import ComplianceType
 
+from mfa_audit.org_report_render import REPORT_FORMATS, render_report
 from mfa_audit.output import FORMATS, ResultRow, render
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
@@ -55,6 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
     audit.add_argument("--format", choices=FORMATS, default="table")
+
+    report = commands.add_parser("report", help="the rule's results across an organization, from a Config aggregator")
+    report.add_argument("--aggregator", required=True, help="name of the Config aggregator")
+    report.add_argument(
+        "--rule-name",
+        default="IAM_USER_CONSOLE_MFA",
+        help="the rule's name (organization and conformance-pack copies are found too)",
+    )
+    report.add_argument("--profile", help="AWS profile of the aggregator account")
+    report.add_argument("--region", help="the aggregator's Region")
+    report.add_argument("--role-arn", help="assume this role first")
+    report.add_argument("--format", choices=REPORT_FORMATS, default="table")
+    report.add_argument("--output", type=Path, help="write to this file instead of stdout")
     return parser
 
 
@@ -114,11 +129,31 @@ def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
     return _emit(rows, args.format, "credential-report", policy.as_rule_parameters(), CREDENTIAL_REPORT_LIMITATIONS)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from mfa_audit.live import clients_for_cli
+    from mfa_audit.org_report import gather_report
+
+    clients = clients_for_cli(args.profile, args.region, args.role_arn)
+    report = gather_report(clients.config, args.aggregator, args.rule_name)
+    text = render_report(report, args.format)
+    if args.output:
+        try:
+            args.output.write_text(text + "\n")
+        except OSError as error:
+            raise RuleError(f"cannot write {args.output}: {error.strerror}") from error
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return EXIT_NON_COMPLIANT if report.non_compliant else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "report":
+            return _report(args)
         policy = _policy(args)
         if args.credential_report is not None:
             if args.profile or args.role_arn:

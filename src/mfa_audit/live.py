@@ -37,7 +37,8 @@ def _session(profile: str | None, region: str | None) -> boto3.Session:
     return session
 
 
-def _clients(profile: str | None, region: str | None, role_arn: str | None) -> AwsClients:
+def clients_for_cli(profile: str | None, region: str | None, role_arn: str | None) -> AwsClients:
+    """Clients from the standard credential chain (or ``profile``), optionally through ``role_arn``."""
     session = _session(profile, region)
     region = region or session.region_name or "us-east-1"
     if role_arn is None:
@@ -87,7 +88,7 @@ def audit_live_account(
     now = datetime.now(timezone.utc)
     progress = _ProgressBar(progress_threshold)
     try:
-        clients = clients or _clients(profile, region, role_arn)
+        clients = clients or clients_for_cli(profile, region, role_arn)
         sweep = sweep_account(clients, Deadline.unlimited(), now, policy, strategy, progress)
     except AwsCallError as error:
         if isinstance(error.__cause__, NoCredentialsError):
