@@ -44,9 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--format", choices=FORMATS, default="table")
 
     audit = commands.add_parser("audit", help="evaluate a live account (read-only) or a credential report")
-    audit.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
-    audit.add_argument("--region", help="Region for STS and the API endpoints (IAM itself is global)")
-    audit.add_argument("--role-arn", help="assume this role first, e.g. to audit another account")
+    _add_credential_flags(audit)
     audit.add_argument(
         "--credential-report",
         type=Path,
@@ -65,12 +63,16 @@ def _parser() -> argparse.ArgumentParser:
         default="IAM_USER_CONSOLE_MFA",
         help="the rule's name (organization and conformance-pack copies are found too)",
     )
-    report.add_argument("--profile", help="AWS profile of the aggregator account")
-    report.add_argument("--region", help="the aggregator's Region")
-    report.add_argument("--role-arn", help="assume this role first")
+    _add_credential_flags(report)
     report.add_argument("--format", choices=REPORT_FORMATS, default="table")
     report.add_argument("--output", type=Path, help="write to this file instead of stdout")
     return parser
+
+
+def _add_credential_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--profile", help="AWS profile (default: the standard credential chain)")
+    command.add_argument("--region", help="Region for STS and the API endpoints (IAM itself is global)")
+    command.add_argument("--role-arn", help="assume this role first, e.g. to reach another account")
 
 
 def _policy(args: argparse.Namespace) -> Policy:
