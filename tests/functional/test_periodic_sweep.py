@@ -89,3 +89,28 @@ def test_sweep_of_three_thousand_users_sends_batches_of_at_most_100(config, iam)
     assert max(len(batch) for batch in config.put_calls) == 100
     assert len(config.put_calls) == 30
     assert len({e["ComplianceResourceId"] for e in config.sent}) == 3000
+
+
+class _LambdaContext:
+    def __init__(self, remaining_ms):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms
+
+
+def test_sweep_that_cannot_finish_in_time_fails_and_reports_nothing(config, add_user):
+    from console_mfa.exceptions import SweepIncompleteError
+
+    for name in ("a", "b", "c"):
+        add_user(name, password=True)
+    # 60 s are kept back for reporting, so 60.0 s left means no time at all for checking users.
+    with pytest.raises(SweepIncompleteError, match="of 3 users before the time limit; nothing was reported"):
+        lambda_handler(scheduled_event(), _LambdaContext(remaining_ms=60_000))
+    assert config.put_calls == []
+
+
+def test_sweep_with_time_to_spare_uses_the_lambda_context(config, add_user):
+    add_user("a", password=True)
+    lambda_handler(scheduled_event(), _LambdaContext(remaining_ms=900_000))
+    assert len(config.sent) == 1
