@@ -123,6 +123,15 @@ def translate_error(error: ClientError, action: str) -> AwsCallError | MissingPe
     return AwsCallError(action, f"{code}: {message}", code)
 
 
+def _raise_unless_missing(error: Exception, client: BaseClient, operation: str, missing_ok: bool) -> None:
+    """Raise the precise error for a failed call; return only for a tolerated NoSuchEntity."""
+    if isinstance(error, ClientError):
+        if missing_ok and error.response.get("Error", {}).get("Code") == NOT_FOUND_CODE:
+            return
+        raise translate_error(error, action_name(client, operation)) from error
+    raise AwsCallError(action_name(client, operation), str(error)) from error
+
+
 def call(client: BaseClient, operation: str, *, missing_ok: bool = False, **params: Any) -> dict[str, Any] | None:
     """Call ``operation`` (API name, e.g. ``GetLoginProfile``) and return its response.
 
@@ -131,12 +140,9 @@ def call(client: BaseClient, operation: str, *, missing_ok: bool = False, **para
     method = getattr(client, xform_name(operation))
     try:
         return method(**params)
-    except ClientError as error:
-        if missing_ok and error.response.get("Error", {}).get("Code") == NOT_FOUND_CODE:
-            return None
-        raise translate_error(error, action_name(client, operation)) from error
-    except BotoCoreError as error:
-        raise AwsCallError(action_name(client, operation), str(error)) from error
+    except (ClientError, BotoCoreError) as error:
+        _raise_unless_missing(error, client, operation, missing_ok)
+        return None
 
 
 def collect(
@@ -160,10 +166,7 @@ def collect(
     try:
         for page in client.get_paginator(xform_name(operation)).paginate(**params):
             items.extend(page.get(result_key, []))
-    except ClientError as error:
-        if missing_ok and error.response.get("Error", {}).get("Code") == NOT_FOUND_CODE:
-            return None
-        raise translate_error(error, action_name(client, operation)) from error
-    except BotoCoreError as error:
-        raise AwsCallError(action_name(client, operation), str(error)) from error
+    except (ClientError, BotoCoreError) as error:
+        _raise_unless_missing(error, client, operation, missing_ok)
+        return None
     return items
