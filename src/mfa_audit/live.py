@@ -63,6 +63,8 @@ class _ProgressBar:
     def __call__(self, checked: int, total: int) -> None:
         if total <= self._threshold:
             return
+        if self._bar is not None and (self._bar.total != total or checked < self._bar.n):
+            self.close()  # the sweep has moved on to its next phase of live calls
         if self._bar is None:
             from tqdm import tqdm
 
@@ -72,6 +74,7 @@ class _ProgressBar:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            self._bar = None
 
 
 def audit_live_account(

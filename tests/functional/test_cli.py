@@ -197,3 +197,13 @@ def test_audit_access_denied_exits_2_naming_the_action(monkeypatch, config, add_
     with iam_error("ListUsers", "AccessDenied", times=100, status=403):
         code = cli.main(["audit"])
     assert code == 2
+
+
+def test_audit_of_more_than_300_users_shows_progress_on_stderr_only(moto_server):
+    iam, env = moto_server
+    for number in range(305):
+        iam.create_user(UserName=f"user{number:03d}")
+    completed = run_cli("audit", "--format", "json", env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert "checking users" in completed.stderr
+    assert json.loads(completed.stdout)["summary"]["NOT_APPLICABLE"] == 305

@@ -58,7 +58,8 @@ BULK_ABOVE_USERS = 200
 # report is assembled over a while and its timestamp is not the instant of every row.
 REPORT_MARGIN = timedelta(minutes=15)
 
-# Called as progress(checked, total) while users are checked live (the CLI's progress bar).
+# Called as progress(checked, total) while users are checked live, once per phase of live
+# calls (the CLI's progress bar starts a new bar when a new phase begins).
 Progress = Callable[[int, int], None]
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -289,7 +290,9 @@ def _bulk(
         else:
             read_profile.append((user, row, virtual.get(user["UserId"], ())))
 
-    listed = _concurrently(clients, list_devices, lambda pair: mfa_devices(iam, pair[0]["UserName"]), deadline)
+    listed = _concurrently(
+        clients, list_devices, lambda pair: mfa_devices(iam, pair[0]["UserName"]), deadline, progress
+    )
     for (user, row), devices in zip(list_devices, listed, strict=True):
         if devices is None:
             facts[user["UserId"]] = MissingUser(
@@ -303,7 +306,7 @@ def _bulk(
             read_profile.append((user, row, devices))
 
     profiles = _concurrently(
-        clients, read_profile, lambda item: login_profile_created(iam, item[0]["UserName"]), deadline
+        clients, read_profile, lambda item: login_profile_created(iam, item[0]["UserName"]), deadline, progress
     )
     for (user, _, devices), (has_password, created) in zip(read_profile, profiles, strict=True):
         facts[user["UserId"]] = UserFacts(
