@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -58,13 +58,13 @@ def classify_serial(serial_number: str) -> MfaType:
 
 @dataclass(frozen=True)
 class MfaDevice:
-    """One MFA device assigned to a user."""
+    """One MFA device assigned to a user; its kind is told from the serial unless given."""
 
     serial_number: str
-    mfa_type: MfaType = field(default=MfaType.UNRECOGNISED)
+    mfa_type: MfaType = None  # type: ignore[assignment]  # set in __post_init__
 
     def __post_init__(self) -> None:
-        if self.mfa_type is MfaType.UNRECOGNISED:
+        if self.mfa_type is None:
             object.__setattr__(self, "mfa_type", classify_serial(self.serial_number))
 
 
