@@ -10,6 +10,7 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.events import scheduled_event
+from tests.cfn_template import Template
 
 from .recorded_run import record_every_path
 
@@ -120,6 +121,7 @@ def test_function_role_only_assumes_the_member_role_inside_the_organization():
     assert {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]) for s in statements} == {
         "sts:AssumeRole",
         ("logs:CreateLogStream", "logs:PutLogEvents"),
+        "sqs:SendMessage",
     }
 
 
@@ -133,10 +135,25 @@ def test_organization_rule_wiring():
     }
     assert metadata["ResourceTypesScope"] == ["AWS::IAM::User"]
     assert metadata["LambdaFunctionArn"] == {"Fn::GetAtt": ["Function", "Arn"]}
-    parameters = metadata["InputParameters"]["Fn::Sub"]
-    for name in ("ExecutionRoleName", "ExemptUsers", "GracePeriodDays", "AllowedMfaTypes"):
-        assert f'"{name}"' in parameters
-    assert '"ExecutionRoleName": "${MemberRoleName}"' in parameters
+    resolved = Template.load("organization.yaml").resolve(
+        {
+            "CodeBucket": "artifacts",
+            "OrganizationId": "o-abcdefghij",
+            "MemberRoleTemplateUrl": "https://artifacts.s3.amazonaws.com/member-role.yaml",
+            "DeploymentOrganizationalUnitIds": "r-ab12",
+            "ExemptUsers": "breakglass",
+            "GracePeriodDays": "7",
+        }
+    )
+    sent = json.loads(
+        resolved.resources["OrganizationRule"]["Properties"]["OrganizationCustomRuleMetadata"]["InputParameters"]
+    )
+    assert sent == {
+        "ExecutionRoleName": ROLE_NAME,
+        "ExemptUsers": "breakglass",
+        "GracePeriodDays": "7",
+        "AllowedMfaTypes": "virtual,hardware,fido",
+    }
     assert "ExcludedAccounts" in rule
     stackset = ORGANIZATION["Resources"]["MemberRoleStackSet"]["Properties"]
     assert stackset["PermissionModel"] == "SERVICE_MANAGED" and stackset["AutoDeployment"]["Enabled"] is True

@@ -1,0 +1,299 @@
+"""Deployment traps no linter catches, checked on what each template resolves to for real parameter sets."""
+
+import json
+
+import pytest
+
+from tests.cfn_template import ACCOUNT_ID, Template
+from tests.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, decision
+
+RULE = Template.load("rule.yaml")
+ORGANIZATION = Template.load("organization.yaml")
+CONFORMANCE_PACK = Template.load("conformance-pack.yaml")
+FUNCTION_STACKS = {"rule.yaml": RULE, "organization.yaml": ORGANIZATION}
+REQUIRED = {
+    "rule.yaml": {"CodeBucket": "artifacts"},
+    "organization.yaml": {
+        "CodeBucket": "artifacts",
+        "OrganizationId": "o-abcdefghij",
+        "MemberRoleTemplateUrl": "https://artifacts.s3.us-east-1.amazonaws.com/member-role.yaml",
+        "DeploymentOrganizationalUnitIds": "r-ab12",
+    },
+    "conformance-pack.yaml": {"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"},
+}
+TEMPLATES = {"rule.yaml": RULE, "organization.yaml": ORGANIZATION, "conformance-pack.yaml": CONFORMANCE_PACK}
+# AWS Config's limit on a rule's InputParameters (ConfigRule and OrganizationCustomRuleMetadata alike).
+INPUT_PARAMETERS_LIMIT = 1024
+
+
+def _stack(name, **given):
+    return TEMPLATES[name].resolve({**REQUIRED[name], **given})
+
+
+def _of_type(stack, resource_type):
+    return {k: r for k, r in stack.resources.items() if r["Type"] == resource_type}
+
+
+def _input_parameters(stack):
+    rules = _of_type(stack, "AWS::Config::ConfigRule") or _of_type(stack, "AWS::Config::OrganizationConfigRule")
+    (rule,) = rules.values()
+    properties = rule["Properties"]
+    raw = properties.get("InputParameters") or properties["OrganizationCustomRuleMetadata"]["InputParameters"]
+    return raw if isinstance(raw, dict) else json.loads(raw)
+
+
+# --- alarms that deliver ---
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(name):
+    stack = _stack(name, AlarmEmail="secops@example.com")
+    (topic,) = _of_type(stack, "AWS::SNS::Topic").values()
+    key_ref = topic["Properties"]["KmsMasterKeyId"]
+    assert key_ref != "alias/aws/sns"
+    key = stack.resources[key_ref.removeprefix("ref:")]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    grants = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} and s["Effect"] == "Allow"
+    ]
+    assert len(grants) == 1
+    assert set(grants[0]["Action"]) >= {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert grants[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_no_topic_uses_the_aws_managed_sns_key(name):
+    text = json.dumps(TEMPLATES[name].body)
+    assert "alias/aws/sns" not in text
+
+
+def _alarm_signals(stack):
+    return {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"], a["Properties"]["ComparisonOperator"])
+        for a in _of_type(stack, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+def test_both_stacks_alarm_on_errors_throttles_silence_and_dropped_runs():
+    expected = {
+        ("AWS/Lambda", "Errors", "GreaterThanOrEqualToThreshold"),
+        ("AWS/Lambda", "Throttles", "GreaterThanOrEqualToThreshold"),
+        ("AWS/Lambda", "Invocations", "LessThanThreshold"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "GreaterThanOrEqualToThreshold"),
+    }
+    assert _alarm_signals(_stack("rule.yaml")) == expected
+    assert _alarm_signals(_stack("organization.yaml")) == expected
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_silence_alarm_needs_two_quiet_days_and_treats_no_data_as_quiet(name):
+    (silent,) = [
+        a["Properties"]
+        for a in _of_type(_stack(name), "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["MetricName"] == "Invocations"
+    ]
+    assert (silent["Period"], silent["EvaluationPeriods"], silent["Threshold"]) == (86400, 2, 1)
+    assert silent["TreatMissingData"] == "breaching"
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+@pytest.mark.parametrize(
+    ("target", "expected_actions"),
+    [
+        ({"AlarmEmail": "secops@example.com"}, ["ref:AlarmTopic"]),
+        ({"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:secops"}, ["arn:aws:sns:us-east-1:123456789012:secops"]),
+        ({}, None),
+    ],
+    ids=["new-topic", "existing-topic", "no-topic"],
+)
+def test_every_alarm_notifies_the_chosen_topic(name, target, expected_actions):
+    for alarm in _of_type(_stack(name, **target), "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"].get("AlarmActions") == expected_actions
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_failed_or_dropped_async_runs_go_to_a_queue_the_function_role_may_write(name):
+    stack = _stack(name)
+    (invoke_config,) = _of_type(stack, "AWS::Lambda::EventInvokeConfig").values()
+    destination = invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == "getatt:FailedInvocationsQueue.Arn"
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
+    queue = stack.resources["FailedInvocationsQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    statements = stack.resources["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {"sqs:SendMessage": destination} == {
+        s["Action"]: s["Resource"] for s in statements if s["Action"] == "sqs:SendMessage"
+    }
+
+
+# --- parameters that Lambda and Config accept ---
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_no_reserved_concurrency_unless_asked_for(name):
+    assert "ReservedConcurrentExecutions" not in _stack(name).resources["Function"]["Properties"]
+    given = _stack(name, ReservedConcurrency="25").resources["Function"]["Properties"]
+    assert given["ReservedConcurrentExecutions"] == "25"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_rule_parameters_leave_out_keys_without_a_value(name):
+    optional_blank = {k: "" for k in ("ExemptUsers", "ExecutionRoleName") if k in TEMPLATES[name].parameters}
+    sent = _input_parameters(_stack(name, **optional_blank))
+    assert "" not in sent.values()
+    assert "ExemptUsers" not in sent
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_rule_parameters_fit_configs_limit_with_every_parameter_at_its_longest(name):
+    parameters = TEMPLATES[name].parameters
+    longest = {"ExemptUsers": "u" * parameters["ExemptUsers"]["MaxLength"]}
+    longest["AllowedMfaTypes"] = ("virtual," * 10)[: parameters["AllowedMfaTypes"]["MaxLength"]].rstrip(",")
+    longest["GracePeriodDays"] = "365"
+    for role_parameter in ("ExecutionRoleName", "MemberRoleName"):
+        if role_parameter in parameters:
+            longest[role_parameter] = "r" * 64
+    sent = _input_parameters(_stack(name, **longest))
+    # The most generous serialisation CloudFormation could use for a map (", " and ": ").
+    assert len(json.dumps(sent)) <= INPUT_PARAMETERS_LIMIT, len(json.dumps(sent))
+    assert sent["ExemptUsers"] == longest["ExemptUsers"]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_templates_agree_on_the_exempt_users_limit_and_pattern(name):
+    exempt = TEMPLATES[name].parameters["ExemptUsers"]
+    assert exempt["MaxLength"] == RULE.parameters["ExemptUsers"]["MaxLength"]
+    assert exempt["AllowedPattern"] == RULE.parameters["ExemptUsers"]["AllowedPattern"]
+
+
+# --- organization rollout ---
+
+
+def test_stackset_acts_as_self_from_the_management_account_and_creates_the_role_here_too():
+    stack = _stack("organization.yaml", CallAs="SELF")
+    assert stack.resources["MemberRoleStackSet"]["Properties"]["CallAs"] == "SELF"
+    nested = stack.resources["ManagementAccountMemberRole"]["Properties"]
+    assert nested["TemplateURL"] == REQUIRED["organization.yaml"]["MemberRoleTemplateUrl"]
+    assert nested["Parameters"]["RoleName"] == "iam-user-console-mfa-reader"
+
+
+def test_stackset_acts_as_delegated_admin_from_a_delegated_administrator_and_leaves_the_role_to_it():
+    stack = _stack("organization.yaml", CallAs="DELEGATED_ADMIN")
+    assert stack.resources["MemberRoleStackSet"]["Properties"]["CallAs"] == "DELEGATED_ADMIN"
+    assert "ManagementAccountMemberRole" not in stack.resources
+
+
+@pytest.mark.parametrize(
+    ("own", "without_role", "excluded"),
+    [
+        ("", "", None),
+        ("111111111111", "", ["111111111111"]),
+        ("", "222222222222,333333333333", ["222222222222", "333333333333"]),
+        ("111111111111", "222222222222", ["111111111111", "222222222222"]),
+    ],
+)
+def test_organization_rule_leaves_out_own_exclusions_and_accounts_without_the_role(own, without_role, excluded):
+    stack = _stack("organization.yaml", ExcludedAccounts=own, AccountsWithoutMemberRole=without_role)
+    assert stack.resources["OrganizationRule"]["Properties"].get("ExcludedAccounts") == excluded
+
+
+# --- the ForceMfa policy, against AWS's current force-MFA example ---
+
+FORCE_MFA = _stack("rule.yaml", CreateForceMfaGroup="true").resources["ForceMfaPolicy"]["Properties"]["PolicyDocument"]
+USER = f"arn:aws:iam::{ACCOUNT_ID}:user/bob"
+USER_WITH_PATH = f"arn:aws:iam::{ACCOUNT_ID}:user/ops/team-a/bob"
+OTHER_USER = f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
+MFA = f"arn:aws:iam::{ACCOUNT_ID}:mfa/"
+WITHOUT_MFA, WITH_MFA, LONG_TERM_KEYS = "false", "true", None
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "mfa", "expected"),
+    [
+        # Setting up MFA before having it
+        ("iam:CreateVirtualMFADevice", MFA + "bob", WITHOUT_MFA, ALLOW),
+        ("iam:CreateVirtualMFADevice", MFA + "bobs-phone", WITHOUT_MFA, ALLOW),
+        ("iam:EnableMFADevice", USER, WITHOUT_MFA, ALLOW),
+        ("iam:EnableMFADevice", USER_WITH_PATH, WITHOUT_MFA, ALLOW),
+        ("iam:GetMFADevice", USER, WITHOUT_MFA, ALLOW),  # FIDO security keys: the console reads the device
+        ("iam:ListMFADevices", USER_WITH_PATH, WITHOUT_MFA, ALLOW),
+        ("iam:ResyncMFADevice", USER, WITHOUT_MFA, ALLOW),
+        ("iam:ListVirtualMFADevices", "*", WITHOUT_MFA, ALLOW),
+        ("iam:DeleteVirtualMFADevice", MFA + "bob", WITHOUT_MFA, ALLOW),
+        ("iam:GetUser", USER, WITHOUT_MFA, ALLOW),
+        ("sts:GetSessionToken", "*", WITHOUT_MFA, IMPLICIT_DENY),  # not denied; granted elsewhere
+        # Changing one's own password (also at first sign-in, before MFA)
+        ("iam:ChangePassword", USER, WITHOUT_MFA, ALLOW),
+        ("iam:ChangePassword", USER_WITH_PATH, WITHOUT_MFA, ALLOW),
+        ("iam:GetAccountPasswordPolicy", "*", WITHOUT_MFA, ALLOW),
+        # Never someone else's
+        ("iam:EnableMFADevice", OTHER_USER, WITHOUT_MFA, IMPLICIT_DENY),
+        ("iam:EnableMFADevice", OTHER_USER, WITH_MFA, IMPLICIT_DENY),
+        ("iam:ChangePassword", OTHER_USER, WITH_MFA, IMPLICIT_DENY),
+        ("iam:DeleteVirtualMFADevice", MFA + "alice", WITH_MFA, IMPLICIT_DENY),
+        ("iam:EnableMFADevice", f"arn:aws:iam::{ACCOUNT_ID}:user/ops/bobby", WITHOUT_MFA, IMPLICIT_DENY),
+        # Removing MFA needs MFA
+        ("iam:DeactivateMFADevice", USER, WITHOUT_MFA, EXPLICIT_DENY),
+        ("iam:DeactivateMFADevice", USER, WITH_MFA, ALLOW),
+        ("iam:DeactivateMFADevice", USER_WITH_PATH, WITH_MFA, ALLOW),
+        # Everything else is denied until the user signs in with MFA
+        ("s3:ListAllMyBuckets", "*", WITHOUT_MFA, EXPLICIT_DENY),
+        ("s3:ListAllMyBuckets", "*", LONG_TERM_KEYS, EXPLICIT_DENY),
+        ("iam:CreateAccessKey", USER, WITHOUT_MFA, EXPLICIT_DENY),
+        ("s3:ListAllMyBuckets", "*", WITH_MFA, IMPLICIT_DENY),  # not denied; granted elsewhere
+    ],
+)
+def test_force_mfa_policy(action, resource, mfa, expected):
+    context = {"aws:username": "bob"}
+    if mfa is not None:
+        context["aws:MultiFactorAuthPresent"] = mfa
+    assert decision(FORCE_MFA["Statement"], action, resource, context) == expected
+
+
+# --- every policy in every template, through parliament (a maintained IAM policy linter) ---
+
+
+def _policies(name):
+    """(where, document, is_key_policy) for every policy a template creates, with every option on."""
+    options = {
+        "rule.yaml": {"CreateForceMfaGroup": "true", "AlarmEmail": "a@example.com", "ExecutionRoleName": "reader"},
+        "organization.yaml": {"AlarmEmail": "a@example.com"},
+    }
+    if name == "member-role.yaml":
+        stack = Template.load(name).resolve(
+            {"FunctionRoleArn": "arn:aws:iam::123456789012:role/f", "OrganizationId": "o-abcdefghij"}
+        )
+    else:
+        stack = _stack(name, **options[name])
+    for logical_id, resource in stack.resources.items():
+        properties = resource["Properties"]
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in properties.get("Policies", []):
+                yield f"{logical_id}/{policy['PolicyName']}", policy["PolicyDocument"], False
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            yield logical_id, properties["PolicyDocument"], False
+        elif resource["Type"] == "AWS::KMS::Key":
+            yield logical_id, properties["KeyPolicy"], True
+
+
+def _finding_matters(finding, is_key_policy):
+    # In a key policy, Resource "*" means the key itself.
+    if is_key_policy and finding.issue == "RESOURCE_STAR":
+        return False
+    # Placeholders for attributes CloudFormation fills in at deployment (e.g. getatt:Queue.Arn).
+    return not (finding.issue == "INVALID_ARN" and str(finding.location.get("string", "")).startswith("getatt:"))
+
+
+@pytest.mark.parametrize("name", ["rule.yaml", "organization.yaml", "member-role.yaml"])
+def test_parliament_finds_nothing_in_any_policy(name):
+    from parliament import analyze_policy_string
+
+    checked = 0
+    for where, document, is_key_policy in _policies(name):
+        findings = analyze_policy_string(json.dumps(document), include_community_auditors=False).findings
+        problems = [(f.issue, f.detail) for f in findings if _finding_matters(f, is_key_policy)]
+        assert not problems, (where, problems)
+        checked += 1
+    assert checked >= 1
