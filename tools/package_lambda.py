@@ -1,6 +1,9 @@
-"""Build the Lambda zip reproducibly: the rule folder plus rdklib, byte-identical for the same inputs.
+"""Build the Lambda zip reproducibly: the rule folder's tracked files plus rdklib, byte-identical for the same inputs.
 
     python -m tools.package_lambda            # writes dist/IAM_USER_CONSOLE_MFA.zip, prints its SHA-256
+
+Only files git tracks in the rule folder are packed, so a stray ``.env`` or editor file next to
+the code never ships.
 
 boto3 is left out on purpose: the python3.12 runtime provides it, and the rule uses
 only long-standing IAM, CloudTrail, Config and STS calls. rdklib's test helpers
@@ -41,15 +44,32 @@ def _wanted(path: Path, root: Path) -> bool:
     return not any(part.endswith((".dist-info", ".egg-info")) for part in relative.parts)
 
 
-def add_tree(archive: zipfile.ZipFile, root: Path, prefix: str = "") -> None:
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and _wanted(p, root)):
-        info = zipfile.ZipInfo(prefix + path.relative_to(root).as_posix(), FIXED_DATE)
+def tracked_files(folder: Path) -> list[Path]:
+    """The files git tracks below ``folder``, as they are in the working tree."""
+    try:
+        listing = subprocess.run(  # noqa: S603 - fixed arguments
+            ["git", "ls-files", "-z", "--", "."],  # noqa: S607 - git from PATH, as any developer runs it
+            cwd=folder,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise SystemExit(
+            f"package: cannot list the files git tracks in {folder} ({error}); build from a git checkout"
+        ) from error
+    # A tracked file deleted in the working tree is not packed.
+    return [folder / name for name in listing.decode().split("\0") if name and (folder / name).is_file()]
+
+
+def add_files(archive: zipfile.ZipFile, root: Path, paths: list[Path]) -> None:
+    for path in sorted(p for p in paths if _wanted(p, root)):
+        info = zipfile.ZipInfo(path.relative_to(root).as_posix(), FIXED_DATE)
         info.external_attr = 0o644 << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def build(output: Path) -> str:
+def build(output: Path, rule_dir: Path = RULE_DIR) -> str:
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as vendor:
         subprocess.run(  # noqa: S603 - fixed arguments, pinned requirement
@@ -69,8 +89,8 @@ def build(output: Path) -> str:
         )
         temporary = output.with_suffix(".tmp")
         with zipfile.ZipFile(temporary, "w") as archive:
-            add_tree(archive, RULE_DIR)
-            add_tree(archive, Path(vendor))
+            add_files(archive, rule_dir, tracked_files(rule_dir))
+            add_files(archive, Path(vendor), [p for p in Path(vendor).rglob("*") if p.is_file()])
         temporary.replace(output)
     return hashlib.sha256(output.read_bytes()).hexdigest()
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -42,6 +43,31 @@ def test_zip_holds_the_rule_and_rdklib_only(tmp_path):
     assert "rdklib/evaluation.py" in names
     assert not [n for n in names if n.startswith(("boto3/", "botocore/", "tests/", "rdklibtest/", "mfa_audit/"))]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n]
+
+
+def test_zip_leaves_out_files_git_does_not_track(tmp_path):
+    # A copy of the rule folder in a repository of its own, with a stray secret beside the code.
+    rule_dir = tmp_path / "repo" / "IAM_USER_CONSOLE_MFA"
+    shutil.copytree(ROOT / "rules" / "IAM_USER_CONSOLE_MFA", rule_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=rule_dir.parent, check=True)
+    subprocess.run([*git, "add", "."], cwd=rule_dir.parent, check=True)
+    subprocess.run([*git, "commit", "-qm", "rule"], cwd=rule_dir.parent, check=True)
+    (rule_dir / ".env").write_text("AWS_SECRET_ACCESS_KEY=not-for-the-zip\n")
+    (rule_dir / "console_mfa" / "scratch.py").write_text("print('untracked')\n")
+    build(tmp_path / "rule.zip", rule_dir=rule_dir)
+    archive = zipfile.ZipFile(tmp_path / "rule.zip")
+    names = archive.namelist()
+    assert ".env" not in names and "console_mfa/scratch.py" not in names
+    assert "IAM_USER_CONSOLE_MFA.py" in names and "console_mfa/verdict.py" in names
+    assert not any(b"not-for-the-zip" in archive.read(name) for name in names)
+
+
+def test_zip_refuses_to_build_outside_a_git_checkout(tmp_path):
+    rule_dir = tmp_path / "IAM_USER_CONSOLE_MFA"
+    shutil.copytree(ROOT / "rules" / "IAM_USER_CONSOLE_MFA", rule_dir)
+    with pytest.raises(SystemExit, match="git"):
+        build(tmp_path / "rule.zip", rule_dir=rule_dir)
 
 
 def test_zip_imports_and_runs_the_handler(tmp_path):
