@@ -1,8 +1,12 @@
 """Shared fixtures: an emulated AWS account (moto) and an emulated AWS Config."""
 
+import os
+import urllib.request
+
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
@@ -52,6 +56,25 @@ def add_user(iam):
         return create_user(iam, SeedUser(name, password, tuple(devices), password_age_days))
 
     return add
+
+
+@pytest.fixture
+def moto_server():
+    """moto in server mode: (IAM client on it, environment that points real tools at it)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # The server keeps its state in this process's moto backends; start each test empty.
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
+    env = dict(
+        FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull
+    )
+    iam = boto3.client(
+        "iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )  # noqa: S106
+    yield iam, env
+    server.stop()
 
 
 def pytest_terminal_summary(terminalreporter):

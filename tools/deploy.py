@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -183,14 +184,20 @@ def plan(cloudformation: Any, stack: str, template: str, given: dict[str, str]) 
             )
     existing = current_stack(cloudformation, stack)
     before = stack_parameters(existing)
-    created = cloudformation.create_change_set(
-        StackName=stack,
-        ChangeSetName=f"deploy-{time.strftime('%Y%m%d-%H%M%S')}",
-        ChangeSetType="UPDATE" if existing else "CREATE",
-        TemplateBody=template,
-        Parameters=parameter_list(declared, given, before),
-        Capabilities=CAPABILITIES,
-    )
+    try:
+        created = cloudformation.create_change_set(
+            StackName=stack,
+            ChangeSetName=f"deploy-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}",
+            ChangeSetType="UPDATE" if existing else "CREATE",
+            TemplateBody=template,
+            Parameters=parameter_list(declared, given, before),
+            Capabilities=CAPABILITIES,
+        )
+    except ClientError as error:
+        # CloudFormation usually reports "no changes" as a FAILED change set (below), some endpoints at once.
+        if any(marker in str(error) for marker in NO_CHANGES):
+            return None
+        raise
     change_set_id = created["Id"]
     # A failed change set also ends the wait; the description below says whether it failed, and why.
     with contextlib.suppress(WaiterError):
@@ -241,7 +248,12 @@ def deploy(
     if planned is None:
         return "UNCHANGED"
     say(planned.describe())
-    if not confirm(planned):
+    try:
+        confirmed = confirm(planned)
+    except BaseException:
+        cloudformation.delete_change_set(ChangeSetName=planned.change_set_id)
+        raise
+    if not confirmed:
         cloudformation.delete_change_set(ChangeSetName=planned.change_set_id)
         raise DeployError("nothing was changed (not confirmed); run again with --yes to apply without asking")
     return apply(cloudformation, planned)

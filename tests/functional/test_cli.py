@@ -4,20 +4,16 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 
 import boto3
 import pytest
 from console_mfa.aws import AwsClients
 from console_mfa.policy import parse_rule_parameters
 from IAM_USER_CONSOLE_MFA import lambda_handler
-from moto.server import ThreadedMotoServer
 
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.events import scheduled_event
 from mfa_audit.live import audit_live_account
-
-from ..conftest import FAKE_CREDENTIALS
 
 DEMO_EXPECTED = {
     "elise": "COMPLIANT",
@@ -100,24 +96,6 @@ def test_audit_gives_the_lambdas_verdict_for_every_case(config, iam, allowed):
     from_audit = {row.user_id: (row.result.value, row.annotation) for row in rows}
     assert from_audit == from_lambda
     assert len(from_audit) == len(CASES)
-
-
-@pytest.fixture
-def moto_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # The server keeps its state in this process's moto backends; start each test empty.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
-    env = dict(
-        FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull
-    )
-    iam = boto3.client(
-        "iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )  # noqa: S106
-    yield iam, env
-    server.stop()
 
 
 def test_audit_exits_0_when_nothing_is_non_compliant(moto_server):

@@ -165,3 +165,47 @@ def test_conformance_pack_holds_the_rule_with_all_triggers():
     assert rule["Scope"] == {"ComplianceResourceTypes": ["AWS::IAM::User"]}
     assert len(rule["Source"]["SourceDetails"]) == 3
     assert set(rule["InputParameters"]) >= {"ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ExecutionRoleName"}
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_management_account_users_are_evaluated_through_the_role_the_organization_stack_creates(
+    organization, config, tmp_path
+):
+    """The organization rule runs in the management account too, where no StackSet instance ever goes."""
+    from tools.deploy import accounts_under, deploy, organization_parameters, read_organization, upload
+
+    org_id, members = organization
+    management = "123456789012"
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="artifacts")
+    role_template = upload(s3, "artifacts", ROOT / "cloudformation" / "member-role.yaml")
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    layout = read_organization(organizations, boto3.client("sts", region_name="us-east-1"))
+    assert layout.call_as == "SELF" and layout.management_account == management
+    assert accounts_under(organizations, [layout.root_id]) == set(members) | {management}
+    parameters = {
+        "CodeBucket": "artifacts",
+        "CodeKey": upload(s3, "artifacts", ROOT / "cloudformation" / "aggregator.yaml"),  # any object: never run
+        "MemberRoleTemplateUrl": f"https://artifacts.s3.us-east-1.amazonaws.com/{role_template}",
+        **organization_parameters(organizations, layout, {}, {}, management_account_has_role=False, say=lambda _: None),
+    }
+    assert parameters["AccountsWithoutMemberRole"] == ""  # the root reaches every member; the stack, the management
+    text = (ROOT / "cloudformation" / "organization.yaml").read_text()
+    assert deploy(boto3.client("cloudformation", region_name="us-east-1"), "org", text, parameters, say=lambda _: None)
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    # moto's STS does not check that a role exists, so check it here: the nested stack made it, trusting the function.
+    role = iam.get_role(RoleName=ROLE_NAME)["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": org_id}}
+    with_mfa = create_user(iam, SeedUser("mgmt-with-mfa", True, ("virtual",)))
+    without_mfa = create_user(iam, SeedUser("mgmt-no-mfa", True))
+    config.put_calls.clear()
+    event = scheduled_event({"ExecutionRoleName": ROLE_NAME}, account_id=management)
+    lambda_handler(event, None)
+    sent = {e["ComplianceResourceId"]: e["ComplianceType"] for e in config.sent}
+    assert sent[with_mfa["UserId"]] == "COMPLIANT"
+    assert sent[without_mfa["UserId"]] == "NON_COMPLIANT"
+    member_ids = {user["UserId"] for _, users in members.values() for user in users.values()}
+    assert not member_ids & set(sent)
