@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check audit browser bench package deploy deploy-organization clean
+.PHONY: demo test check audit browser bench package deploy deploy-organization deploy-member-role doctor rdk-check clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -48,15 +48,23 @@ audit: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python -m tools.package_lambda
 
-# make deploy BUCKET=my-artifacts REGION=us-east-1 [STACK=iam-user-console-mfa] [PARAMS="GracePeriodDays=14 AlarmEmail=a@b.c"]
+# Every deploy shows its change set first and keeps the parameters it is not given.
+# It applies without asking with YES=1 (or CI=true); otherwise it asks on the terminal.
+# make deploy BUCKET=my-artifacts REGION=us-east-1 [STACK=iam-user-console-mfa] [PARAMS="GracePeriodDays=14 AlarmEmail=a@b.c"] [YES=1]
 deploy: package
-	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"]"; exit 2; }
-	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p))
+	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
+	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(YES),--yes)
 
-# make deploy-organization BUCKET=... REGION=... PARAMS="OrganizationId=o-... DeploymentOrganizationalUnitIds=r-..."
+# make deploy-organization BUCKET=... REGION=... [PARAMS="DeploymentOrganizationalUnitIds=ou-..."] [MANAGEMENT_ACCOUNT_HAS_ROLE=1] [YES=1]
 deploy-organization: package
-	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy-organization BUCKET=... REGION=... PARAMS=\"OrganizationId=o-... DeploymentOrganizationalUnitIds=r-...\""; exit 2; }
-	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p))
+	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy-organization BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
+	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(MANAGEMENT_ACCOUNT_HAS_ROLE),--management-account-has-role) $(if $(YES),--yes)
+
+# With the management account's credentials, when the organization stack lives in a delegated administrator:
+# make deploy-member-role REGION=us-east-1 PARAMS="FunctionRoleArn=arn:aws:iam::<admin>:role/... OrganizationId=o-..." [YES=1]
+deploy-member-role: $(STAMP)
+	@test -n "$(REGION)" || { echo "usage: make deploy-member-role REGION=... PARAMS=\"FunctionRoleArn=... OrganizationId=o-...\" [YES=1]"; exit 2; }
+	$(BIN)/python -m tools.deploy --member-role --region $(REGION) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(YES),--yes)
 
 clean:
 	rm -rf $(VENV) .venv-checkov build dist rules/IAM_USER_CONSOLE_MFA/*.egg-info
