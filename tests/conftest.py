@@ -21,6 +21,24 @@ FAKE_CREDENTIALS = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def change_sets_set_stack_outputs():
+    """moto's change sets update a stack's resources but not its outputs; CloudFormation updates both."""
+    from moto.cloudformation.models import ChangeSet
+
+    original = ChangeSet.apply
+
+    def apply(self):
+        original(self)
+        self.stack.template = self.template
+        self.stack._parse_template()
+        self.stack.output_map = self.stack._create_output_map()
+
+    ChangeSet.apply = apply
+    yield
+    ChangeSet.apply = original
+
+
 @pytest.fixture
 def aws(monkeypatch):
     for name, value in FAKE_CREDENTIALS.items():

@@ -4,6 +4,7 @@
     mfa-audit audit --profile prod --format json    # live account, read-only
     mfa-audit audit --credential-report report.csv  # offline
     mfa-audit report --aggregator organization --format html --output report.html
+    mfa-audit doctor [--organization] [--stack NAME]  # is the deployment healthy?
 
 Exit codes: 0 nothing NON_COMPLIANT, 1 something NON_COMPLIANT, 2 error.
 """
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_credential_flags(report)
     report.add_argument("--format", choices=REPORT_FORMATS, default="table")
     report.add_argument("--output", type=Path, help="write to this file instead of stdout")
+
+    doctor = commands.add_parser("doctor", help="check a live deployment, read-only: one line per check")
+    doctor.add_argument("--organization", action="store_true", help="the organization stack (organization.yaml)")
+    doctor.add_argument("--stack", default="iam-user-console-mfa", help="the stack name (default: %(default)s)")
+    doctor.add_argument("--rule-name", default="IAM_USER_CONSOLE_MFA", help="the (organization) rule's name")
+    _add_credential_flags(doctor)
     return parser
 
 
@@ -149,6 +156,17 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_NON_COMPLIANT if report.non_compliant else EXIT_OK
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from mfa_audit.doctor import check_account_stack, check_organization_stack, render_checks
+    from mfa_audit.live import clients_for_cli
+
+    clients = clients_for_cli(args.profile, args.region, args.role_arn)
+    check = check_organization_stack if args.organization else check_account_stack
+    checks = check(clients, args.stack, args.rule_name, clients.region)
+    print(render_checks(checks))
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_NON_COMPLIANT
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -156,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "doctor":
+            return _doctor(args)
         policy = _policy(args)
         if args.credential_report is not None:
             if args.profile or args.role_arn:

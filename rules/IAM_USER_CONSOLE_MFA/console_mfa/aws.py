@@ -75,6 +75,10 @@ class AwsClients:
         )
         return cls(session, region)
 
+    @property
+    def region(self) -> str | None:
+        return self._region
+
     def client(self, service: str, region: str | None = None) -> BaseClient:
         key = (service, region or self._region)
         with self._lock:

@@ -1,0 +1,374 @@
+"""mfa-audit doctor: moto holds the stack, alarms, topic and queue; botocore's Stubber answers the Config
+calls moto lacks (rule evaluation status, organization rules), checked against the real service model."""
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from mfa_audit.doctor import check_account_stack, check_organization_stack, render_checks
+from tools.deploy import deploy
+
+from .test_cli import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+STACK = "iam-user-console-mfa"
+RULE = "IAM_USER_CONSOLE_MFA"
+FUNCTION = f"{STACK}-iam-user-console-mfa"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION}"
+TRIGGERS = [
+    {"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"},
+    {"EventSource": "aws.config", "MessageType": "OversizedConfigurationItemChangeNotification"},
+    {
+        "EventSource": "aws.config",
+        "MessageType": "ScheduledNotification",
+        "MaximumExecutionFrequency": "TwentyFour_Hours",
+    },
+]
+EARLIER = datetime(2026, 11, 28, 6, 0, tzinfo=timezone.utc)
+LATER = datetime(2026, 11, 29, 6, 0, tzinfo=timezone.utc)
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+class Clients:
+    """moto's clients, except the ones a test replaces with stubbed ones."""
+
+    def __init__(self, **replaced):
+        self.replaced = replaced
+
+    def client(self, service, region=None):
+        return self.replaced.get(service) or boto3.client(service, region_name=REGION)
+
+
+def _deployed_stack(template, parameters, stack=STACK):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="code.zip", Body=b"never run here")
+    body = (ROOT / "cloudformation" / template).read_text()
+    deploy(boto3.client("cloudformation", region_name=REGION), stack, body, parameters, say=lambda _: None)
+    outputs = boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs["Outputs"]}
+
+
+def _stack_topic():
+    # moto leaves out outputs whose condition combines others (AlarmTopicArn); the stack made one topic.
+    (topic,) = boto3.client("sns", region_name=REGION).list_topics()["Topics"]
+    return topic["TopicArn"]
+
+
+def _alarms(outputs, skip=(), topic=None):
+    """The four alarms as the template defines them (moto's CloudFormation does not create alarms)."""
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    queue_name = outputs["FailedInvocationsQueueUrl"].rsplit("/", 1)[-1]
+    wanted = [
+        ("Errors", "AWS/Lambda", "FunctionName", FUNCTION),
+        ("Throttles", "AWS/Lambda", "FunctionName", FUNCTION),
+        ("Invocations", "AWS/Lambda", "FunctionName", FUNCTION),
+        ("ApproximateNumberOfMessagesVisible", "AWS/SQS", "QueueName", queue_name),
+    ]
+    for metric, namespace, dimension, value in wanted:
+        if metric in skip:
+            continue
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"{STACK}-{metric}",
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[{"Name": dimension, "Value": value}],
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            AlarmActions=[topic or _stack_topic()],
+        )
+
+
+def _stubbed_config(recording_group=None, recording=True, triggers=TRIGGERS, evaluation_status=None):
+    config = boto3.client("config", region_name=REGION)
+    stubber = Stubber(config)
+    group = recording_group or {"allSupported": True, "includeGlobalResourceTypes": True}
+    stubber.add_response(
+        "describe_configuration_recorders",
+        {
+            "ConfigurationRecorders": [
+                {"name": "default", "roleARN": "arn:aws:iam::123456789012:role/c", "recordingGroup": group}
+            ]
+        },
+    )
+    stubber.add_response(
+        "describe_configuration_recorder_status",
+        {"ConfigurationRecordersStatus": [{"name": "default", "recording": recording}]},
+    )
+    stubber.add_response(
+        "describe_config_rules",
+        {
+            "ConfigRules": [
+                {
+                    "ConfigRuleName": RULE,
+                    "Scope": {"ComplianceResourceTypes": ["AWS::IAM::User"]},
+                    "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": FUNCTION_ARN, "SourceDetails": triggers},
+                    "ConfigRuleState": "ACTIVE",
+                }
+            ]
+        },
+        {"ConfigRuleNames": [RULE]},
+    )
+    if evaluation_status is None:
+        evaluation_status = {"LastSuccessfulInvocationTime": LATER}
+    status = {"ConfigRuleName": RULE, **evaluation_status}
+    stubber.add_response(
+        "describe_config_rule_evaluation_status", {"ConfigRulesEvaluationStatus": [status]}, {"ConfigRuleNames": [RULE]}
+    )
+    stubber.activate()
+    return config
+
+
+@pytest.fixture
+def healthy_account(aws):
+    outputs = _deployed_stack(
+        "rule.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip", "AlarmEmail": "secops@example.com"}
+    )
+    _alarms(outputs)
+    return outputs
+
+
+def _by_name(checks):
+    return {check.name: check for check in checks}
+
+
+def test_a_healthy_deployment_passes_every_check(healthy_account):
+    checks = check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION)
+    assert [c.name for c in checks] == ["stack", "recorder", "rule", "last run", "alarms", "alarm topic", "failed runs"]
+    assert all(c.ok for c in checks), render_checks(checks)
+    report = render_checks(checks)
+    assert "ok    rule: IAM_USER_CONSOLE_MFA has all three triggers on AWS::IAM::User" in report
+    assert "fix:" not in report
+
+
+def test_a_rule_missing_its_scheduled_trigger_fails_naming_it(healthy_account):
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS[:2])), STACK, RULE, REGION))
+    assert not checks["rule"].ok
+    assert "ScheduledNotification" in checks["rule"].detail and "make deploy" in checks["rule"].fix
+
+
+def test_a_failed_last_run_shows_the_error_and_where_to_read_more(healthy_account):
+    status = {
+        "LastSuccessfulInvocationTime": EARLIER,
+        "LastFailedInvocationTime": LATER,
+        "LastErrorCode": "MissingPermissionError",
+        "LastErrorMessage": "Access denied for iam:ListMFADevices",
+    }
+    checks = _by_name(
+        check_account_stack(Clients(config=_stubbed_config(evaluation_status=status)), STACK, RULE, REGION)
+    )
+    assert not checks["last run"].ok
+    assert "iam:ListMFADevices" in checks["last run"].detail
+    assert checks["last run"].fix == f"aws logs tail /aws/lambda/{FUNCTION} --since 1d"
+
+
+def test_a_rule_that_never_ran_says_how_to_start_it(healthy_account):
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(evaluation_status={})), STACK, RULE, REGION))
+    assert not checks["last run"].ok
+    assert "start-config-rules-evaluation --config-rule-names IAM_USER_CONSOLE_MFA" in checks["last run"].fix
+
+
+@pytest.mark.parametrize(
+    ("group", "recording", "problem"),
+    [
+        ({"allSupported": True, "includeGlobalResourceTypes": False}, True, "no Config recorder"),
+        ({"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"]}, True, "no Config recorder"),
+        (
+            {
+                "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
+                "exclusionByResourceTypes": {"resourceTypes": ["AWS::IAM::User"]},
+            },
+            True,
+            "no Config recorder",
+        ),
+        ({"allSupported": False, "resourceTypes": ["AWS::IAM::User"]}, False, "is stopped"),
+    ],
+    ids=["global-types-off", "iam-not-included", "iam-excluded", "stopped"],
+)
+def test_a_recorder_that_does_not_record_iam_users_fails_with_the_command(healthy_account, group, recording, problem):
+    config = _stubbed_config(recording_group=group, recording=recording)
+    checks = _by_name(check_account_stack(Clients(config=config), STACK, RULE, REGION))
+    assert not checks["recorder"].ok and problem in checks["recorder"].detail
+    assert "aws configservice" in checks["recorder"].fix
+
+
+def test_a_missing_throttles_alarm_fails(aws):
+    outputs = _deployed_stack(
+        "rule.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip", "AlarmEmail": "a@example.com"}
+    )
+    _alarms(outputs, skip=("Throttles",))
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
+    assert not checks["alarms"].ok and "Throttles" in checks["alarms"].detail
+
+
+def test_alarms_to_a_topic_on_the_aws_managed_key_fail(aws):
+    outputs = _deployed_stack("rule.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip"})
+    sns = boto3.client("sns", region_name=REGION)
+    topic = sns.create_topic(Name="old", Attributes={"KmsMasterKeyId": "alias/aws/sns"})["TopicArn"]
+    _alarms(outputs, topic=topic)
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
+    assert not checks["alarm topic"].ok and "cannot publish" in checks["alarm topic"].detail
+
+
+def test_an_unconfirmed_subscription_fails(healthy_account):
+    topic = _stack_topic()
+    sns = boto3.client("sns", region_name=REGION)
+    stubber = Stubber(sns)
+    stubber.add_response("get_topic_attributes", {"Attributes": {"TopicArn": topic}}, {"TopicArn": topic})
+    stubber.add_response(
+        "list_subscriptions_by_topic",
+        {"Subscriptions": [{"SubscriptionArn": "PendingConfirmation", "Protocol": "email", "TopicArn": topic}]},
+        {"TopicArn": topic},
+    )
+    stubber.activate()
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(), sns=sns), STACK, RULE, REGION))
+    assert not checks["alarm topic"].ok and "1 pending" in checks["alarm topic"].detail
+
+
+def test_runs_waiting_in_the_failed_invocations_queue_fail(healthy_account):
+    boto3.client("sqs", region_name=REGION).send_message(
+        QueueUrl=healthy_account["FailedInvocationsQueueUrl"],
+        MessageBody='{"requestContext": {"condition": "RetriesExhausted"}}',
+    )
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
+    assert not checks["failed runs"].ok and checks["failed runs"].detail.startswith("1 run(s)")
+
+
+def test_no_stack_is_one_failed_check_saying_how_to_deploy(aws):
+    checks = check_account_stack(Clients(), STACK, RULE, REGION)
+    assert [(c.name, c.ok) for c in checks] == [("stack", False)]
+    assert checks[0].fix.startswith("make deploy")
+
+
+# --- the organization stack ---
+
+
+def test_organization_doctor_reports_each_member_account(aws):
+    outputs = _deployed_stack(
+        "organization.yaml",
+        {
+            "CodeBucket": "artifacts",
+            "CodeKey": "code.zip",
+            "OrganizationId": "o-abcdefghij",
+            "MemberRoleTemplateUrl": "https://artifacts.s3.us-east-1.amazonaws.com/member-role.yaml",
+            "DeploymentOrganizationalUnitIds": "r-ab12",
+            "CallAs": "DELEGATED_ADMIN",
+            "AlarmEmail": "secops@example.com",
+        },
+    )
+    _alarms(outputs)
+    config = boto3.client("config", region_name=REGION)
+    config_stub = Stubber(config)
+    config_stub.add_response(
+        "describe_organization_config_rules",
+        {
+            "OrganizationConfigRules": [
+                {
+                    "OrganizationConfigRuleName": RULE,
+                    "OrganizationConfigRuleArn": f"arn:aws:config:{REGION}:123456789012:organization-config-rule/{RULE}-x",
+                    "OrganizationCustomRuleMetadata": {
+                        "LambdaFunctionArn": FUNCTION_ARN,
+                        "OrganizationConfigRuleTriggerTypes": [
+                            "ConfigurationItemChangeNotification",
+                            "OversizedConfigurationItemChangeNotification",
+                            "ScheduledNotification",
+                        ],
+                        "ResourceTypesScope": ["AWS::IAM::User"],
+                    },
+                }
+            ]
+        },
+        {"OrganizationConfigRuleNames": [RULE]},
+    )
+    config_stub.add_response(
+        "get_organization_config_rule_detailed_status",
+        {
+            "OrganizationConfigRuleDetailedStatus": [
+                {
+                    "AccountId": "111111111111",
+                    "ConfigRuleName": "OrgConfigRule-x",
+                    "MemberAccountRuleStatus": "CREATE_SUCCESSFUL",
+                },
+                {
+                    "AccountId": "222222222222",
+                    "ConfigRuleName": "OrgConfigRule-x",
+                    "MemberAccountRuleStatus": "CREATE_FAILED",
+                    "ErrorCode": "NoAvailableConfigurationRecorderException",
+                    "ErrorMessage": "no recorder",
+                },
+                {
+                    "AccountId": "333333333333",
+                    "ConfigRuleName": "OrgConfigRule-x",
+                    "MemberAccountRuleStatus": "CREATE_SUCCESSFUL",
+                },
+            ]
+        },
+        {"OrganizationConfigRuleName": RULE},
+    )
+    config_stub.activate()
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    real_stack = cloudformation.describe_stacks(StackName=STACK)
+    cloudformation_stub = Stubber(cloudformation)
+    cloudformation_stub.add_response("describe_stacks", real_stack, {"StackName": STACK})
+    cloudformation_stub.add_response(
+        "list_stack_instances",
+        {
+            "Summaries": [
+                {
+                    "StackSetId": "s:1",
+                    "Region": REGION,
+                    "Account": "111111111111",
+                    "Status": "CURRENT",
+                    "StackInstanceStatus": {"DetailedStatus": "SUCCEEDED"},
+                },
+                {
+                    "StackSetId": "s:1",
+                    "Region": REGION,
+                    "Account": "222222222222",
+                    "Status": "CURRENT",
+                    "StackInstanceStatus": {"DetailedStatus": "SUCCEEDED"},
+                },
+            ]
+        },
+        {"StackSetName": f"{STACK}-member-role", "CallAs": "DELEGATED_ADMIN"},
+    )
+    cloudformation_stub.activate()
+    checks = _by_name(
+        check_organization_stack(Clients(config=config, cloudformation=cloudformation), STACK, RULE, REGION)
+    )
+    assert checks["organization rule"].ok
+    assert checks["account 111111111111"].ok
+    assert (
+        not checks["account 222222222222"].ok
+        and "NoAvailableConfigurationRecorder" in checks["account 222222222222"].detail
+    )
+    assert not checks["account 333333333333"].ok and "member role" in checks["account 333333333333"].detail
+    assert checks["alarms"].ok and checks["failed runs"].ok
+
+
+# --- the command ---
+
+
+def test_doctor_exits_1_on_an_account_without_the_stack(moto_server):
+    _, env = moto_server
+    done = run_cli("doctor", "--region", REGION, env=env)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("FAIL  stack: no stack named iam-user-console-mfa")
+
+
+def test_doctor_exits_2_when_it_cannot_run(tmp_path):
+    done = run_cli(
+        "doctor",
+        "--region",
+        REGION,
+        env={"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")},
+    )
+    assert done.returncode == 2
+    assert "no AWS credentials" in done.stderr
