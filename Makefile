@@ -24,12 +24,22 @@ $(CHECKOV): requirements-checkov.txt
 	.venv-checkov/bin/python -m pip install --quiet --upgrade pip
 	.venv-checkov/bin/python -m pip install --quiet -r requirements-checkov.txt
 
+# The RDK CLI 1.0.0 needs Python 3.12+: pyenv's, or any python3.12/3.13 on PATH.
+PYTHON_RDK ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 python3.13 2>/dev/null))
+RDK := .venv-rdk/bin/rdk
+
+$(RDK): requirements-rdk.txt
+	@test -n "$(PYTHON_RDK)" || { echo "the RDK check needs Python 3.12 or newer (pyenv install 3.12, or set PYTHON_RDK=...)"; exit 2; }
+	$(PYTHON_RDK) -m venv .venv-rdk
+	.venv-rdk/bin/python -m pip install --quiet --upgrade pip
+	.venv-rdk/bin/python -m pip install --quiet -r requirements-rdk.txt
+
 # The HTML report is checked in a real headless browser; Debian's Chromium is installed if missing.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(STAMP) $(CHECKOV) browser
+test: $(STAMP) $(CHECKOV) $(RDK) browser
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory check
 
@@ -67,7 +77,7 @@ deploy-member-role: $(STAMP)
 	$(BIN)/python -m tools.deploy --member-role --region $(REGION) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(YES),--yes)
 
 clean:
-	rm -rf $(VENV) .venv-checkov build dist rules/IAM_USER_CONSOLE_MFA/*.egg-info
+	rm -rf $(VENV) .venv-checkov .venv-rdk build dist rules/IAM_USER_CONSOLE_MFA/*.egg-info
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sweep

@@ -43,6 +43,7 @@ def test_zip_holds_the_rule_and_rdklib_only(tmp_path):
     assert "rdklib/evaluation.py" in names
     assert not [n for n in names if n.startswith(("boto3/", "botocore/", "tests/", "rdklibtest/", "mfa_audit/"))]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n]
+    assert "IAM_USER_CONSOLE_MFA_test.py" not in names
 
 
 def test_zip_leaves_out_files_git_does_not_track(tmp_path):
