@@ -164,7 +164,8 @@ _TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 def declared_parameters(template: str) -> dict[str, str | None]:
     """Each parameter the template declares, with its default (None: it has none)."""
-    declared = (yaml.load(template, Loader=_TemplateLoader) or {}).get("Parameters", {})  # noqa: S506 # nosec B506 - a SafeLoader subclass
+    # _TemplateLoader is a SafeLoader: it builds plain values only.
+    declared = (yaml.load(template, Loader=_TemplateLoader) or {}).get("Parameters", {})  # noqa: S506  # nosec B506
     return {name: None if "Default" not in spec else str(spec["Default"]) for name, spec in declared.items()}
 
 
