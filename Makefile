@@ -28,11 +28,12 @@ $(CHECKOV): requirements-checkov.txt
 PYTHON_RDK ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 python3.13 2>/dev/null))
 RDK := .venv-rdk/bin/rdk
 
+# Without any Python 3.12+ the RDK checks say NOT RUN (tests/functional/test_rdk_route.py) rather than fail.
 $(RDK): requirements-rdk.txt
-	@test -n "$(PYTHON_RDK)" || { echo "the RDK check needs Python 3.12 or newer (pyenv install 3.12, or set PYTHON_RDK=...)"; exit 2; }
-	$(PYTHON_RDK) -m venv .venv-rdk
-	.venv-rdk/bin/python -m pip install --quiet --upgrade pip
-	.venv-rdk/bin/python -m pip install --quiet -r requirements-rdk.txt
+	@if [ -z "$(PYTHON_RDK)" ]; then echo "RDK route: NOT RUN - no Python 3.12+ here (the rdk CLI needs it); set PYTHON_RDK=..."; else \
+	  set -e; $(PYTHON_RDK) -m venv .venv-rdk; \
+	  .venv-rdk/bin/python -m pip install --quiet --upgrade pip; \
+	  .venv-rdk/bin/python -m pip install --quiet -r requirements-rdk.txt; fi
 
 # The HTML report is checked in a real headless browser; Debian's Chromium is installed if missing.
 browser:

@@ -3,6 +3,7 @@ for the commands that need no AWS account."""
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,9 +16,20 @@ CFN_LINT = ROOT / ".venv" / "bin" / "cfn-lint"
 CFN_LINT_ERRORS = 2
 
 
+def _python_for_rdk():
+    candidates = sorted(Path.home().glob(".pyenv/versions/3.1[2-9]*/bin/python3.1[2-9]"))
+    candidates += [Path(p) for p in filter(None, (shutil.which("python3.12"), shutil.which("python3.13")))]
+    return candidates[0] if candidates else None
+
+
 @pytest.fixture(scope="module")
 def rdk():
-    assert RDK.exists(), f"{RDK} is missing: `make test` builds it with Python 3.12 (make .venv-rdk/bin/rdk)"
+    if not RDK.exists():
+        if _python_for_rdk() is None:
+            pytest.skip("RDK route NOT RUN: no Python 3.12+ on this machine, and the rdk CLI 1.0.0 needs it")
+        pytest.fail(
+            f"{RDK} is missing although {_python_for_rdk()} exists: `make test` builds it (make .venv-rdk/bin/rdk)"
+        )
 
     def run(*args):
         environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
