@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,9 +27,10 @@ from typing import Any
 import boto3
 from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import AwsClients
+from console_mfa.boundaries import OrganizationMembership, account_read_by, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
 from console_mfa.config_report import evaluation_for, put_evaluations, stale_resource_ids
-from console_mfa.exceptions import InvalidEventError
+from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, RuleError
 from console_mfa.iam_facts import MissingUser, user_for_change
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
@@ -44,6 +46,22 @@ for _sdk_logger in ("botocore", "boto3", "urllib3"):
 
 # Time kept back from the Lambda timeout for sending up to 5,000 evaluations.
 REPORTING_RESERVE_SECONDS = 60.0
+# Set by the organization stack: events for accounts outside this organization are refused.
+ORGANIZATION_VARIABLE = "ORGANIZATION_ID"
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+# Kept across invocations of a warm function, so members cost one Organizations call an hour.
+_memberships: dict[str, OrganizationMembership] = {}
+
+
+def membership_from_environment() -> OrganizationMembership | None:
+    organization_id = os.environ.get(ORGANIZATION_VARIABLE, "").strip()
+    if not organization_id:
+        return None
+    if not _ORGANIZATION_ID.fullmatch(organization_id):
+        raise RuleError(
+            f"environment variable {ORGANIZATION_VARIABLE}={organization_id[:40]!r} is not an organization id"
+        )
+    return _memberships.setdefault(organization_id, OrganizationMembership(organization_id))
 
 
 def clients_for(event: dict[str, Any]) -> AwsClients:
@@ -117,12 +135,19 @@ def lambda_handler(
     started = time.monotonic()
     log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA"}
     clients: AwsClients | None = None
+    own_clients: AwsClients | None = None
     try:
         invocation = parse_event(event)
         log.update(messageType=invocation.message_type, account=invocation.account_id)
         policy = parse_rule_parameters(invocation.rule_parameters)
-        # rdklib reads the role settings from the raw event; hand it the validated parameters.
-        clients = make_clients({**event, "ruleParameters": json.dumps(invocation.rule_parameters)})
+        membership = membership_from_environment()
+        if membership is not None:
+            # Before any role is assumed: an outsider's event never reaches STS or its IAM.
+            own_clients = AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION"))
+            membership.require_member(own_clients.client("organizations"), invocation.account_id)
+        # rdklib reads the role settings from the raw event; hand it the validated ones.
+        clients = make_clients({**event, "ruleParameters": json.dumps(dict(policy.role_parameters))})
+        require_same_account(invocation.account_id, account_read_by(clients, context))
         now = clock()
         if invocation.is_periodic:
             remaining = context.get_remaining_time_in_millis() / 1000 if context else None
@@ -131,6 +156,10 @@ def lambda_handler(
         else:
             evaluations = change_evaluations(invocation, clients, policy, now)
         put_evaluations(clients.config, evaluations, invocation.result_token, invocation.test_mode)
+    except AccountOutsideOrganizationError as refusal:
+        # Not an error of the rule: no retry, no Errors alarm. The log line feeds the refusals metric.
+        log.update(outcome="refused", errorType=type(refusal).__name__, error=str(refusal))
+        evaluations, counts = [], {}
     except Exception as error:
         log.update(outcome="error", errorType=type(error).__name__, error=str(error))
         raise
@@ -138,7 +167,11 @@ def lambda_handler(
         counts = dict(sorted(Counter(e["ComplianceType"] for e in evaluations).items()))
         log.update(outcome="reported", evaluations=len(evaluations), compliance=counts)
     finally:
-        log["apiCalls"] = dict(sorted(clients.calls.items())) if clients else {}
+        calls = (clients.calls if clients else Counter()) + (own_clients.calls if own_clients else Counter())
+        log["apiCalls"] = dict(sorted(calls.items()))
         log["durationMs"] = round((time.monotonic() - started) * 1000)
-        (logger.info if log["outcome"] == "reported" else logger.error)(json.dumps(log))
+        log_at = {"reported": logger.info, "refused": logger.warning}.get(log["outcome"], logger.error)
+        log_at(json.dumps(log))
+    if log["outcome"] == "refused":
+        return {"evaluations": 0, "compliance": {}, "refused": log["account"]}
     return {"evaluations": len(evaluations), "compliance": counts}

@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,6 +30,21 @@ def _base(invoking_event: dict[str, Any], parameters: dict[str, str] | None, acc
         "configRuleId": "config-rule-emulated",
         "accountId": account_id,
     }
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The parts of Lambda's context object the handler reads, as Lambda fills them in."""
+
+    account_id: str = "123456789012"
+    remaining_ms: int = 900_000
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:{self.account_id}:function:iam-user-console-mfa"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 def _now() -> str:

@@ -11,7 +11,7 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.emulated_services import ApiCallCounter, EmulatedConfig, FrozenCredentialReport
-from mfa_audit.events import RULE_NAME, change_event, scheduled_event
+from mfa_audit.events import RULE_NAME, LambdaContext, change_event, scheduled_event
 
 MEMBER_ACCOUNT = "222222222222"
 
@@ -33,10 +33,12 @@ def record_every_path(cloudtrail, monkeypatch):
             "ComplianceResourceType": "AWS::IAM::User",
             "ComplianceType": "NON_COMPLIANT",
         }
-        lambda_handler(change_event(users[0]), None)
-        lambda_handler(change_event(users[1], oversized=True), None)
+        lambda_handler(change_event(users[0]), LambdaContext())
+        lambda_handler(change_event(users[1], oversized=True), LambdaContext())
         for strategy in ("live", "bulk"):
             monkeypatch.setenv("SWEEP_STRATEGY", strategy)
-            lambda_handler(scheduled_event(), None)
-        lambda_handler(scheduled_event({"ExecutionRoleName": "mfa-rule-reader"}, account_id=MEMBER_ACCOUNT), None)
+            lambda_handler(scheduled_event(), LambdaContext())
+        lambda_handler(
+            scheduled_event({"ExecutionRoleName": "mfa-rule-reader"}, account_id=MEMBER_ACCOUNT), LambdaContext()
+        )
     return counter.calls

@@ -13,7 +13,7 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.emulated_services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig
-from mfa_audit.events import RULE_NAME, change_event, scheduled_event
+from mfa_audit.events import RULE_NAME, LambdaContext, change_event, scheduled_event
 
 from .faults import inject
 
@@ -82,11 +82,11 @@ def _run(scenario, monkeypatch, fault=None):
             try:
                 if fault is None:
                     for event in events:
-                        lambda_handler(event, None)
+                        lambda_handler(event, LambdaContext())
                 else:
                     with fault():
                         for event in events:
-                            lambda_handler(event, None)
+                            lambda_handler(event, LambdaContext())
                 outcome = "ok"
             except RuleError as error:
                 outcome = f"{type(error).__name__}: {error}"

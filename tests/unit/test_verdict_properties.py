@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 from console_mfa.facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
-from console_mfa.policy import Policy
+from console_mfa.policy import parse_rule_parameters
 from console_mfa.verdict import ANNOTATION_LIMIT, ComplianceType, decide
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,14 +41,30 @@ def users(draw):
 
 @st.composite
 def policies(draw, user):
-    exempt = draw(st.sets(st.sampled_from([user.user_name.casefold(), user.user_id, "someone-else"]), max_size=2))
-    allowed = draw(st.sets(st.sampled_from(sorted(SELECTABLE_MFA_TYPES)), min_size=1))
-    return Policy(frozenset(exempt), draw(st.integers(0, 365)), frozenset(allowed))
+    """Policies as Config's parameters make them, exemptions naming the user in every form or not at all."""
+    forms = [user.user_id, "someone-else"]
+    if "," not in user.user_name:  # a name holding a comma can only be exempted by UserId
+        forms += [user.user_name, user.user_name.upper(), f"arn:aws:iam::{ACCOUNT}:user/{user.user_name.upper()}"]
+    exempt = draw(st.lists(st.sampled_from(forms), max_size=2))
+    allowed = draw(st.sets(st.sampled_from(sorted(t.value for t in SELECTABLE_MFA_TYPES)), min_size=1))
+    parameters = {"GracePeriodDays": str(draw(st.integers(0, 365))), "AllowedMfaTypes": ",".join(sorted(allowed))}
+    if exempt:
+        parameters["ExemptUsers"] = ",".join(exempt)
+    return parse_rule_parameters(parameters)
+
+
+def is_exempt(user, policy):
+    """ExemptUsers read plainly: a UserId item matches the UserId, an ARN item the ARN, any other item the name."""
+    return (
+        user.user_id in policy.exempt_user_ids
+        or user.arn.casefold() in policy.exempt_arns
+        or user.user_name.casefold() in policy.exempt_names
+    )
 
 
 def reference(user, policy):
     """The control read plainly, written independently of decide()."""
-    if user.user_id in policy.exempt_users or user.user_name.casefold() in policy.exempt_users:
+    if is_exempt(user, policy):
         return ComplianceType.NOT_APPLICABLE
     if user.login_profile_created is None:
         return ComplianceType.NOT_APPLICABLE
@@ -80,7 +96,7 @@ def test_never_compliant_with_a_password_and_no_allowed_device_outside_grace(dat
         user.login_profile_created is not None
         and user.login_profile_created + timedelta(days=policy.grace_period_days) > NOW
     )
-    exempt = user.user_id in policy.exempt_users or user.user_name.casefold() in policy.exempt_users
+    exempt = is_exempt(user, policy)
     if user.has_console_password and not allowed and not in_grace and not exempt:
         assert decide(user, policy, NOW).compliance_type is ComplianceType.NON_COMPLIANT
     assert all(d.mfa_type is not MfaType.UNVERIFIED for d in user.mfa_devices)

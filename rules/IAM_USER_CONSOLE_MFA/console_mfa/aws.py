@@ -43,9 +43,17 @@ IAM_EVENT_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "
 class AwsClients:
     """The clients one invocation uses, sharing one session and one call counter."""
 
-    def __init__(self, session: boto3.Session, region: str | None, max_workers: int = DEFAULT_MAX_WORKERS) -> None:
+    def __init__(
+        self,
+        session: boto3.Session,
+        region: str | None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        assumed_role_arn: str | None = None,
+    ) -> None:
         self._session = session
         self._region = region
+        # The role these credentials belong to, when they come from AssumeRole (its ARN names the account).
+        self.assumed_role_arn = assumed_role_arn
         # How many per-user IAM checks run at once; each needs its own connection.
         self.max_workers = max_workers
         retries = {
@@ -73,7 +81,7 @@ class AwsClients:
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-        return cls(session, region)
+        return cls(session, region, assumed_role_arn=role_arn)
 
     @property
     def region(self) -> str | None:

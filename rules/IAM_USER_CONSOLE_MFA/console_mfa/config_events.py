@@ -22,7 +22,8 @@ OVERSIZED_CHANGE = "OversizedConfigurationItemChangeNotification"
 SCHEDULED = "ScheduledNotification"
 MESSAGE_TYPES = (CHANGE, OVERSIZED_CHANGE, SCHEDULED)
 
-_IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+_IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 # Statuses of an item whose resource still exists and is recorded.
 EVALUABLE_STATUSES = ("OK", "ResourceDiscovered")
@@ -45,7 +46,7 @@ class RuleInvocation:
     rule_parameters: dict[str, Any]
     result_token: str
     config_rule_name: str
-    account_id: str | None
+    account_id: str
     event_left_scope: bool
     notification_time: str | None
     changed_resource: ChangedResource | None
@@ -89,7 +90,7 @@ def _changed_resource(invoking_event: Mapping[str, Any], message_type: str) -> C
     if not isinstance(item, dict):
         raise InvalidEventError(f"{where} is missing or not an object")
     name = item.get("resourceName")
-    if name is not None and not (isinstance(name, str) and _IAM_NAME.match(name)):
+    if name is not None and not (isinstance(name, str) and _IAM_NAME.fullmatch(name)):
         raise InvalidEventError(f"{where}.resourceName is not an IAM user name: {str(name)[:80]!r}")
     resource_id = _string(item, "resourceId", where)
     if len(resource_id) > 768:
@@ -115,13 +116,15 @@ def parse_event(event: Any) -> RuleInvocation:
     left_scope = event.get("eventLeftScope", False)
     if not isinstance(left_scope, bool):
         raise InvalidEventError("event.eventLeftScope must be true or false")
-    account_id = event.get("accountId")
+    account_id = _string(event, "accountId", "event")
+    if not _ACCOUNT_ID.fullmatch(account_id):
+        raise InvalidEventError(f"event.accountId {account_id[:40]!r} is not a 12-digit AWS account id")
     return RuleInvocation(
         message_type=message_type,
         rule_parameters=rule_parameters,
         result_token=_string(event, "resultToken", "event"),
         config_rule_name=_string(event, "configRuleName", "event"),
-        account_id=account_id if isinstance(account_id, str) else None,
+        account_id=account_id,
         event_left_scope=left_scope,
         notification_time=(
             _string(invoking_event, "notificationCreationTime", "invokingEvent") if message_type == SCHEDULED else None

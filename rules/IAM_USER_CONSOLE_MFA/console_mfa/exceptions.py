@@ -30,6 +30,14 @@ class InvalidEventError(RuleError):
     """The Lambda event is not a Config rule event this rule understands."""
 
 
+class AccountMismatchError(RuleError):
+    """The credentials read another account than the one the event is for; nothing was read or reported."""
+
+
+class AccountOutsideOrganizationError(RuleError):
+    """The event is for an account outside the organization the rule serves; refused, nothing assumed or read."""
+
+
 class MissingPermissionError(RuleError):
     """AWS denied a call; ``action`` is the IAM action to grant (e.g. ``iam:ListMFADevices``)."""
 

@@ -20,37 +20,53 @@ from .exceptions import InvalidParameterError
 from .facts import SELECTABLE_MFA_TYPES, MfaType, UserFacts
 
 MAX_GRACE_PERIOD_DAYS = 365
+# Longer than any value a numeric parameter can take; refused before int() sees it.
+MAX_NUMBER_DIGITS = 6
 
 # rdklib reads these itself to choose the role and Region it works with.
 RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
 RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes")
 
-_USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
-_USER_ID = re.compile(r"^AIDA[A-Z0-9]{12,124}$")
-_USER_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:user/([\w+=,.@/-]+/)?[\w+=,.@-]{1,64}$", re.ASCII)
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_WHOLE_NUMBER = re.compile(r"^[0-9]+$")
+# Matched in full (re.fullmatch): "$" would also accept a trailing newline.
+_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
+_USER_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:user/([\w+=,.@/-]+/)?[\w+=,.@-]{1,64}", re.ASCII)
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
 class Policy:
-    """The validated rule parameters. The defaults are the rule's defaults."""
+    """The validated rule parameters. The defaults are the rule's defaults.
 
-    exempt_users: frozenset[str] = frozenset()
+    Exemptions match by the form of each ``ExemptUsers`` item: a UserId only that UserId, a user
+    ARN only that ARN, anything else a user name. So a user *named* ``AIDA...`` is never exempted
+    by an item meant as a UserId.
+    """
+
+    exempt_user_ids: frozenset[str] = frozenset()
+    # Case-folded: IAM user names (and so user ARNs) are unique regardless of case.
+    exempt_arns: frozenset[str] = frozenset()
+    exempt_names: frozenset[str] = frozenset()
     grace_period_days: int = 0
     allowed_mfa_types: frozenset[MfaType] = field(default=SELECTABLE_MFA_TYPES)
+    # rdklib's own parameters (role, Region, mode) as validated: trimmed, blanks dropped, mode lower-case.
+    role_parameters: tuple[tuple[str, str], ...] = ()
 
     @property
     def allows_every_mfa_type(self) -> bool:
         return self.allowed_mfa_types >= SELECTABLE_MFA_TYPES
 
+    @property
+    def exempt_users(self) -> frozenset[str]:
+        return self.exempt_user_ids | self.exempt_arns | self.exempt_names
+
     def is_exempt(self, user: UserFacts) -> bool:
-        # IAM user names and ARNs are unique regardless of case; UserIds are exact.
         return bool(
-            user.user_id in self.exempt_users
-            or user.user_name.casefold() in self.exempt_users
-            or user.arn.casefold() in self.exempt_users
+            (user.user_id is not None and user.user_id in self.exempt_user_ids)
+            or user.arn.casefold() in self.exempt_arns
+            or user.user_name.casefold() in self.exempt_names
         )
 
     def as_rule_parameters(self) -> dict[str, str]:
@@ -69,26 +85,31 @@ def _list_items(parameter: str, value: str) -> list[str]:
     return items
 
 
-def _exempt_users(value: str) -> frozenset[str]:
-    exempt: set[str] = set()
+def _exempt_users(value: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(UserIds, ARNs, names) named in ExemptUsers, each item by its form."""
+    user_ids: set[str] = set()
+    arns: set[str] = set()
+    names: set[str] = set()
     for item in _list_items("ExemptUsers", value):
-        if _USER_ID.match(item):
-            exempt.add(item)
-        if _USER_NAME.match(item) or _USER_ARN.match(item):
-            exempt.add(item.casefold())
-        elif not _USER_ID.match(item):
+        if _USER_ID.fullmatch(item):
+            user_ids.add(item)
+        elif _USER_ARN.fullmatch(item):
+            arns.add(item.casefold())
+        elif _USER_NAME.fullmatch(item):
+            names.add(item.casefold())
+        else:
             raise InvalidParameterError(
                 "ExemptUsers",
-                f"{item!r} is not an IAM user name, UserId (AIDA...) or user ARN",
+                f"{item[:80]!r} is not an IAM user name, UserId (AIDA...) or user ARN",
             )
-    return frozenset(exempt)
+    return frozenset(user_ids), frozenset(arns), frozenset(names)
 
 
 def _grace_period_days(value: str) -> int:
-    if not _WHOLE_NUMBER.match(value) or int(value) > MAX_GRACE_PERIOD_DAYS:
+    if len(value) > MAX_NUMBER_DIGITS or not _WHOLE_NUMBER.fullmatch(value) or int(value) > MAX_GRACE_PERIOD_DAYS:
         raise InvalidParameterError(
             "GracePeriodDays",
-            f"{value!r} is not a whole number from 0 to {MAX_GRACE_PERIOD_DAYS}",
+            f"{value[:20]!r}{'...' if len(value) > 20 else ''} is not a whole number from 0 to {MAX_GRACE_PERIOD_DAYS}",
         )
     return int(value)
 
@@ -100,19 +121,23 @@ def _allowed_mfa_types(value: str) -> frozenset[MfaType]:
         if item.lower() not in choices:
             raise InvalidParameterError(
                 "AllowedMfaTypes",
-                f"{item!r} is not one of {', '.join(sorted(choices))}",
+                f"{item[:80]!r} is not one of {', '.join(sorted(choices))}",
             )
         allowed.add(choices[item.lower()])
     return frozenset(allowed)
 
 
-def _check_rdklib_parameter(key: str, value: str) -> None:
-    if key == "ExecutionRoleName" and not _ROLE_NAME.match(value):
-        raise InvalidParameterError(key, f"{value!r} is not an IAM role name")
-    if key == "ExecutionRoleRegion" and not _REGION.match(value):
-        raise InvalidParameterError(key, f"{value!r} is not an AWS Region code such as us-east-1")
-    if key == "AssumeRoleMode" and value.lower() not in ("true", "false"):
-        raise InvalidParameterError(key, f"{value!r} is not true or false")
+def _rdklib_parameter(key: str, value: str) -> str:
+    """The value rdklib will be handed: validated, and AssumeRoleMode spelled as rdklib compares it."""
+    if key == "ExecutionRoleName" and not _ROLE_NAME.fullmatch(value):
+        raise InvalidParameterError(key, f"{value[:80]!r} is not an IAM role name")
+    if key == "ExecutionRoleRegion" and not _REGION.fullmatch(value):
+        raise InvalidParameterError(key, f"{value[:80]!r} is not an AWS Region code such as us-east-1")
+    if key == "AssumeRoleMode":
+        if value.lower() not in ("true", "false"):
+            raise InvalidParameterError(key, f"{value[:80]!r} is not true or false")
+        return value.lower()
+    return value
 
 
 def parse_rule_parameters(raw: Mapping[str, object]) -> Policy:
@@ -131,13 +156,16 @@ def parse_rule_parameters(raw: Mapping[str, object]) -> Policy:
         if value.strip():
             values[key] = value.strip()
 
-    for key in RDKLIB_PARAMETERS:
-        if key in values:
-            _check_rdklib_parameter(key, values[key])
-
+    role_parameters = tuple((key, _rdklib_parameter(key, values[key])) for key in RDKLIB_PARAMETERS if key in values)
+    exempt_user_ids, exempt_arns, exempt_names = (
+        _exempt_users(values["ExemptUsers"]) if "ExemptUsers" in values else (frozenset(), frozenset(), frozenset())
+    )
     policy = Policy()
     return Policy(
-        exempt_users=_exempt_users(values["ExemptUsers"]) if "ExemptUsers" in values else policy.exempt_users,
+        exempt_user_ids=exempt_user_ids,
+        exempt_arns=exempt_arns,
+        exempt_names=exempt_names,
+        role_parameters=role_parameters,
         grace_period_days=(
             _grace_period_days(values["GracePeriodDays"]) if "GracePeriodDays" in values else policy.grace_period_days
         ),
