@@ -120,6 +120,7 @@ def test_function_role_only_assumes_the_member_role_inside_the_organization():
     assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
     assert {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]) for s in statements} == {
         "sts:AssumeRole",
+        "organizations:DescribeAccount",
         ("logs:CreateLogStream", "logs:PutLogEvents"),
         "sqs:SendMessage",
     }

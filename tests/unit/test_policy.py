@@ -24,10 +24,29 @@ def test_values_are_trimmed_and_case_folded():
     assert policy.grace_period_days == 14
 
 
-def test_rdklib_parameters_are_accepted():
-    parse_rule_parameters(
-        {"ExecutionRoleName": "config-rule-reader", "ExecutionRoleRegion": "us-east-1", "AssumeRoleMode": "False"}
+def test_rdklib_parameters_are_handed_on_as_validated():
+    policy = parse_rule_parameters(
+        {"ExecutionRoleName": " config-rule-reader ", "ExecutionRoleRegion": "us-east-1", "AssumeRoleMode": " False "}
     )
+    assert dict(policy.role_parameters) == {
+        "ExecutionRoleName": "config-rule-reader",
+        "ExecutionRoleRegion": "us-east-1",
+        "AssumeRoleMode": "false",
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "user_ids", "arns", "names"),
+    [
+        ("AIDAEXAMPLEUSERID0001", {"AIDAEXAMPLEUSERID0001"}, set(), set()),
+        ("arn:aws:iam::123456789012:user/ops/Bob", set(), {"arn:aws:iam::123456789012:user/ops/bob"}, set()),
+        ("Bob", set(), set(), {"bob"}),
+        ("aidaexampleuserid0001", set(), set(), {"aidaexampleuserid0001"}),  # not UserId-shaped: a name
+    ],
+)
+def test_each_exempt_item_is_read_by_its_form(item, user_ids, arns, names):
+    policy = parse_rule_parameters({"ExemptUsers": item})
+    assert (policy.exempt_user_ids, policy.exempt_arns, policy.exempt_names) == (user_ids, arns, names)
 
 
 BAD = [
@@ -44,7 +63,10 @@ BAD = [
     ({"ExemptUsers": "alice,,bob"}, "ExemptUsers", "empty item"),
     ({"ExemptUsers": "bad name!"}, "ExemptUsers", "not an IAM user name"),
     ({"ExemptUsers": "u" * 65}, "ExemptUsers", "not an IAM user name"),
+    ({"ExemptUsers": "bo\nb"}, "ExemptUsers", "not an IAM user name"),
+    ({"GracePeriodDays": "9" * 5000}, "GracePeriodDays", "whole number from 0 to 365"),
     ({"ExecutionRoleName": "bad role!"}, "ExecutionRoleName", "role name"),
+    ({"ExecutionRoleName": "reader\nx"}, "ExecutionRoleName", "role name"),
     ({"ExecutionRoleRegion": "mars"}, "ExecutionRoleRegion", "Region"),
     ({"AssumeRoleMode": "maybe"}, "AssumeRoleMode", "true or false"),
 ]
