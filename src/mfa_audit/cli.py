@@ -33,7 +33,8 @@ CREDENTIAL_REPORT_LIMITATIONS = (
     "is allowed; with --allowed-mfa-types narrowed it counts as none (NON_COMPLIANT), since it cannot be checked.",
     "Offline: the report has no login-profile creation date; the grace period runs from the user's creation, "
     "which is never later, so no one is granted more grace than the live rule would.",
-    "Offline: the report has no UserIds; users are identified by name and ARN.",
+    "Offline: the report has no UserIds; users are identified by name and ARN, and an exemption by UserId "
+    "cannot be applied.",
 )
 
 
