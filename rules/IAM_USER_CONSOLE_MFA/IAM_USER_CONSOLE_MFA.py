@@ -29,7 +29,7 @@ from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import AwsClients
 from console_mfa.boundaries import OrganizationMembership, account_read_by, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
-from console_mfa.config_report import evaluation_for, put_evaluations, stale_resource_ids
+from console_mfa.config_report import evaluation_for, gone_user_ids, held_results, put_evaluations, worth_sending
 from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, RuleError
 from console_mfa.iam_facts import MissingUser, user_for_change
 from console_mfa.policy import Policy, parse_rule_parameters
@@ -82,7 +82,8 @@ def periodic_evaluations(
     now: datetime,
     deadline: Deadline,
     log: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every user's evaluation, and those of them worth sending: what changes what Config holds, or is due."""
     sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment())
     log.update(strategy=sweep.strategy, notes=sweep.notes)
     timestamp = invocation.notification_time or now.isoformat()
@@ -90,14 +91,12 @@ def periodic_evaluations(
     evaluations += [
         evaluation_for(missing.user_id, verdict_for_missing_user(missing.why), timestamp) for missing in sweep.missing
     ]
+    held = held_results(clients.config, invocation.config_rule_name)
     # Config keeps a deleted user's last result until told otherwise.
-    evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}
     gone = verdict_for_missing_user("The user no longer exists in IAM.")
-    evaluations += [
-        evaluation_for(user_id, gone, timestamp)
-        for user_id in stale_resource_ids(clients.config, invocation.config_rule_name, evaluated_ids)
-    ]
-    return evaluations
+    evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}
+    evaluations += [evaluation_for(user_id, gone, timestamp) for user_id in gone_user_ids(held, evaluated_ids)]
+    return evaluations, worth_sending(evaluations, held, now, policy.reconfirm_days)
 
 
 def change_evaluations(
@@ -152,20 +151,21 @@ def lambda_handler(
         if invocation.is_periodic:
             remaining = context.get_remaining_time_in_millis() / 1000 if context else None
             deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS)
-            evaluations = periodic_evaluations(invocation, clients, policy, now, deadline, log)
+            evaluations, to_send = periodic_evaluations(invocation, clients, policy, now, deadline, log)
         else:
-            evaluations = change_evaluations(invocation, clients, policy, now)
-        put_evaluations(clients.config, evaluations, invocation.result_token, invocation.test_mode)
+            # A change notification is rare and concerns one user: always sent.
+            evaluations = to_send = change_evaluations(invocation, clients, policy, now)
+        put_evaluations(clients.config, to_send, invocation.result_token, invocation.test_mode)
     except AccountOutsideOrganizationError as refusal:
         # Not an error of the rule: no retry, no Errors alarm. The log line feeds the refusals metric.
         log.update(outcome="refused", errorType=type(refusal).__name__, error=str(refusal))
-        evaluations, counts = [], {}
+        evaluations, to_send, counts = [], [], {}
     except Exception as error:
         log.update(outcome="error", errorType=type(error).__name__, error=str(error))
         raise
     else:
         counts = dict(sorted(Counter(e["ComplianceType"] for e in evaluations).items()))
-        log.update(outcome="reported", evaluations=len(evaluations), compliance=counts)
+        log.update(outcome="reported", evaluations=len(evaluations), sent=len(to_send), compliance=counts)
     finally:
         calls = (clients.calls if clients else Counter()) + (own_clients.calls if own_clients else Counter())
         log["apiCalls"] = dict(sorted(calls.items()))
@@ -173,5 +173,5 @@ def lambda_handler(
         log_at = {"reported": logger.info, "refused": logger.warning}.get(log["outcome"], logger.error)
         log_at(json.dumps(log))
     if log["outcome"] == "refused":
-        return {"evaluations": 0, "compliance": {}, "refused": log["account"]}
-    return {"evaluations": len(evaluations), "compliance": counts}
+        return {"evaluations": 0, "sent": 0, "compliance": {}, "refused": log["account"]}
+    return {"evaluations": len(evaluations), "sent": len(to_send), "compliance": counts}

@@ -167,6 +167,9 @@ class EmulatedConfig(JsonServiceEmulator):
         self.config_rule_name = config_rule_name
         self.put_calls: list[list[dict[str, Any]]] = []
         self.results: dict[str, dict[str, Any]] = {}
+        # When Config recorded each held result; tests move the clock to play out days of sweeps.
+        self.recorded_at: dict[str, datetime] = {}
+        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
         # Config keeps each account's results apart; a result put in by hand belongs to the default account.
         self.result_accounts: dict[str, str] = {}
         # Return True for an evaluation Config should reject (FailedEvaluations).
@@ -175,6 +178,12 @@ class EmulatedConfig(JsonServiceEmulator):
             "PutEvaluations": self._put_evaluations,
             "GetComplianceDetailsByConfigRule": self._get_compliance_details,
         }
+
+    def forget_results(self) -> None:
+        """Config holds nothing any more (as for a rule just created)."""
+        self.results.clear()
+        self.recorded_at.clear()
+        self.result_accounts.clear()
 
     @property
     def sent(self) -> list[dict[str, Any]]:
@@ -189,6 +198,7 @@ class EmulatedConfig(JsonServiceEmulator):
             for evaluation in evaluations:
                 if evaluation not in failed:
                     self.results[evaluation["ComplianceResourceId"]] = evaluation
+                    self.recorded_at[evaluation["ComplianceResourceId"]] = self.clock()
                     self.result_accounts[evaluation["ComplianceResourceId"]] = self.caller_account
         return {"FailedEvaluations": failed}
 
@@ -214,7 +224,8 @@ class EmulatedConfig(JsonServiceEmulator):
         return body
 
     def _evaluation_result(self, evaluation: dict[str, Any]) -> dict[str, Any]:
-        recorded = datetime.now(timezone.utc)
+        # A result put in by hand (a test's) counts as recorded now.
+        recorded = self.recorded_at.get(evaluation["ComplianceResourceId"]) or self.clock()
         return {
             "EvaluationResultIdentifier": {
                 "EvaluationResultQualifier": {

@@ -154,6 +154,7 @@ def test_organization_rule_wiring():
         "ExemptUsers": "breakglass",
         "GracePeriodDays": "7",
         "AllowedMfaTypes": "virtual,hardware,fido",
+        "ReconfirmDays": "30",
     }
     assert "ExcludedAccounts" in rule
     stackset = ORGANIZATION["Resources"]["MemberRoleStackSet"]["Properties"]

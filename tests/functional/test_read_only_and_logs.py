@@ -72,12 +72,16 @@ def test_no_credential_ever_reaches_the_logs(config, add_user, caplog, capsys, c
         assert secret not in captured
 
 
-def test_two_sweeps_of_an_unchanged_account_send_the_same_evaluations(config, add_user):
+def test_two_sweeps_of_an_unchanged_account_decide_the_same_and_the_second_sends_nothing(config, add_user):
     for name, password, devices in (("a", True, ()), ("b", True, ("fido",)), ("c", False, ()), ("d", True, ("sms",))):
         add_user(name, password=password, devices=devices)
     event = scheduled_event({"GracePeriodDays": "30"})
-    lambda_handler(event, None)
-    first = sorted(config.sent, key=lambda e: e["ComplianceResourceId"])
+    first = lambda_handler(event, None)
+    held = dict(config.results)
     config.put_calls.clear()
-    lambda_handler(event, None)
-    assert sorted(config.sent, key=lambda e: e["ComplianceResourceId"]) == first
+    second = lambda_handler(event, None)
+    # Same verdicts and annotations decided; Config already holds them, so nothing is sent (one empty call).
+    assert second["compliance"] == first["compliance"] and second["evaluations"] == first["evaluations"] == 4
+    assert (first["sent"], second["sent"]) == (4, 0)
+    assert config.put_calls == [[]]
+    assert config.results == held

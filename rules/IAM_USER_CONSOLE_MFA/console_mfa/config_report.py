@@ -1,18 +1,28 @@
-"""Report verdicts to AWS Config, and find results Config holds for users that are gone.
+"""Report verdicts to AWS Config: only what changes what Config holds, and every bit of that.
+
+Config bills each evaluation it records. A periodic sweep therefore reads what Config holds
+(once, every compliance type) and sends an evaluation only where Config holds none, holds a
+different result or annotation, or holds one due for re-confirmation (``ReconfirmDays``,
+spread evenly over the days by a per-user phase). Results held for users that are gone are
+set to NOT_APPLICABLE.
 
 rdklib sends evaluations but ignores ``FailedEvaluations``; here every rejected
 evaluation is sent again, and the invocation fails if Config still rejects it.
 
 Example::
 
-    evaluations = [evaluation_for("AIDAEXAMPLE", verdict, ordering_timestamp)]
-    put_evaluations(clients.config, evaluations, result_token, test_mode=False)
+    held = held_results(clients.config, "IAM_USER_CONSOLE_MFA")
+    to_send = worth_sending(evaluations, held, now, reconfirm_days=30)
+    put_evaluations(clients.config, to_send, result_token, test_mode=False)
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.client import BaseClient
@@ -72,9 +82,17 @@ def put_evaluations(
     )
 
 
-def stale_resource_ids(config: BaseClient, config_rule_name: str, current_ids: Iterable[str]) -> list[str]:
-    """UserIds that Config holds a COMPLIANT or NON_COMPLIANT result for but IAM no longer has."""
-    current = set(current_ids)
+@dataclass(frozen=True)
+class HeldResult:
+    """What Config holds for one user: the last result recorded, and when."""
+
+    compliance_type: str
+    annotation: str
+    recorded: datetime
+
+
+def held_results(config: BaseClient, config_rule_name: str) -> dict[str, HeldResult]:
+    """Every result Config holds for the rule's IAM users, by UserId (all three compliance types, 100 a page)."""
     results = (
         collect(
             config,
@@ -82,13 +100,57 @@ def stale_resource_ids(config: BaseClient, config_rule_name: str, current_ids: I
             "EvaluationResults",
             page_size=100,  # the API's maximum
             ConfigRuleName=config_rule_name,
-            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT"],
+            # INSUFFICIENT_DATA is not accepted as a filter, and a rule never records it for a resource.
+            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"],
         )
         or []
     )
-    stale = []
+    held: dict[str, HeldResult] = {}
     for result in results:
         qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
-        if qualifier.get("ResourceType") == RESOURCE_TYPE and qualifier["ResourceId"] not in current:
-            stale.append(qualifier["ResourceId"])
-    return sorted(set(stale))
+        if qualifier.get("ResourceType") == RESOURCE_TYPE:
+            held[qualifier["ResourceId"]] = HeldResult(
+                result["ComplianceType"], result.get("Annotation", ""), result["ResultRecordedTime"]
+            )
+    return held
+
+
+def reconfirmation_due(resource_id: str, recorded: datetime, now: datetime, reconfirm_days: int) -> bool:
+    """Whether a result recorded at ``recorded`` should be sent again, unchanged, by ``now``.
+
+    Each user has fixed re-confirmation moments, ``reconfirm_days`` apart, at a phase taken from a
+    hash of its UserId; a result recorded before the latest of them is due. So every result is at
+    most ``reconfirm_days`` (plus one sweep) old, and re-confirmations are spread evenly over the
+    days rather than all falling on the anniversary of the first sweep.
+    """
+    period = reconfirm_days * 86400
+    phase = int.from_bytes(hashlib.sha256(resource_id.encode()).digest()[:8], "big") % period
+    now_seconds = now.timestamp()
+    latest_moment = now_seconds - ((now_seconds - phase) % period)
+    return recorded.timestamp() < latest_moment
+
+
+def worth_sending(
+    evaluations: Sequence[dict[str, Any]], held: Mapping[str, HeldResult], now: datetime, reconfirm_days: int
+) -> list[dict[str, Any]]:
+    """The evaluations that change what Config holds, or re-confirm a result that is due."""
+    to_send = []
+    for evaluation in evaluations:
+        current = held.get(evaluation["ComplianceResourceId"])
+        if (
+            current is None
+            or current.compliance_type != evaluation["ComplianceType"]
+            or current.annotation != evaluation.get("Annotation", "")
+            or reconfirmation_due(evaluation["ComplianceResourceId"], current.recorded, now, reconfirm_days)
+        ):
+            to_send.append(evaluation)
+    return to_send
+
+
+def gone_user_ids(held: Mapping[str, HeldResult], current_ids: set[str]) -> list[str]:
+    """UserIds Config holds a COMPLIANT or NON_COMPLIANT result for but IAM no longer has."""
+    return sorted(
+        user_id
+        for user_id, result in held.items()
+        if user_id not in current_ids and result.compliance_type != "NOT_APPLICABLE"
+    )

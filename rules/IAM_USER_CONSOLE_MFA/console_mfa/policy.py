@@ -20,12 +20,16 @@ from .exceptions import InvalidParameterError
 from .facts import SELECTABLE_MFA_TYPES, MfaType, UserFacts
 
 MAX_GRACE_PERIOD_DAYS = 365
+# A result Config holds is sent again at least this often, even unchanged. Security Hub deletes
+# findings not updated for 90 days, so the bound stays well below that.
+DEFAULT_RECONFIRM_DAYS = 30
+MAX_RECONFIRM_DAYS = 60
 # Longer than any value a numeric parameter can take; refused before int() sees it.
 MAX_NUMBER_DIGITS = 6
 
 # rdklib reads these itself to choose the role and Region it works with.
 RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
-RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes")
+RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ReconfirmDays")
 
 # Matched in full (re.fullmatch): "$" would also accept a trailing newline.
 _USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
@@ -51,6 +55,7 @@ class Policy:
     exempt_names: frozenset[str] = frozenset()
     grace_period_days: int = 0
     allowed_mfa_types: frozenset[MfaType] = field(default=SELECTABLE_MFA_TYPES)
+    reconfirm_days: int = DEFAULT_RECONFIRM_DAYS
     # rdklib's own parameters (role, Region, mode) as validated: trimmed, blanks dropped, mode lower-case.
     role_parameters: tuple[tuple[str, str], ...] = ()
 
@@ -70,7 +75,7 @@ class Policy:
         )
 
     def as_rule_parameters(self) -> dict[str, str]:
-        """The parameters in the form Config passes them (for display and re-use)."""
+        """The parameters that shape verdicts, in the form Config passes them (for display and re-use)."""
         return {
             "ExemptUsers": ",".join(sorted(self.exempt_users)),
             "GracePeriodDays": str(self.grace_period_days),
@@ -105,11 +110,11 @@ def _exempt_users(value: str) -> tuple[frozenset[str], frozenset[str], frozenset
     return frozenset(user_ids), frozenset(arns), frozenset(names)
 
 
-def _grace_period_days(value: str) -> int:
-    if len(value) > MAX_NUMBER_DIGITS or not _WHOLE_NUMBER.fullmatch(value) or int(value) > MAX_GRACE_PERIOD_DAYS:
+def _whole_number(parameter: str, value: str, lowest: int, highest: int) -> int:
+    if len(value) > MAX_NUMBER_DIGITS or not _WHOLE_NUMBER.fullmatch(value) or not lowest <= int(value) <= highest:
         raise InvalidParameterError(
-            "GracePeriodDays",
-            f"{value[:20]!r}{'...' if len(value) > 20 else ''} is not a whole number from 0 to {MAX_GRACE_PERIOD_DAYS}",
+            parameter,
+            f"{value[:20]!r}{'...' if len(value) > 20 else ''} is not a whole number from {lowest} to {highest}",
         )
     return int(value)
 
@@ -167,7 +172,14 @@ def parse_rule_parameters(raw: Mapping[str, object]) -> Policy:
         exempt_names=exempt_names,
         role_parameters=role_parameters,
         grace_period_days=(
-            _grace_period_days(values["GracePeriodDays"]) if "GracePeriodDays" in values else policy.grace_period_days
+            _whole_number("GracePeriodDays", values["GracePeriodDays"], 0, MAX_GRACE_PERIOD_DAYS)
+            if "GracePeriodDays" in values
+            else policy.grace_period_days
+        ),
+        reconfirm_days=(
+            _whole_number("ReconfirmDays", values["ReconfirmDays"], 1, MAX_RECONFIRM_DAYS)
+            if "ReconfirmDays" in values
+            else policy.reconfirm_days
         ),
         allowed_mfa_types=(
             _allowed_mfa_types(values["AllowedMfaTypes"]) if "AllowedMfaTypes" in values else policy.allowed_mfa_types
