@@ -24,6 +24,15 @@ ARN = f"arn:aws:iam::{ACCOUNT}:user/bob"
 CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
+class LambdaContext:
+    """What the handler reads of Lambda's context: the function's ARN names its account."""
+
+    invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:iam-user-console-mfa"
+
+    def get_remaining_time_in_millis(self):
+        return 900_000
+
+
 def change_event(status="OK", parameters=None):
     item = {
         "configurationItemCaptureTime": "2026-11-29T08:00:00.000Z",
@@ -56,7 +65,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
     def run_rule(self, event):
         self.iam.activate()
         self.config.activate()
-        return lambda_handler(event, None, make_clients=lambda _: self.clients)
+        return lambda_handler(event, LambdaContext(), make_clients=lambda _: self.clients)
 
     def user_exists(self, password, devices=()):
         user = {"Path": "/", "UserName": "bob", "UserId": USER_ID, "Arn": ARN, "CreateDate": CREATED}
