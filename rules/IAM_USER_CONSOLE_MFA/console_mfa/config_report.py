@@ -22,7 +22,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.client import BaseClient
@@ -115,19 +115,26 @@ def held_results(config: BaseClient, config_rule_name: str) -> dict[str, HeldRes
     return held
 
 
-def reconfirmation_due(resource_id: str, recorded: datetime, now: datetime, reconfirm_days: int) -> bool:
-    """Whether a result recorded at ``recorded`` should be sent again, unchanged, by ``now``.
+def latest_reconfirmation_moment(resource_id: str, now: datetime, reconfirm_days: int) -> datetime:
+    """The user's latest fixed re-confirmation moment at or before ``now``.
 
-    Each user has fixed re-confirmation moments, ``reconfirm_days`` apart, at a phase taken from a
-    hash of its UserId; a result recorded before the latest of them is due. So every result is at
-    most ``reconfirm_days`` (plus one sweep) old, and re-confirmations are spread evenly over the
-    days rather than all falling on the anniversary of the first sweep.
+    Each user's moments lie ``reconfirm_days`` apart, at a phase taken from a hash of its UserId,
+    so the users' moments are spread evenly over the days.
     """
     period = reconfirm_days * 86400
     phase = int.from_bytes(hashlib.sha256(resource_id.encode()).digest()[:8], "big") % period
     now_seconds = now.timestamp()
-    latest_moment = now_seconds - ((now_seconds - phase) % period)
-    return recorded.timestamp() < latest_moment
+    return datetime.fromtimestamp(now_seconds - ((now_seconds - phase) % period), tz=timezone.utc)
+
+
+def reconfirmation_due(resource_id: str, recorded: datetime, now: datetime, reconfirm_days: int) -> bool:
+    """Whether a result recorded at ``recorded`` should be sent again, unchanged, by ``now``.
+
+    A result recorded before the user's latest re-confirmation moment is due. So every result is
+    at most ``reconfirm_days`` (plus one sweep) old, and re-confirmations are spread evenly over the
+    days rather than all falling on the anniversary of the first sweep.
+    """
+    return recorded < latest_reconfirmation_moment(resource_id, now, reconfirm_days)
 
 
 def worth_sending(
