@@ -13,12 +13,12 @@ def test_a_day_of_hourly_sweeps_on_a_small_account_sends_little_and_stays_right(
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    day = simulate_day(size=50, seed=1)
+    day = simulate_day(size=100, seed=1)
     assert day.every_sweep_right
-    assert day.first_sweep_evaluations == 50
+    assert day.first_sweep_evaluations == 100
     assert len(day.evaluations_per_sweep) == 24
     assert day.changes >= 1
-    assert day.changes <= day.evaluations_per_day < 50
+    assert day.changes <= day.evaluations_per_day < 100
 
 
 @pytest.mark.parametrize(
