@@ -10,12 +10,11 @@ Example::
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 
 from mfa_audit.org_report import COMPLIANCE_TYPES, OrgReport, as_document
+from mfa_audit.tabular import csv_text, markdown_cell, table
 
 REPORT_FORMATS = ("table", "csv", "json", "markdown", "html")
 COLOURS = {"COMPLIANT": "#2e7d32", "NON_COMPLIANT": "#c62828", "NOT_APPLICABLE": "#9e9e9e"}
@@ -50,10 +49,7 @@ def _user_rows(report: OrgReport) -> list[list[str]]:
 
 def _table(report: OrgReport) -> str:
     def block(header: list[str], rows: list[list[str]]) -> list[str]:
-        widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-        return [
-            "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]
-        ]
+        return table(header, rows).splitlines()
 
     totals = ", ".join(f"{count} {kind}" for kind, count in report.totals.items())
     lines = [f"Rule {report.rule} through aggregator {report.aggregator}, {report.generated:%Y-%m-%d %H:%M} UTC", ""]
@@ -63,37 +59,18 @@ def _table(report: OrgReport) -> str:
 
 
 def _csv(report: OrgReport) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["record", *ACCOUNT_HEADER, "user_name", "user_id", "annotation"])
-    for row in _account_rows(report):
-        writer.writerow(["account", *row, "", "", ""])
-    for user in report.non_compliant:
-        writer.writerow(
-            [
-                "non_compliant_user",
-                user.account_id,
-                user.region,
-                "",
-                "",
-                "",
-                "",
-                user.user_name,
-                user.user_id,
-                user.annotation,
-            ]
-        )
-    return buffer.getvalue().rstrip("\n")
-
-
-def _markdown_cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")
+    rows = [["account", *row, "", "", ""] for row in _account_rows(report)]
+    rows += [
+        ["non_compliant_user", u.account_id, u.region, "", "", "", "", u.user_name, u.user_id, u.annotation]
+        for u in report.non_compliant
+    ]
+    return csv_text(["record", *ACCOUNT_HEADER, "user_name", "user_id", "annotation"], rows)
 
 
 def _markdown(report: OrgReport) -> str:
     def table(header: list[str], rows: list[list[str]]) -> list[str]:
         return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-            "| " + " | ".join(_markdown_cell(str(c)) for c in row) + " |" for row in rows
+            "| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows
         ]
 
     lines = [

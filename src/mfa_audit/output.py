@@ -10,14 +10,14 @@ Example::
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from console_mfa.verdict import ComplianceType, Verdict
+
+from mfa_audit.tabular import csv_text, table
 
 SCHEMA = "mfa-audit/v1"
 FORMATS = ("table", "json", "csv")
@@ -80,18 +80,6 @@ def render(
         }
         return json.dumps(document, indent=2)
     if output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(row.as_dict() for row in ordered)
-        return buffer.getvalue().rstrip("\n")
-    return _table(ordered)
-
-
-def _table(rows: Sequence[ResultRow]) -> str:
-    headers = ("USER", "USER ID", "RESULT", "ANNOTATION")
-    cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in rows]
-    widths = [max([len(headers[i])] + [len(cell[i]) for cell in cells]) for i in range(3)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:3], widths, strict=True)) + "  " + headers[3]]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(cell[:3], widths, strict=True)) + "  " + cell[3] for cell in cells]
-    return "\n".join(lines + ["", summary_line(rows)])
+        return csv_text(COLUMNS, [[row.as_dict()[column] for column in COLUMNS] for row in ordered])
+    cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in ordered]
+    return "\n".join([table(("USER", "USER ID", "RESULT", "ANNOTATION"), cells), "", summary_line(ordered)])

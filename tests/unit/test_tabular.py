@@ -1,0 +1,65 @@
+"""Output that is safe where it lands: spreadsheets, terminals, Markdown."""
+
+import csv
+import io
+
+import pytest
+
+from mfa_audit.tabular import csv_text, markdown_cell, table
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+SUM(A1:A9)", "'+SUM(A1:A9)"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("bob", "bob"),
+        ("a=b", "a=b"),
+    ],
+)
+def test_csv_neutralises_cells_a_spreadsheet_would_run(name, written):
+    text = csv_text(["user_name", "annotation"], [[name, "found: none"]])
+    (row,) = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    assert row[0] == written
+    assert not row[0].startswith(FORMULA_STARTS)
+
+
+def test_csv_quotes_a_carriage_return_inside_a_cell():
+    text = csv_text(["user_name"], [["a\rb"]])
+    assert '"a\rb"' in text
+    assert list(csv.reader(io.StringIO(text, newline="")))[1] == ["a\rb"]
+
+
+@pytest.mark.parametrize("hostile", ["\x1b[31mred\x1b[0m", "bell\x07", "back\x08space", "nul\x00", "c1\x9b2J"])
+def test_table_strips_control_characters(hostile):
+    rendered = table(["USER", "ANNOTATION"], [[hostile, hostile]])
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in rendered.replace("\n", ""))
+
+
+def test_table_aligns_columns_and_leaves_the_last_free():
+    assert table(["A", "NOTE"], [["long-name", "x"], ["b", "y"]]).splitlines() == [
+        "A          NOTE",
+        "long-name  x",
+        "b          y",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("a|b", "a\\|b"),
+        ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
+        ("*bold* _it_", "\\*bold\\* \\_it\\_"),
+        ("`code`", "\\`code\\`"),
+        ("[link](http://x)", "\\[link\\](http://x)"),
+        ("two\nlines", "two lines"),
+    ],
+)
+def test_markdown_cells_escape_what_markdown_or_html_would_interpret(value, escaped):
+    assert markdown_cell(value) == escaped
