@@ -12,11 +12,14 @@ Exit codes: 0 nothing NON_COMPLIANT, 1 something NON_COMPLIANT, 2 error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
+from console_mfa.credential_report import check_report_size
 from console_mfa.exceptions import RuleError
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.verdict import ComplianceType
@@ -27,23 +30,28 @@ from mfa_audit.output import FORMATS, ResultRow, render
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 PROGRESS_THRESHOLD = 300
 
-CREDENTIAL_REPORT_LIMITATIONS = (
-    "Offline: the credential report can be up to 4 hours old; users changed since it was generated are not seen.",
-    "Offline: the report says only that some MFA device is active, not its kind. It counts as MFA when every kind "
-    "is allowed; with --allowed-mfa-types narrowed it counts as none (NON_COMPLIANT), since it cannot be checked.",
-    "Offline: the report has no login-profile creation date; the grace period runs from the user's creation, "
-    "which is never later, so no one is granted more grace than the live rule would.",
-    "Offline: the report has no UserIds; users are identified by name and ARN, and an exemption by UserId "
-    "cannot be applied.",
-)
+
+def _version() -> str:
+    try:
+        return metadata.version("iam-user-console-mfa")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _add_output_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    command.add_argument("--only-failed", action="store_true", help="list only what failed (NON_COMPLIANT, FAIL)")
+    command.add_argument("--quiet", action="store_true", help="no notes or progress on stderr; errors still shown")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfa-audit", description="Console-MFA rule (CIS 1.10) outside Lambda.")
+    parser.add_argument("--version", action="version", version=f"mfa-audit {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="evaluate an emulated account with the real Lambda handler")
     demo.add_argument("--format", choices=FORMATS, default="table")
+    _add_output_flags(demo)
 
     audit = commands.add_parser("audit", help="evaluate a live account (read-only) or a credential report")
     _add_credential_flags(audit)
@@ -57,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
     audit.add_argument("--format", choices=FORMATS, default="table")
+    _add_output_flags(audit)
 
     report = commands.add_parser("report", help="the rule's results across an organization, from a Config aggregator")
     report.add_argument("--aggregator", required=True, help="name of the Config aggregator")
@@ -67,13 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_credential_flags(report)
     report.add_argument("--format", choices=REPORT_FORMATS, default="table")
-    report.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    _add_output_flags(report)
 
     doctor = commands.add_parser("doctor", help="check a live deployment, read-only: one line per check")
     doctor.add_argument("--organization", action="store_true", help="the organization stack (organization.yaml)")
     doctor.add_argument("--stack", default="iam-user-console-mfa", help="the stack name (default: %(default)s)")
     doctor.add_argument("--rule-name", default="IAM_USER_CONSOLE_MFA", help="the (organization) rule's name")
     _add_credential_flags(doctor)
+    _add_output_flags(doctor)
     return parser
 
 
@@ -92,51 +102,81 @@ def _policy(args: argparse.Namespace) -> Policy:
     return parse_rule_parameters({key: value for key, value in flags.items() if value is not None})
 
 
+def _note(args: argparse.Namespace, line: str) -> None:
+    if not args.quiet:
+        print(f"note: {line}", file=sys.stderr)
+
+
+def _write(args: argparse.Namespace, text: str) -> None:
+    """The command's output, to --output or stdout. A failed write is an error (exit 2), never a traceback."""
+    if args.output:
+        try:
+            args.output.write_text(text + "\n")
+        except OSError as error:
+            raise RuleError(f"cannot write {args.output}: {error.strerror}") from error
+        _note(args, f"wrote {args.output}")
+        return
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise RuleError(f"cannot write the output: {error.strerror}") from error
+
+
 def _emit(
+    args: argparse.Namespace,
     rows: Sequence[ResultRow],
-    output_format: str,
     source: str,
     parameters: dict[str, str],
     limitations: Sequence[str] = (),
 ) -> int:
-    if output_format == "table":
-        for line in limitations:
-            print(f"note: {line}", file=sys.stderr)
-    print(render(rows, output_format, source=source, parameters=parameters, limitations=limitations))
+    for line in limitations:
+        _note(args, line)
+    text = render(
+        rows, args.format, source=source, parameters=parameters, limitations=limitations, only_failed=args.only_failed
+    )
+    _write(args, text)
     return EXIT_NON_COMPLIANT if any(row.result is ComplianceType.NON_COMPLIANT for row in rows) else EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:
     from mfa_audit.demo import run_demo
 
-    if args.format == "table":
-        print("EMULATED AWS ACCOUNT (moto, in-process): no real AWS account is used or contacted.")
-        print("Running the real lambda_handler on a ScheduledNotification; below is what AWS Config would record.\n")
     rows, parameters = run_demo()
-    if args.format == "table":
-        print("Rule parameters: " + ", ".join(f"{key}={value}" for key, value in parameters.items()) + "\n")
-    _emit(rows, args.format, "emulated-account", parameters)
+    if args.format == "table" and not args.quiet:
+        print("EMULATED AWS ACCOUNT (moto, in-process): no real AWS account is used or contacted.", file=sys.stderr)
+        print(
+            "The real lambda_handler ran on a ScheduledNotification; below is what AWS Config would record.",
+            file=sys.stderr,
+        )
+        print("Rule parameters: " + ", ".join(f"{key}={value}" for key, value in parameters.items()), file=sys.stderr)
+    _emit(args, rows, "emulated-account", parameters)
     return EXIT_OK  # the demo's NON_COMPLIANT users are there on purpose
 
 
 def _audit_live(args: argparse.Namespace, policy: Policy) -> int:
     from mfa_audit.live import audit_live_account
 
-    rows = audit_live_account(
-        policy, profile=args.profile, region=args.region, role_arn=args.role_arn, progress_threshold=PROGRESS_THRESHOLD
+    progress_threshold = None if args.quiet else PROGRESS_THRESHOLD
+    rows, limitations = audit_live_account(
+        policy, profile=args.profile, region=args.region, role_arn=args.role_arn, progress_threshold=progress_threshold
     )
-    return _emit(rows, args.format, "live-account", policy.as_rule_parameters())
+    return _emit(args, rows, "live-account", policy.as_rule_parameters(), limitations)
 
 
 def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
     from mfa_audit.live import audit_credential_report
 
     try:
+        # Refused before reading: a huge file would only fill memory.
+        check_report_size(args.credential_report.stat().st_size)
         content = args.credential_report.read_bytes()
     except OSError as error:
         raise RuleError(f"cannot read {args.credential_report}: {error.strerror}") from error
-    rows = audit_credential_report(content, policy, datetime.now(timezone.utc))
-    return _emit(rows, args.format, "credential-report", policy.as_rule_parameters(), CREDENTIAL_REPORT_LIMITATIONS)
+    rows, limitations = audit_credential_report(content, policy, datetime.now(timezone.utc))
+    return _emit(args, rows, "credential-report", policy.as_rule_parameters(), limitations)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -145,15 +185,7 @@ def _report(args: argparse.Namespace) -> int:
 
     clients = clients_for_cli(args.profile, args.region, args.role_arn)
     report = gather_report(clients.config, args.aggregator, args.rule_name)
-    text = render_report(report, args.format)
-    if args.output:
-        try:
-            args.output.write_text(text + "\n")
-        except OSError as error:
-            raise RuleError(f"cannot write {args.output}: {error.strerror}") from error
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        print(text)
+    _write(args, render_report(report, args.format))
     return EXIT_NON_COMPLIANT if report.non_compliant else EXIT_OK
 
 
@@ -164,7 +196,7 @@ def _doctor(args: argparse.Namespace) -> int:
     clients = clients_for_cli(args.profile, args.region, args.role_arn)
     check = check_organization_stack if args.organization else check_account_stack
     checks = check(clients, args.stack, args.rule_name, clients.region)
-    print(render_checks(checks))
+    _write(args, render_checks([c for c in checks if not (args.only_failed and c.ok)]))
     return EXIT_OK if all(c.ok for c in checks) else EXIT_NON_COMPLIANT
 
 
@@ -186,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuleError as error:
         print(f"mfa-audit: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader (head, less) has gone: end quietly. Point stdout at nothing so that
+        # Python's own flush at exit does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("mfa-audit: interrupted", file=sys.stderr)
         return EXIT_ERROR

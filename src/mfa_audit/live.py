@@ -5,17 +5,18 @@ credential report, verdicts from :func:`console_mfa.verdict.decide`.
 
 Example::
 
-    rows = audit_live_account(parse_rule_parameters({}), profile="prod")
+    rows, limitations = audit_live_account(parse_rule_parameters({}), profile="prod")
 """
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 
 import boto3
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 from console_mfa.aws import AwsClients, call
-from console_mfa.credential_report import parse_credential_report
+from console_mfa.credential_report import ReportRow, parse_credential_report
 from console_mfa.exceptions import AwsCallError, RuleError
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
 from console_mfa.policy import Policy
@@ -54,14 +55,17 @@ def clients_for_cli(profile: str | None, region: str | None, role_arn: str | Non
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr, shown only when the account has more than ``threshold`` users."""
+    """A tqdm bar on stderr, shown only on a terminal and when the account has more than ``threshold`` users.
 
-    def __init__(self, threshold: int) -> None:
+    Sent to a file or a pipe, stderr gets no progress frames; ``threshold`` None shows none at all.
+    """
+
+    def __init__(self, threshold: int | None) -> None:
         self._threshold = threshold
         self._bar = None
 
     def __call__(self, checked: int, total: int) -> None:
-        if total <= self._threshold:
+        if self._threshold is None or total <= self._threshold or not sys.stderr.isatty():
             return
         if self._bar is not None and (self._bar.total != total or checked < self._bar.n):
             self.close()  # the sweep has moved on to its next phase of live calls
@@ -83,11 +87,14 @@ def audit_live_account(
     profile: str | None = None,
     region: str | None = None,
     role_arn: str | None = None,
-    progress_threshold: int = 300,
+    progress_threshold: int | None = 300,
     clients: AwsClients | None = None,
     strategy: str = "auto",
-) -> list[ResultRow]:
-    """Evaluate every user of a live account. Read-only: never calls PutEvaluations."""
+) -> tuple[list[ResultRow], list[str]]:
+    """Evaluate every user of a live account; return the rows and what limited the audit.
+
+    Read-only: never calls PutEvaluations.
+    """
     now = datetime.now(timezone.utc)
     progress = _ProgressBar(progress_threshold)
     try:
@@ -101,13 +108,49 @@ def audit_live_account(
         progress.close()
     rows = [ResultRow.from_verdict(u.user_name, u.user_id, u.arn, decide(u, policy, now)) for u in sweep.users]
     rows += [ResultRow.from_verdict(m.user_name, m.user_id, "", verdict_for_missing_user(m.why)) for m in sweep.missing]
-    return rows
+    limitations = [
+        f"{note[:200]}: every user was checked live instead (iam:GetLoginProfile and iam:ListMFADevices per user); "
+        "the verdicts are complete, the audit only slower"
+        for note in sweep.notes
+        if note.startswith("bulk sources unavailable")
+    ]
+    return rows, limitations
 
 
-def audit_credential_report(content: bytes, policy: Policy, now: datetime) -> list[ResultRow]:
-    """Evaluate a credential report offline; see the CLI's stated limitations."""
+CREDENTIAL_REPORT_LIMITATIONS = (
+    "Offline: the report says only that some MFA device is active, not its kind. It counts as MFA when every kind "
+    "is allowed; with --allowed-mfa-types narrowed it counts as none (NON_COMPLIANT), since it cannot be checked.",
+    "Offline: the report has no login-profile creation date; the grace period runs from the user's creation, "
+    "which is never later, so no one is granted more grace than the live rule would.",
+    "Offline: the report has no UserIds; users are identified by name and ARN, and an exemption by UserId "
+    "cannot be applied.",
+)
+
+
+def report_age_note(rows: list[ReportRow], now: datetime) -> str:
+    """How old the report is at least: its newest timestamp (IAM's own report may also be 4 hours old)."""
+    times = [t for row in rows for t in (row.user_creation_time, row.password_last_changed) if t is not None]
+    if not times:
+        return "Offline: the report holds no timestamp, so its age is unknown; users changed since are not seen."
+    newest = max(times)
+    if newest > now:
+        return (
+            f"Offline: the report holds a timestamp in the future ({newest:%Y-%m-%d %H:%M} UTC), so its age is "
+            "unknown; users changed since it was generated are not seen."
+        )
+    age = now - newest
+    age_text = f"{age.days} days" if age.days >= 1 else f"{int(age.total_seconds() // 3600)} hours"
+    return (
+        f"Offline: the report's newest timestamp is {newest:%Y-%m-%d %H:%M} UTC, so it is at least {age_text} old "
+        "(and IAM reuses a report for up to 4 hours); users changed since it was generated are not seen."
+    )
+
+
+def audit_credential_report(content: bytes, policy: Policy, now: datetime) -> tuple[list[ResultRow], list[str]]:
+    """Evaluate a credential report offline; return the rows and what the report cannot tell."""
     rows = []
-    for row in parse_credential_report(content):
+    report_rows = parse_credential_report(content)
+    for row in report_rows:
         facts = UserFacts(
             user_name=row.user,
             user_id="",
@@ -117,4 +160,4 @@ def audit_credential_report(content: bytes, policy: Policy, now: datetime) -> li
             mfa_devices=(MfaDevice("credential-report:mfa_active", MfaType.UNVERIFIED),) if row.mfa_active else (),
         )
         rows.append(ResultRow.from_verdict(row.user, None, row.arn, decide(facts, policy, now)))
-    return rows
+    return rows, [report_age_note(report_rows, now), *CREDENTIAL_REPORT_LIMITATIONS]

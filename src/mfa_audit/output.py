@@ -67,8 +67,11 @@ def render(
     source: str,
     parameters: dict[str, str],
     limitations: Sequence[str] = (),
+    only_failed: bool = False,
 ) -> str:
+    """Every row, or with ``only_failed`` only the NON_COMPLIANT ones; the summary always counts every row."""
     ordered = sorted(rows, key=lambda row: row.user_name.casefold())
+    listed = [row for row in ordered if row.result is ComplianceType.NON_COMPLIANT] if only_failed else ordered
     if output_format == "json":
         document = {
             "schema": SCHEMA,
@@ -76,10 +79,10 @@ def render(
             "parameters": parameters,
             "limitations": list(limitations),
             "summary": summary(ordered),
-            "users": [row.as_dict() for row in ordered],
+            "users": [row.as_dict() for row in listed],
         }
         return json.dumps(document, indent=2)
     if output_format == "csv":
-        return csv_text(COLUMNS, [[row.as_dict()[column] for column in COLUMNS] for row in ordered])
-    cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in ordered]
+        return csv_text(COLUMNS, [[row.as_dict()[column] for column in COLUMNS] for row in listed])
+    cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in listed]
     return "\n".join([table(("USER", "USER ID", "RESULT", "ANNOTATION"), cells), "", summary_line(ordered)])

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -49,8 +50,8 @@ def run_cli(*args, env=None, stdin=None):
 def test_demo_prints_every_seeded_user_with_its_expected_result():
     completed = run_cli("demo")
     assert completed.returncode == 0, completed.stderr
-    assert "EMULATED AWS ACCOUNT" in completed.stdout
-    assert "GracePeriodDays=14" in completed.stdout
+    assert "EMULATED AWS ACCOUNT" in completed.stderr
+    assert "GracePeriodDays=14" in completed.stderr
     lines = {
         line.split()[0]: line.split()[2]
         for line in completed.stdout.splitlines()
@@ -92,7 +93,7 @@ def test_audit_gives_the_lambdas_verdict_for_every_case(config, iam, allowed):
     lambda_handler(scheduled_event(parameters), None)
     from_lambda = {e["ComplianceResourceId"]: (e["ComplianceType"], e["Annotation"]) for e in config.sent}
 
-    rows = audit_live_account(parse_rule_parameters(parameters), clients=AwsClients.from_session(boto3.Session()))
+    rows, _ = audit_live_account(parse_rule_parameters(parameters), clients=AwsClients.from_session(boto3.Session()))
     from_audit = {row.user_id: (row.result.value, row.annotation) for row in rows}
     assert from_audit == from_lambda
     assert len(from_audit) == len(CASES)
@@ -177,11 +178,133 @@ def test_audit_access_denied_exits_2_naming_the_action(monkeypatch, config, add_
     assert code == 2
 
 
-def test_audit_of_more_than_300_users_shows_progress_on_stderr_only(moto_server):
+def test_audit_of_more_than_300_users_shows_progress_only_when_stderr_is_a_terminal(moto_server):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
     iam, env = moto_server
     for number in range(305):
         iam.create_user(UserName=f"user{number:03d}")
-    completed = run_cli("audit", "--format", "json", env=env)
-    assert completed.returncode == 0, completed.stderr
-    assert "checking users" in completed.stderr
+    piped = run_cli("audit", "--format", "json", env=env)
+    assert piped.returncode == 0, piped.stderr
+    assert "checking users" not in piped.stderr  # no progress frames in a captured stream
+    assert json.loads(piped.stdout)["summary"]["NOT_APPLICABLE"] == 305
+
+    controller, terminal = pty.openpty()
+    # A terminal of 24 x 120 (a new pseudo-terminal is 0 x 0, and tqdm draws nothing in 0 columns).
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environment.update(env)
+    completed = subprocess.run(
+        [sys.executable, "-m", "mfa_audit.cli", "audit", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=environment,
+        timeout=300,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert completed.returncode == 0
+    assert b"checking users" in shown
     assert json.loads(completed.stdout)["summary"]["NOT_APPLICABLE"] == 305
+
+
+# --- conventions a pipeline relies on (offline, from a credential report) ---
+
+REPORT_CSV = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
+    "mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,"
+    "access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,"
+    "cert_2_last_rotated\n"
+    + "".join(
+        f"{name},arn:aws:iam::123456789012:user/{name},2024-01-01T00:00:00+00:00,{password},N/A,N/A,N/A,{mfa},"
+        "false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+        for name, password, mfa in [("=1+2", "true", "false"), ("alice", "true", "true"), ("carol", "false", "false")]
+        * 300
+    )
+)
+
+
+@pytest.fixture
+def report_file(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text(REPORT_CSV)
+    return path
+
+
+def test_version_is_printed():
+    completed = run_cli("--version")
+    assert completed.returncode == 0 and completed.stdout.startswith("mfa-audit ")
+
+
+def test_output_writes_the_file_and_nothing_to_stdout(report_file, tmp_path):
+    target = tmp_path / "out.json"
+    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "json", "--output", str(target))
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    assert json.loads(target.read_text())["summary"]["NON_COMPLIANT"] == 300
+
+
+def test_only_failed_lists_only_non_compliant_users_but_counts_everyone(report_file):
+    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "json", "--only-failed")
+    document = json.loads(completed.stdout)
+    assert {u["result"] for u in document["users"]} == {"NON_COMPLIANT"}
+    assert document["summary"] == {"COMPLIANT": 300, "NON_COMPLIANT": 300, "NOT_APPLICABLE": 300}
+
+
+def test_quiet_leaves_only_errors_on_stderr(report_file):
+    noisy = run_cli("audit", "--credential-report", str(report_file))
+    quiet = run_cli("audit", "--credential-report", str(report_file), "--quiet")
+    assert "note:" in noisy.stderr and quiet.stderr == ""
+    assert quiet.stdout == noisy.stdout
+
+
+def test_csv_output_of_a_hostile_user_name_is_safe_in_a_spreadsheet(report_file):
+    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "csv", "--only-failed")
+    first_cells = [line.split(",")[0] for line in completed.stdout.splitlines()[1:]]
+    assert set(first_cells) == {"'=1+2"}
+
+
+def test_a_closed_pipe_ends_quietly(report_file):
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(report_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    process.stdout.readline()  # like `| head -1`
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_a_write_error_is_one_line_and_exit_code_2(report_file):
+    if not Path("/dev/full").exists():
+        pytest.fail("/dev/full is missing; this Linux check needs it")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run(
+            [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(report_file)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+            timeout=60,
+        )
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1].startswith("mfa-audit: error: cannot write the output")
+    assert "Traceback" not in completed.stderr

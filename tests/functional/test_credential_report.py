@@ -1,5 +1,6 @@
 """mfa-audit audit --credential-report: offline, strict about its input, honest about its limits."""
 
+import base64
 import json
 import os
 import subprocess
@@ -41,9 +42,10 @@ REPORT = (
 )
 
 
-def run_report(tmp_path, content, *flags):
-    path = tmp_path / "report.csv"
-    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+def run_report(tmp_path, content, *flags, path=None):
+    if path is None:
+        path = tmp_path / "report.csv"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     return subprocess.run(
         [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(path), *flags],
@@ -91,13 +93,29 @@ def test_report_with_only_compliant_users_exits_0(tmp_path):
     [
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
-        (b"\xff\xfe\xfa not utf-8", "not UTF-8"),
+        (b"\xfa\xfb not utf-8", "not UTF-8"),
+        (REPORT.encode("utf-16"), "UTF-16"),
+        (REPORT.encode("utf-16-le"), "UTF-16"),
+        (base64.b64encode(REPORT.encode()), "base64 -d"),
+        (HEADER + "\n" + "".join(row(f"u{n}", "false", "false") + "\n" for n in range(5002)), "at most 5,000 users"),
         ("name,email\nbob,bob@example.com\n", "missing column"),
         (REPORT[: REPORT.rindex(",false,N/A")], "truncated"),
         (HEADER + "\n" + row("bob", "maybe", "false") + "\n", "password_enabled"),
         (HEADER + "\n" + row("bob", "true", "false", created="yesterday") + "\n", "not a timestamp"),
     ],
-    ids=["empty", "binary", "not-utf8", "wrong-columns", "truncated", "bad-flag", "bad-time"],
+    ids=[
+        "empty",
+        "binary",
+        "not-utf8",
+        "utf16-with-bom",
+        "utf16-without-bom",
+        "still-base64",
+        "more-users-than-iam-allows",
+        "wrong-columns",
+        "truncated",
+        "bad-flag",
+        "bad-time",
+    ],
 )
 def test_a_file_that_is_not_a_credential_report_exits_2(tmp_path, content, message):
     completed = run_report(tmp_path, content)
@@ -105,6 +123,35 @@ def test_a_file_that_is_not_a_credential_report_exits_2(tmp_path, content, messa
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr
     assert completed.stdout == ""
+
+
+def test_a_file_larger_than_any_report_is_refused_before_it_is_read(tmp_path):
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:
+        handle.truncate(64 * 2**20)  # sparse: 64 MiB that cost no disk
+    completed = run_report(tmp_path, None, path=huge)
+    assert completed.returncode == 2
+    assert "bytes" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_a_report_resaved_by_a_spreadsheet_with_upper_case_flags_is_read(tmp_path):
+    resaved = HEADER + "\n" + row("bob", "TRUE", "FALSE") + "\n" + row("alice", "True", "True") + "\n"
+    completed = run_report(tmp_path, resaved, "--format", "json")
+    assert completed.returncode == 1, completed.stderr
+    users = {u["user_name"]: u["result"] for u in json.loads(completed.stdout)["users"]}
+    assert users == {"bob": "NON_COMPLIANT", "alice": "COMPLIANT"}
+
+
+def test_the_reports_age_is_estimated_from_its_newest_timestamp(tmp_path):
+    weeks_old = HEADER + "\n" + row("bob", "true", "false", created="2025-03-01T08:00:00+00:00") + "\n"
+    completed = run_report(tmp_path, weeks_old, "--format", "json")
+    (age,) = [line for line in json.loads(completed.stdout)["limitations"] if "newest timestamp" in line]
+    assert "2025-03-01 08:00 UTC" in age and "days old" in age
+
+
+def test_a_report_with_a_timestamp_in_the_future_says_its_age_is_unknown(tmp_path):
+    completed = run_report(tmp_path, REPORT, "--format", "json")
+    assert any("in the future" in line for line in json.loads(completed.stdout)["limitations"])
 
 
 def test_missing_file_exits_2(tmp_path):

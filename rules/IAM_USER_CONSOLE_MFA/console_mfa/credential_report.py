@@ -8,6 +8,8 @@ Example::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 from dataclasses import dataclass
@@ -16,6 +18,10 @@ from datetime import datetime
 from .exceptions import CredentialReportError
 
 ROOT_ROW = "<root_account>"
+# IAM's quota; a report can hold no more user rows than this.
+MAX_USERS = 5000
+# A 5,000-user report is about 2 MB; anything past this is not one (and would only fill memory).
+MAX_REPORT_BYTES = 16 * 2**20
 REQUIRED_COLUMNS = ("user", "arn", "user_creation_time", "password_enabled", "password_last_changed", "mfa_active")
 
 
@@ -30,9 +36,10 @@ class ReportRow:
 
 
 def _flag(value: str, column: str, line: int) -> bool:
-    if value not in ("true", "false"):
-        raise CredentialReportError(f"line {line}: column {column} is {value!r}, expected true or false")
-    return value == "true"
+    # IAM writes "true"/"false"; a spreadsheet re-saving the file writes TRUE/FALSE.
+    if value.lower() not in ("true", "false"):
+        raise CredentialReportError(f"line {line}: column {column} is {value[:40]!r}, expected true or false")
+    return value.lower() == "true"
 
 
 def _time(value: str, column: str, line: int, optional: bool = False) -> datetime | None:
@@ -47,12 +54,42 @@ def _time(value: str, column: str, line: int, optional: bool = False) -> datetim
     return parsed
 
 
+def check_report_size(size: int) -> None:
+    """Refuse, before reading it, a file larger than any credential report can be."""
+    if size > MAX_REPORT_BYTES:
+        raise CredentialReportError(
+            f"the file is {size:,} bytes; a credential report of IAM's {MAX_USERS:,} users at most is far "
+            f"smaller (this tool reads up to {MAX_REPORT_BYTES // 2**20} MiB)"
+        )
+
+
+def _looks_base64_encoded(content: bytes) -> bool:
+    stripped = b"".join(content.split())
+    if not stripped or b"," in stripped[:200]:
+        return False
+    try:
+        return base64.b64decode(stripped[:4000], validate=False).startswith(b"user,arn,")
+    except (binascii.Error, ValueError):
+        return False
+
+
 def parse_credential_report(content: bytes) -> list[ReportRow]:
     """Every IAM user row of the report; the root account's row is skipped."""
     if not content.strip():
         raise CredentialReportError("the file is empty")
+    check_report_size(len(content))
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")) or content[1:200:2].count(b"\x00") > 50:
+        raise CredentialReportError(
+            "the file is UTF-16 text (as Excel or PowerShell may save it); save it as UTF-8 (CSV UTF-8), "
+            "or convert it: iconv -f UTF-16 -t UTF-8 report.csv > report-utf8.csv"
+        )
     if b"\x00" in content:
         raise CredentialReportError("the file is binary, not a CSV credential report")
+    if _looks_base64_encoded(content):
+        raise CredentialReportError(
+            "the file is still base64-encoded, as GetCredentialReport returns it; decode it first: "
+            "base64 -d report.b64 > report.csv"
+        )
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -67,6 +104,8 @@ def parse_credential_report(content: bytes) -> list[ReportRow]:
     for line, fields in enumerate(reader, start=2):
         if not fields:
             continue
+        if len(rows) > MAX_USERS:
+            raise CredentialReportError(f"more than {MAX_USERS:,} user rows; IAM allows at most {MAX_USERS:,} users")
         if len(fields) != len(header):
             raise CredentialReportError(
                 f"line {line} has {len(fields)} fields, the header has {len(header)}; the file may be truncated"
