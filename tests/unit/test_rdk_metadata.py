@@ -15,7 +15,7 @@ def test_parameters_json_describes_the_rule_for_rdk():
     assert parameters["RuleName"] == RULE_DIR.name
     assert parameters["SourceRuntime"] == "python3.12-lib"
     assert parameters["SourceEvents"] == "AWS::IAM::User"
-    assert parameters["SourcePeriodic"] == "TwentyFour_Hours"
+    assert parameters["SourcePeriodic"] == "One_Hour"
     assert (RULE_DIR / f"{parameters['RuleName']}.py").exists()
 
 
