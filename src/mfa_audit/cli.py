@@ -24,10 +24,12 @@ from console_mfa.exceptions import RuleError
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.verdict import ComplianceType
 
+from mfa_audit.findings import render_asff, render_junit
 from mfa_audit.org_report_render import REPORT_FORMATS, render_report
 from mfa_audit.output import FORMATS, ResultRow, render
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
+FINDING_FORMATS = ("asff", "junit")
 PROGRESS_THRESHOLD = 300
 
 
@@ -50,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="evaluate an emulated account with the real Lambda handler")
-    demo.add_argument("--format", choices=FORMATS, default="table")
+    demo.add_argument("--format", choices=FORMATS + FINDING_FORMATS, default="table")
     _add_output_flags(demo)
 
     audit = commands.add_parser("audit", help="evaluate a live account (read-only) or a credential report")
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--exempt-users", help="as the ExemptUsers rule parameter")
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
-    audit.add_argument("--format", choices=FORMATS, default="table")
+    audit.add_argument("--format", choices=FORMATS + FINDING_FORMATS, default="table")
     _add_output_flags(audit)
 
     report = commands.add_parser("report", help="the rule's results across an organization, from a Config aggregator")
@@ -134,9 +136,23 @@ def _emit(
 ) -> int:
     for line in limitations:
         _note(args, line)
-    text = render(
-        rows, args.format, source=source, parameters=parameters, limitations=limitations, only_failed=args.only_failed
-    )
+    if args.format in FINDING_FORMATS:
+        listed = [r for r in rows if r.result is ComplianceType.NON_COMPLIANT] if args.only_failed else rows
+        generated = datetime.now(timezone.utc)
+        text = (
+            render_asff(listed, generated=generated, region=getattr(args, "region", None) or "us-east-1")
+            if args.format == "asff"
+            else render_junit(listed, generated=generated)
+        )
+    else:
+        text = render(
+            rows,
+            args.format,
+            source=source,
+            parameters=parameters,
+            limitations=limitations,
+            only_failed=args.only_failed,
+        )
     _write(args, text)
     return EXIT_NON_COMPLIANT if any(row.result is ComplianceType.NON_COMPLIANT for row in rows) else EXIT_OK
 
