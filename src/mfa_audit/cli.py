@@ -24,12 +24,12 @@ from console_mfa.exceptions import RuleError
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.verdict import ComplianceType
 
-from mfa_audit.findings import render_asff, render_junit
+from mfa_audit.findings import render_asff, render_junit, render_ocsf
 from mfa_audit.org_report_render import REPORT_FORMATS, render_report
 from mfa_audit.output import FORMATS, ResultRow, render
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
-FINDING_FORMATS = ("asff", "junit")
+FINDING_FORMATS = ("asff", "ocsf", "junit")
 PROGRESS_THRESHOLD = 300
 
 
@@ -139,11 +139,13 @@ def _emit(
     if args.format in FINDING_FORMATS:
         listed = [r for r in rows if r.result is ComplianceType.NON_COMPLIANT] if args.only_failed else rows
         generated = datetime.now(timezone.utc)
-        text = (
-            render_asff(listed, generated=generated, region=getattr(args, "region", None) or "us-east-1")
-            if args.format == "asff"
-            else render_junit(listed, generated=generated)
-        )
+        region = getattr(args, "region", None) or "us-east-1"
+        if args.format == "asff":
+            text = render_asff(listed, generated=generated, region=region)
+        elif args.format == "ocsf":
+            text = render_ocsf(listed, generated=generated, region=region, version=_version())
+        else:
+            text = render_junit(listed, generated=generated)
     else:
         text = render(
             rows,

@@ -3,6 +3,8 @@
 * ``asff``: one AWS Security Finding Format (2018-10-08) finding per evaluated user, ready for
   ``aws securityhub batch-import-findings --findings file://findings.json``. Ids are stable (the
   user's ARN), so importing again updates a finding instead of adding one.
+* ``ocsf``: one OCSF Compliance Finding (class_uid 2003) per evaluated user, as Security Lake and
+  the newer Security Hub take them (checked in the tests with the ``py-ocsf-models`` library Prowler uses);
 * ``junit``: a test case per evaluated user, a failure per NON_COMPLIANT user, a skip per
   NOT_APPLICABLE one, so a CI system lists who fails.
 
@@ -84,6 +86,76 @@ def asff_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
 
 def render_asff(rows: Sequence[ResultRow], *, generated: datetime, region: str) -> str:
     return json.dumps(asff_findings(rows, generated=generated, region=region), indent=2)
+
+
+OCSF_VERSION = "1.5.0"
+OCSF_COMPLIANCE_STATUS = {  # OCSF compliance status_id: 1 Pass, 3 Fail, 0 Unknown
+    ComplianceType.COMPLIANT: (1, "Pass"),
+    ComplianceType.NON_COMPLIANT: (3, "Fail"),
+    ComplianceType.NOT_APPLICABLE: (0, "Unknown"),
+}
+OCSF_SEVERITY = {"INFORMATIONAL": (1, "Informational"), "MEDIUM": (3, "Medium")}
+
+
+def ocsf_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str, version: str) -> list[dict]:
+    milliseconds = int(generated.timestamp() * 1000)
+    findings = []
+    for row in rows:
+        partition, account = _arn_parts(row.arn)
+        severity_id, severity = OCSF_SEVERITY[SEVERITY[row.result]]
+        status_id, status = OCSF_COMPLIANCE_STATUS[row.result]
+        findings.append(
+            {
+                "activity_id": 1,
+                "activity_name": "Create",
+                "category_uid": 2,
+                "category_name": "Findings",
+                "class_uid": 2003,
+                "class_name": "Compliance Finding",
+                "type_uid": 200301,
+                "type_name": "Compliance Finding: Create",
+                "severity_id": severity_id,
+                "severity": severity,
+                "status_id": 1,
+                "status": "New",
+                "time": milliseconds,
+                "message": row.annotation,
+                "metadata": {
+                    "version": OCSF_VERSION,
+                    "event_code": "IAM_USER_CONSOLE_MFA",
+                    "product": {"name": "mfa-audit", "vendor_name": "iam-user-console-mfa", "version": version},
+                },
+                "finding_info": {
+                    "uid": f"{row.arn}/iam-user-console-mfa",
+                    "title": TITLE,
+                    "desc": row.annotation,
+                    "types": [FINDING_TYPE],
+                    "created_time": milliseconds,
+                },
+                "compliance": {
+                    "control": "1.10",
+                    "standards": ["CIS AWS Foundations Benchmark", "AWS Security Hub IAM.5"],
+                    "status_id": status_id,
+                    "status": status,
+                },
+                "resources": [
+                    {
+                        "uid": row.arn,
+                        "name": row.user_name,
+                        "type": "AwsIamUser",
+                        "cloud_partition": partition,
+                        "region": region,
+                        "data": {"user_id": row.user_id, "result": row.result.value},
+                    }
+                ],
+                "cloud": {"provider": "AWS", "account": {"uid": account}, "region": region},
+            }
+        )
+    return findings
+
+
+def render_ocsf(rows: Sequence[ResultRow], *, generated: datetime, region: str, version: str) -> str:
+    return json.dumps(ocsf_findings(rows, generated=generated, region=region, version=version), indent=2)
 
 
 def render_junit(rows: Sequence[ResultRow], *, generated: datetime) -> str:

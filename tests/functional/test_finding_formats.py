@@ -58,3 +58,15 @@ def test_junit_has_a_case_per_user_and_a_failure_per_non_compliant_user(tmp_path
 def test_junit_only_failed_lists_the_failures(tmp_path):
     suite = ElementTree.fromstring(_audit(tmp_path, "--format", "junit", "--only-failed").stdout)
     assert suite.get("tests") == suite.get("failures") == "300"
+
+
+def test_ocsf_findings_are_valid_compliance_findings(tmp_path):
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+    findings = json.loads(_audit(tmp_path, "--format", "ocsf").stdout)
+    assert len(findings) == 900
+    for finding in findings[:: 300 // 3]:
+        parsed = ComplianceFinding.model_validate(finding)
+        assert parsed.class_uid == 2003
+    statuses = {(f["resources"][0]["name"], f["compliance"]["status"]) for f in findings}
+    assert statuses == {("=1+2", "Fail"), ("alice", "Pass"), ("carol", "Unknown")}
