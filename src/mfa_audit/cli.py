@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_output_flags(audit)
 
     report = commands.add_parser("report", help="the rule's results across an organization, from a Config aggregator")
-    report.add_argument("--aggregator", required=True, help="name of the Config aggregator")
+    source = report.add_mutually_exclusive_group(required=True)
+    source.add_argument("--aggregator", help="name of the Config aggregator")
+    source.add_argument("--demo", action="store_true", help="an emulated organization of 14 accounts, no AWS needed")
     report.add_argument(
         "--rule-name",
         default="IAM_USER_CONSOLE_MFA",
@@ -198,12 +200,21 @@ def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from mfa_audit.live import clients_for_cli
-    from mfa_audit.org_report import gather_report
+    if args.demo:
+        from mfa_audit.demo_organization import demo_report
 
-    clients = clients_for_cli(args.profile, args.region, args.role_arn)
-    report = gather_report(clients.config, args.aggregator, args.rule_name)
-    _write(args, render_report(report, args.format))
+        report = demo_report()
+        _note(args, "EMULATED ORGANIZATION (moto and an emulated Config aggregator): no AWS account is contacted.")
+    else:
+        from mfa_audit.live import clients_for_cli
+        from mfa_audit.org_report import gather_report
+
+        clients = clients_for_cli(args.profile, args.region, args.role_arn)
+        report = gather_report(clients.config, args.aggregator, args.rule_name, clients.client("organizations"))
+    report.tool_version = _version()
+    if args.only_failed:
+        report.users = report.non_compliant
+    _write(args, render_report(report, args.format, args.region or "us-east-1"))
     return EXIT_NON_COMPLIANT if report.non_compliant else EXIT_OK
 
 

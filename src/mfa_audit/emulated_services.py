@@ -438,3 +438,98 @@ class ApiCallCounter:
 
     def of_service(self, prefix: str) -> int:
         return sum(count for key, count in self.calls.items() if key.startswith(f"{prefix}:"))
+
+
+class EmulatedAggregator(JsonServiceEmulator):
+    """A Config aggregator over accounts whose rule results are given, answering as the real APIs do:
+    GetAggregateComplianceDetailsByConfigRule returns COMPLIANT and NON_COMPLIANT results only.
+
+    ``accounts``: one dict per account with ``account_id``, ``region``, ``collected`` (False: the
+    aggregator could not collect it, with ``error``), ``rule_deployed`` and ``users`` as
+    (user_id, user_name, compliance_type, annotation, recorded).
+    """
+
+    RULE = "OrgConfigRule-IAM_USER_CONSOLE_MFA-demo01"
+
+    def __init__(self, accounts: list[dict[str, Any]]) -> None:
+        super().__init__("config-service")
+        self.accounts = accounts
+        self.operations = {
+            "DescribeConfigurationAggregatorSourcesStatus": self._sources,
+            "DescribeAggregateComplianceByConfigRules": self._rules,
+            "ListAggregateDiscoveredResources": self._resources,
+            "GetAggregateComplianceDetailsByConfigRule": self._details,
+        }
+
+    def _sources(self, params: dict[str, Any]) -> dict[str, Any]:
+        statuses = [{"SourceId": "o-demoorg0001", "SourceType": "ORGANIZATION", "LastUpdateStatus": "SUCCEEDED"}]
+        for account in self.accounts:
+            status = {
+                "SourceId": account["account_id"],
+                "SourceType": "ACCOUNT",
+                "AwsRegion": account["region"],
+                "LastUpdateStatus": "SUCCEEDED" if account["collected"] else "FAILED",
+            }
+            if not account["collected"]:
+                status.update(LastErrorCode="NoAvailableConfigurationRecorder", LastErrorMessage=account["error"])
+            statuses.append(status)
+        return {"AggregatedSourceStatusList": statuses}
+
+    def _deployed(self) -> list[dict[str, Any]]:
+        return [a for a in self.accounts if a["collected"] and a["rule_deployed"]]
+
+    def _rules(self, params: dict[str, Any]) -> dict[str, Any]:
+        rules = []
+        for account in self._deployed():
+            failing = any(user[2] == "NON_COMPLIANT" for user in account["users"])
+            rules.append(
+                {
+                    "ConfigRuleName": self.RULE,
+                    "Compliance": {"ComplianceType": "NON_COMPLIANT" if failing else "COMPLIANT"},
+                    "AccountId": account["account_id"],
+                    "AwsRegion": account["region"],
+                }
+            )
+        return {"AggregateComplianceByConfigRules": rules}
+
+    def _resources(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ResourceIdentifiers": [
+                {
+                    "SourceAccountId": account["account_id"],
+                    "SourceRegion": account["region"],
+                    "ResourceId": user_id,
+                    "ResourceType": "AWS::IAM::User",
+                    "ResourceName": user_name,
+                }
+                for account in self.accounts
+                if account["collected"]
+                for user_id, user_name, *_ in account["users"]
+            ]
+        }
+
+    def _details(self, params: dict[str, Any]) -> dict[str, Any]:
+        (account,) = [a for a in self._deployed() if a["account_id"] == params["AccountId"]]
+        results = []
+        for user_id, _, kind, annotation, recorded in account["users"]:
+            if kind not in ("COMPLIANT", "NON_COMPLIANT"):
+                continue  # what the aggregator API supports
+            results.append(
+                {
+                    "EvaluationResultIdentifier": {
+                        "EvaluationResultQualifier": {
+                            "ConfigRuleName": self.RULE,
+                            "ResourceType": "AWS::IAM::User",
+                            "ResourceId": user_id,
+                        },
+                        "OrderingTimestamp": recorded,
+                    },
+                    "ComplianceType": kind,
+                    "ResultRecordedTime": recorded,
+                    "ConfigRuleInvokedTime": recorded,
+                    "Annotation": annotation,
+                    "AccountId": account["account_id"],
+                    "AwsRegion": account["region"],
+                }
+            )
+        return {"AggregateEvaluationResults": results}

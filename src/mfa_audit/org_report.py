@@ -18,8 +18,11 @@ from typing import Any
 
 from botocore.client import BaseClient
 from console_mfa.aws import collect
+from console_mfa.exceptions import AwsCallError
 
-COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE")
+# The aggregator's GetAggregateComplianceDetailsByConfigRule supports only these two (API reference):
+# NOT_APPLICABLE results are not aggregator data, so the report never shows counts for them.
+COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT")
 
 
 @dataclass
@@ -36,11 +39,14 @@ class AccountSummary:
 
 
 @dataclass(frozen=True)
-class NonCompliantUser:
+class UserResult:
+    """One user's result as the aggregator holds it."""
+
     account_id: str
     region: str
     user_name: str
     user_id: str
+    result: str
     annotation: str
 
 
@@ -50,7 +56,31 @@ class OrgReport:
     rule: str
     generated: datetime
     accounts: list[AccountSummary]
-    non_compliant: list[NonCompliantUser]
+    users: list[UserResult]
+    # Account names from AWS Organizations, where the caller may list them.
+    account_names: dict[str, str] = field(default_factory=dict)
+    # When the newest result was recorded: how current the data is.
+    newest_result: datetime | None = None
+    tool_version: str = ""
+
+    @property
+    def non_compliant(self) -> list[UserResult]:
+        return [user for user in self.users if user.result == "NON_COMPLIANT"]
+
+    def account_label(self, account_id: str) -> str:
+        name = self.account_names.get(account_id)
+        return f"{name} ({account_id})" if name else account_id
+
+    @property
+    def share_compliant(self) -> float | None:
+        """COMPLIANT among the console-password users evaluated (the only ones the aggregator counts)."""
+        totals = self.totals
+        evaluated = totals["COMPLIANT"] + totals["NON_COMPLIANT"]
+        return totals["COMPLIANT"] / evaluated if evaluated else None
+
+    @property
+    def accounts_failing(self) -> int:
+        return sum(1 for a in self.accounts if a.counts["NON_COMPLIANT"])
 
     @property
     def totals(self) -> dict[str, int]:
@@ -65,7 +95,24 @@ def rule_matches(name: str, rule: str) -> bool:
     return name == rule or name.startswith((f"OrgConfigRule-{rule}-", f"{rule}-conformance-pack-"))
 
 
-def gather_report(config: BaseClient, aggregator: str, rule: str) -> OrgReport:
+def account_names(organizations: BaseClient | None) -> dict[str, str]:
+    """Account names from AWS Organizations, or none where the caller may not list accounts."""
+    if organizations is None:
+        return {}
+    try:
+        accounts = collect(organizations, "ListAccounts", "Accounts") or []
+    except AwsCallError:
+        # Not the management account or a delegated administrator, or denied: ids will do.
+        return {}
+    return {a["Id"]: a.get("Name", "") for a in accounts}
+
+
+def worst_first(accounts: list[AccountSummary]) -> list[AccountSummary]:
+    """Most NON_COMPLIANT users first, then accounts without data, then the rest, by id."""
+    return sorted(accounts, key=lambda a: (-a.counts["NON_COMPLIANT"], a.has_data, a.account_id, a.region))
+
+
+def gather_report(config: BaseClient, aggregator: str, rule: str, organizations: BaseClient | None = None) -> OrgReport:
     """Read every account's results for ``rule`` through ``aggregator`` (paginated, retried by botocore)."""
     sources = (
         collect(
@@ -108,7 +155,8 @@ def gather_report(config: BaseClient, aggregator: str, rule: str) -> OrgReport:
             if status == "SUCCEEDED"
             else f"not collected by the aggregator: {status} {source.get('LastErrorMessage', '')}".strip(),
         )
-    non_compliant = []
+    users = []
+    newest: datetime | None = None
     for entry in sorted(rules, key=lambda item: (item["AccountId"], item["AwsRegion"], item["ConfigRuleName"])):
         if not rule_matches(entry["ConfigRuleName"], rule):
             continue
@@ -129,38 +177,51 @@ def gather_report(config: BaseClient, aggregator: str, rule: str) -> OrgReport:
         )
         for result in results:
             kind = result.get("ComplianceType", "")
-            if kind in summary.counts:
-                summary.counts[kind] += 1
-            if kind == "NON_COMPLIANT":
-                user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
-                non_compliant.append(
-                    NonCompliantUser(
-                        key[0],
-                        key[1],
-                        names.get((key[0], user_id), "") or "(unknown)",
-                        user_id,
-                        result.get("Annotation", ""),
-                    )
+            if kind not in summary.counts:
+                continue
+            summary.counts[kind] += 1
+            recorded = result.get("ResultRecordedTime")
+            if isinstance(recorded, datetime) and (newest is None or recorded > newest):
+                newest = recorded
+            user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
+            users.append(
+                UserResult(
+                    key[0],
+                    key[1],
+                    names.get((key[0], user_id), "") or "(unknown)",
+                    user_id,
+                    kind,
+                    result.get("Annotation", ""),
                 )
+            )
     return OrgReport(
         aggregator,
         rule,
         datetime.now(timezone.utc),
-        sorted(accounts.values(), key=lambda a: (a.account_id, a.region)),
-        sorted(non_compliant, key=lambda u: (u.account_id, u.user_name.casefold())),
+        worst_first(list(accounts.values())),
+        sorted(users, key=lambda u: (u.account_id, u.user_name.casefold())),
+        account_names(organizations),
+        newest,
     )
 
 
 def as_document(report: OrgReport) -> dict[str, Any]:
-    """The JSON form (schema ``mfa-audit-report/v1``)."""
+    """The JSON form (schema ``mfa-audit-report/v2``: counts hold only what the aggregator returns)."""
     return {
-        "schema": "mfa-audit-report/v1",
+        "schema": "mfa-audit-report/v2",
         "aggregator": report.aggregator,
         "rule": report.rule,
         "generated": report.generated.isoformat(),
+        "newest_result": report.newest_result.isoformat() if report.newest_result else None,
         "totals": report.totals,
         "accounts": [
-            {"account_id": a.account_id, "region": a.region, "status": a.status, "counts": a.counts}
+            {
+                "account_id": a.account_id,
+                "account_name": report.account_names.get(a.account_id),
+                "region": a.region,
+                "status": a.status,
+                "counts": a.counts,
+            }
             for a in report.accounts
         ],
         "non_compliant": [

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from datetime import datetime, timezone
 from html.parser import HTMLParser
+from pathlib import Path
 
 import boto3
 import pytest
@@ -14,9 +15,10 @@ from console_mfa.aws import AwsClients
 
 from mfa_audit import cli
 from mfa_audit.org_report import gather_report
-from mfa_audit.org_report_render import render_report
+from mfa_audit.org_report_render import REPORT_FORMATS, render_report
 
 AGGREGATOR = "organization"
+ROOT = Path(__file__).resolve().parents[2]
 A, B, C = "111111111111", "222222222222", "333333333333"
 ORG_RULE = "OrgConfigRule-IAM_USER_CONSOLE_MFA-abc123"
 WHEN = datetime(2026, 11, 28, tzinfo=timezone.utc)
@@ -167,8 +169,13 @@ def stub_aggregator(config):
         "get_aggregate_compliance_details_by_config_rule",
         {
             "AggregateEvaluationResults": [
-                _result(A, "AIDAUSER000000000003", "NOT_APPLICABLE"),
-                _result(A, "AIDAUSER000000000004", "NON_COMPLIANT", "found: sms | <script>alert(1)</script>"),
+                # The aggregator API returns COMPLIANT and NON_COMPLIANT results only.
+                _result(
+                    A,
+                    "AIDAUSER000000000004",
+                    "NON_COMPLIANT",
+                    "No allowed MFA device (found: sms | <script>alert(1)</script>; allowed: fido)",
+                ),
             ]
         },
         {**details, "NextToken": "details-2"},
@@ -187,8 +194,8 @@ def report(aws):
 
 def test_every_page_is_read_and_counted_per_account(report):
     accounts = {a.account_id: a for a in report.accounts}
-    assert accounts[A].counts == {"COMPLIANT": 1, "NON_COMPLIANT": 2, "NOT_APPLICABLE": 1}
-    assert report.totals == {"COMPLIANT": 1, "NON_COMPLIANT": 2, "NOT_APPLICABLE": 1}
+    assert accounts[A].counts == {"COMPLIANT": 1, "NON_COMPLIANT": 2}
+    assert report.totals == {"COMPLIANT": 1, "NON_COMPLIANT": 2}
 
 
 def test_accounts_without_data_are_shown_not_hidden(report):
@@ -207,8 +214,18 @@ def test_non_compliant_users_are_joined_with_their_names(report):
 
 def test_json_follows_the_documented_schema(report):
     document = json.loads(render_report(report, "json"))
-    assert document["schema"] == "mfa-audit-report/v1"
-    assert set(document) == {"schema", "aggregator", "rule", "generated", "totals", "accounts", "non_compliant"}
+    assert document["schema"] == "mfa-audit-report/v2"
+    assert set(document) == {
+        "schema",
+        "aggregator",
+        "rule",
+        "generated",
+        "newest_result",
+        "totals",
+        "accounts",
+        "non_compliant",
+    }
+    assert set(document["totals"]) == {"COMPLIANT", "NON_COMPLIANT"}  # all the aggregator returns
     assert {a["account_id"]: a["status"] for a in document["accounts"]}[A] == "collected"
 
 
@@ -217,7 +234,7 @@ def test_csv_markdown_and_table_carry_every_account_and_user(report):
     assert csv_text.count("\naccount,") == 3 and csv_text.count("\nnon_compliant_user,") == 2
     markdown = render_report(report, "markdown")
     # Markdown renderers pass raw HTML through, so it is escaped, as is the cell separator.
-    assert "| 333333333333 |" in markdown and "found: sms \\| &lt;script&gt;" in markdown
+    assert "| 333333333333 |" in markdown and "sms \\| &lt;script&gt;" in markdown
     assert "<script>" not in markdown
     table = render_report(report, "table")
     assert "bob" in table and "222222222222" in table
@@ -262,11 +279,12 @@ def test_html_renders_in_headless_chromium_with_no_network(report, tmp_path):
     assert {(b["data-account"], b["data-kind"], b["data-count"]) for b in bars} == {
         (A, "COMPLIANT", "1"),
         (A, "NON_COMPLIANT", "2"),
-        (A, "NOT_APPLICABLE", "1"),
     }
     assert dom.count("no data") == 2  # accounts B and C, shown in the chart
     assert sum(1 for tag, attrs in elements.found if tag == "table") == 2
-    assert dom.count("<tr>") == 1 + 3 + 1 + 2  # header + 3 accounts, header + 2 users
+    assert (
+        sum(1 for tag, attrs in elements.found if tag == "tr") == 1 + 3 + 1 + 2
+    )  # header + 3 accounts, header + 2 users
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [*flags, f"--screenshot={screenshot}", "--window-size=1000,800", page.as_uri()],
@@ -298,3 +316,98 @@ def test_report_command_names_a_missing_permission(aws, monkeypatch, capsys):
         code = cli.main(["report", "--aggregator", AGGREGATOR])
     assert code == 2
     assert "config:DescribeConfigurationAggregatorSourcesStatus" in capsys.readouterr().err
+
+
+# --- mfa-audit report --demo: an emulated organization, offline, in every format ---
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from mfa_audit.demo_organization import demo_report
+
+    report = demo_report()
+    report.tool_version = "test"
+    return report
+
+
+def test_the_demo_organization_has_every_kind_of_account(demo):
+    assert len(demo.accounts) >= 12
+    statuses = [a.status for a in demo.accounts]
+    assert any("not collected" in s and "Config is not enabled" in s for s in statuses)  # Config off
+    assert any(s.startswith("no results for this rule") for s in statuses)  # rule not deployed
+    assert sum(1 for a in demo.accounts if a.counts["NON_COMPLIANT"]) >= 5
+    assert sum(1 for a in demo.accounts if a.has_data and not a.counts["NON_COMPLIANT"]) >= 3
+    assert len(demo.account_names) == len(demo.accounts) + 1  # names from Organizations (and the management one)
+    annotations = {u.annotation for u in demo.users}
+    for kind in ("found: none", "found: sms", "MFA: virtual", "MFA: fido", "MFA: hardware", "grace period"):
+        assert any(kind in a for a in annotations), kind
+    # Only what the aggregator returns: no NOT_APPLICABLE anywhere (break-glass and no-password users are not counted).
+    assert {u.result for u in demo.users} == {"COMPLIANT", "NON_COMPLIANT"}
+
+
+def test_the_demo_lists_accounts_worst_first(demo):
+    failing = [a.counts["NON_COMPLIANT"] for a in demo.accounts if a.has_data and a.counts["NON_COMPLIANT"]]
+    assert failing == sorted(failing, reverse=True)
+    assert demo.accounts[0].counts["NON_COMPLIANT"] == max(failing)
+
+
+@pytest.mark.parametrize("output_format", REPORT_FORMATS)
+def test_the_demo_renders_in_every_format(demo, output_format):
+    text = render_report(demo, output_format)
+    if output_format in ("json", "asff", "ocsf"):
+        json.loads(text)
+    if output_format == "junit":
+        import xml.etree.ElementTree as ElementTree
+
+        suite = ElementTree.fromstring(text)
+        assert int(suite.get("failures")) == len(demo.non_compliant)
+    assert text
+
+
+def test_report_demo_runs_from_the_command_line_without_aws(tmp_path):
+    from .test_cli import run_cli
+
+    completed = run_cli("report", "--demo", "--format", "json", "--output", str(tmp_path / "demo.json"))
+    assert completed.returncode == 1, completed.stderr
+    assert json.loads((tmp_path / "demo.json").read_text())["schema"] == "mfa-audit-report/v2"
+    assert "EMULATED ORGANIZATION" in completed.stderr
+
+
+def test_the_demo_html_shows_a_manager_the_headline_in_headless_chromium(demo, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is needed for this test; `make test` installs it (apt-get install chromium)"
+    page = tmp_path / "demo.html"
+    page.write_text(render_report(demo, "html"))
+    flags = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    share = round(100 * demo.share_compliant)
+    assert f"{share}% of console users comply" in dom
+    assert f"{demo.accounts_failing} of {len(demo.accounts)} accounts" in dom
+    worst = demo.accounts[0]
+    assert dom.index(demo.account_label(worst.account_id)) < dom.index(demo.account_label(demo.accounts[-1].account_id))
+    assert f"{worst.counts['NON_COMPLIANT']} without MFA / {worst.counts['COMPLIANT']} compliant" in dom
+    assert dom.count('class="failing"') == demo.accounts_failing
+    assert dom.count('class="no-data"') >= 2 + 2  # the chart's label and the table's row, for each
+    assert "mfa-audit test" in dom and "Newest result" in dom
+    assert 'href="README.md#fixing-a-non_compliant-user"' in dom
+    assert "found: none" not in dom.split('id="non-compliant"')[1]  # a compact column, not the sentence
+    screenshot = ROOT / "build" / "test-artifacts" / "report-demo.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [*flags, f"--screenshot={screenshot}", "--window-size=1200,1600", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert screenshot.stat().st_size > 20000
