@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.sweep import ACCOUNT_ID, PARAMETERS, seed_mix
+from benchmarks.sweep import ACCOUNT_ID, PARAMETERS, seed_mix, use_emulated_account
 
 DAILY_CHURN = 0.01
 SWEEPS_PER_DAY = 24
@@ -205,17 +205,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("bench-results/cost.json"))
     args = parser.parse_args()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "AKIABENCHMARK0000001",
-        "AWS_SECRET_ACCESS_KEY": "benchmark",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        os.environ[name] = value
-    os.environ.pop("AWS_PROFILE", None)
-    import logging
-
-    logging.getLogger("console_mfa").setLevel(logging.WARNING)
+    use_emulated_account()
 
     days = []
     for size in (int(s) for s in args.sizes.split(",")):

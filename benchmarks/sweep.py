@@ -187,13 +187,10 @@ def table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="500,2000,5000")
-    parser.add_argument("--latency-ms", type=float, default=40.0, help="added to every AWS call")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=Path("bench-results/sweep.json"))
-    args = parser.parse_args()
+def use_emulated_account() -> None:
+    """Fake credentials for the emulated account, no profile, and the rule's per-run log lines kept quiet."""
+    import logging
+
     for name, value in {
         "AWS_ACCESS_KEY_ID": "AKIABENCHMARK0000001",
         "AWS_SECRET_ACCESS_KEY": "benchmark",
@@ -202,9 +199,17 @@ def main() -> None:
     }.items():
         os.environ[name] = value
     os.environ.pop("AWS_PROFILE", None)
-    import logging
-
     logging.getLogger("console_mfa").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500,2000,5000")
+    parser.add_argument("--latency-ms", type=float, default=40.0, help="added to every AWS call")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--output", type=Path, default=Path("bench-results/sweep.json"))
+    args = parser.parse_args()
+    use_emulated_account()
 
     runs: list[Run] = []
     for size in (int(s) for s in args.sizes.split(",")):

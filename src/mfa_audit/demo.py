@@ -7,10 +7,9 @@ Example::
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from mfa_audit.emulated_account import SeedUser, create_user
+from mfa_audit.emulated_account import SeedUser, create_user, emulated_credentials
 from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
 from mfa_audit.events import RULE_NAME, scheduled_event
 from mfa_audit.output import ResultRow
@@ -35,13 +34,6 @@ DEMO_USERS = (
     SeedUser("case-no-console-password", devices=()),
 )
 
-_FAKE_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "AKIAEMULATEDDEMO0001",
-    "AWS_SECRET_ACCESS_KEY": "emulated-demo-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
-
 
 def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
     """Seed an emulated account, run lambda_handler on a ScheduledNotification, return what Config got."""
@@ -50,20 +42,10 @@ def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
     from IAM_USER_CONSOLE_MFA import lambda_handler
     from moto import mock_aws
 
-    saved = {name: os.environ.get(name) for name in (*_FAKE_ENVIRONMENT, "AWS_PROFILE")}
-    os.environ.update(_FAKE_ENVIRONMENT)
-    os.environ.pop("AWS_PROFILE", None)  # never let the demo touch a real account's settings
-    try:
-        with mock_aws(), EmulatedCloudTrail(), EmulatedConfig(RULE_NAME) as config:
-            iam = boto3.client("iam")
-            users: dict[str, dict[str, Any]] = {seed.name: create_user(iam, seed) for seed in DEMO_USERS}
-            lambda_handler(scheduled_event(DEMO_PARAMETERS), None)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with emulated_credentials(), mock_aws(), EmulatedCloudTrail(), EmulatedConfig(RULE_NAME) as config:
+        iam = boto3.client("iam")
+        users: dict[str, dict[str, Any]] = {seed.name: create_user(iam, seed) for seed in DEMO_USERS}
+        lambda_handler(scheduled_event(DEMO_PARAMETERS), None)
 
     by_id = {user["UserId"]: user for user in users.values()}
     rows = []

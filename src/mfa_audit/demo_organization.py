@@ -11,7 +11,6 @@ could not collect it) and one where the rule has not been deployed.
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +19,7 @@ from console_mfa.facts import MfaDevice, UserFacts
 from console_mfa.policy import parse_rule_parameters
 from console_mfa.verdict import decide
 
-from mfa_audit.emulated_account import device_serial
+from mfa_audit.emulated_account import device_serial, emulated_credentials
 from mfa_audit.org_report import OrgReport
 
 DEMO_AGGREGATOR = "organization (emulated)"
@@ -52,11 +51,6 @@ KINDS = (
     ("new-hire", (), 3),
 )
 FAILING_KINDS = (("no-mfa", (), 400), ("sms-only", ("sms",), 400))
-_FAKE_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "AKIAEMULATEDDEMO0001",
-    "AWS_SECRET_ACCESS_KEY": "emulated-demo-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 def _users(account_id: str, count: int, failing_share: float, rng: random.Random, now: datetime) -> list[tuple]:
@@ -90,33 +84,24 @@ def demo_report(seed: int = 7) -> OrgReport:
 
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, nothing secret
     now = datetime.now(timezone.utc)
-    saved = {name: os.environ.get(name) for name in _FAKE_ENVIRONMENT}
-    os.environ.update(_FAKE_ENVIRONMENT)
-    try:
-        with mock_aws():
-            organizations = boto3.client("organizations", region_name="us-east-1")
-            organizations.create_organization(FeatureSet="ALL")
-            accounts: list[dict[str, Any]] = []
-            for name, count, failing_share, collected, deployed in DEMO_ACCOUNTS:
-                created = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
-                account_id = created["CreateAccountStatus"]["AccountId"]
-                accounts.append(
-                    {
-                        "account_id": account_id,
-                        "region": "us-east-1",
-                        "collected": collected,
-                        "error": "AWS Config is not enabled in this account and Region",
-                        "rule_deployed": deployed,
-                        "users": _users(account_id, count, failing_share, rng, now),
-                    }
-                )
-            with EmulatedAggregator(accounts):
-                # A new session: it picks up the emulator registered after the default session was made.
-                config = boto3.Session(region_name="us-east-1").client("config")
-                return gather_report(config, DEMO_AGGREGATOR, "IAM_USER_CONSOLE_MFA", organizations)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with emulated_credentials(), mock_aws():
+        organizations = boto3.client("organizations", region_name="us-east-1")
+        organizations.create_organization(FeatureSet="ALL")
+        accounts: list[dict[str, Any]] = []
+        for name, count, failing_share, collected, deployed in DEMO_ACCOUNTS:
+            created = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
+            account_id = created["CreateAccountStatus"]["AccountId"]
+            accounts.append(
+                {
+                    "account_id": account_id,
+                    "region": "us-east-1",
+                    "collected": collected,
+                    "error": "AWS Config is not enabled in this account and Region",
+                    "rule_deployed": deployed,
+                    "users": _users(account_id, count, failing_share, rng, now),
+                }
+            )
+        with EmulatedAggregator(accounts):
+            # A new session: it picks up the emulator registered after the default session was made.
+            config = boto3.Session(region_name="us-east-1").client("config")
+            return gather_report(config, DEMO_AGGREGATOR, "IAM_USER_CONSOLE_MFA", organizations)

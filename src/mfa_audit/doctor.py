@@ -273,13 +273,18 @@ def check_account_stack(clients: ClientSource, stack: str, rule_name: str, regio
     config = clients.client("config")
     function_arn = outputs.get("FunctionArn", "")
     rule_name = outputs.get("ConfigRuleName", rule_name)
-    queue_url = outputs.get("FailedInvocationsQueueUrl")
     checks.append(check_recorder(config, region))
     checks.append(check_rule(config, rule_name, function_arn, redeploy))
     checks.append(check_last_run(config, rule_name, _function_name(function_arn)))
-    checks += check_alarms(clients, _function_name(function_arn), _queue_name(queue_url), redeploy)
-    checks.append(check_failed_runs(clients.client("sqs"), queue_url))
-    return checks
+    return checks + _operations_checks(clients, outputs, redeploy)
+
+
+def _operations_checks(clients: ClientSource, outputs: dict[str, str], redeploy: str) -> list[Check]:
+    """What both stacks share: the alarms, who receives them, and runs that failed for good."""
+    queue_url = outputs.get("FailedInvocationsQueueUrl")
+    function_name = _function_name(outputs.get("FunctionArn", ""))
+    checks = check_alarms(clients, function_name, _queue_name(queue_url), redeploy)
+    return checks + [check_failed_runs(clients.client("sqs"), queue_url)]
 
 
 def _member_role_accounts(cloudformation: BaseClient, stack_set: str, call_as: str) -> set[str]:
@@ -299,7 +304,6 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
         return checks
     config = clients.client("config")
     function_arn = outputs.get("FunctionArn", "")
-    queue_url = outputs.get("FailedInvocationsQueueUrl")
     rules = call(config, "DescribeOrganizationConfigRules", OrganizationConfigRuleNames=[rule_name])
     metadata = (rules["OrganizationConfigRules"] or [{}])[0].get("OrganizationCustomRuleMetadata", {})
     triggers = set(metadata.get("OrganizationConfigRuleTriggerTypes", []))
@@ -356,6 +360,4 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
             checks.append(Check(f"account {account}", True, f"rule {state}, member role deployed"))
     if not statuses:
         checks.append(Check("member accounts", False, "the organization rule reports no member account", redeploy))
-    checks += check_alarms(clients, _function_name(function_arn), _queue_name(queue_url), redeploy)
-    checks.append(check_failed_runs(clients.client("sqs"), queue_url))
-    return checks
+    return checks + _operations_checks(clients, outputs, redeploy)

@@ -12,9 +12,12 @@ Example::
 
 from __future__ import annotations
 
+import os
 import secrets
 import string
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -46,6 +49,30 @@ def device_serial(kind: str, user_name: str, account_id: str, index: int = 0, pa
     if kind == "hardware":
         return f"GAKT{zlib.crc32(f'{user_name}/{index}'.encode()) % 10**8:08d}"
     raise ValueError(f"unknown device kind {kind!r}; expected one of {DEVICE_KINDS}")
+
+
+_FAKE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "AKIAEMULATEDDEMO0001",
+    "AWS_SECRET_ACCESS_KEY": "emulated-demo-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@contextmanager
+def emulated_credentials() -> Iterator[None]:
+    """Fake credentials for an emulated account, and no AWS_PROFILE: a demo never touches a real account."""
+    saved = {name: os.environ.get(name) for name in (*_FAKE_ENVIRONMENT, "AWS_PROFILE")}
+    os.environ.update(_FAKE_ENVIRONMENT)
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def create_user(iam: BaseClient, seed: SeedUser) -> dict[str, Any]:

@@ -240,6 +240,24 @@ def test_csv_markdown_and_table_carry_every_account_and_user(report):
     assert "bob" in table and "222222222222" in table
 
 
+def chromium_flags(tmp_path):
+    """Headless Chromium that resolves no host, so the page can load nothing from a network."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is needed for this test; `make test` installs it (apt-get install chromium)"
+    return [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+
+
 class _Elements(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -256,22 +274,9 @@ def test_html_is_self_contained_and_escapes_annotations(report):
 
 
 def test_html_renders_in_headless_chromium_with_no_network(report, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Chromium is needed for this test; `make test` installs it (apt-get install chromium)"
     page = tmp_path / "report.html"
     page.write_text(render_report(report, "html"))
-    flags = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    flags = chromium_flags(tmp_path)
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     elements = _Elements()
     elements.feed(dom)
@@ -374,22 +379,9 @@ def test_report_demo_runs_from_the_command_line_without_aws(tmp_path):
 
 
 def test_the_demo_html_shows_a_manager_the_headline_in_headless_chromium(demo, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Chromium is needed for this test; `make test` installs it (apt-get install chromium)"
     page = tmp_path / "demo.html"
     page.write_text(render_report(demo, "html"))
-    flags = [
-        chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    flags = chromium_flags(tmp_path)
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     share = round(100 * demo.share_compliant)
     assert f"{share}% of console users comply" in dom
