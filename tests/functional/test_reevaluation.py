@@ -89,3 +89,12 @@ def test_organization_route_drops_nothing_when_the_account_has_no_copy_of_the_ru
     # Nothing can be re-evaluated there; the warning names the account so an unexpected exclusion is seen.
     assert failures(response) == []
     assert any(MEMBER in r.getMessage() and "no_rule" in r.getMessage() for r in caplog.records)
+
+
+def test_a_refused_start_is_asked_once_and_left_to_the_queue_not_retried_inside_the_function(config, clock):
+    from mfa_audit.emulated_services import ApiCallCounter
+
+    config.evaluation_running.add(HOME)
+    with ApiCallCounter() as counter:
+        lambda_handler({"Records": [sqs_record("m1", HOME, "EnableMFADevice")]}, LambdaContext())
+    assert counter.calls["config:StartConfigRulesEvaluation"] == 1

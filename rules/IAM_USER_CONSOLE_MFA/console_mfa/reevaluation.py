@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from . import RULE_NAME
 from .aws import AwsClients, call, collect
@@ -81,6 +82,18 @@ class Outcome(str, enum.Enum):
     BUSY = "busy"
     # The account has no copy of the rule (excluded from the organization rule): nothing to re-evaluate.
     NO_RULE = "no_rule"
+
+
+class QueueRetriedClients(AwsClients):
+    """Clients that make each call once: the queue retries a refused or failed start after its visibility timeout.
+
+    botocore counts ``LimitExceededException`` as throttling and would retry it for many seconds inside the
+    function; Config's once-a-minute limit makes that wait wasted, and the queue already redelivers.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._config = self._config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 
 @dataclass(frozen=True)
@@ -214,14 +227,14 @@ def _own_account_and_partition(context: Any) -> tuple[str | None, str]:
 def account_starter(
     settings: Settings,
     context: Any,
-    clients_for_role: Callable[[str, str | None], AwsClients] = AwsClients.assuming_role,
+    clients_for_role: Callable[[str, str | None], AwsClients] = QueueRetriedClients.assuming_role,
     own_clients: Callable[[], AwsClients] | None = None,
     calls: Counter[str] | None = None,
 ) -> Callable[[str], Outcome]:
     """``start(account_id)`` for the account route (own account only) or the organization route (member role)."""
     region = os.environ.get("AWS_REGION")
     own_account, partition = _own_account_and_partition(context)
-    own_clients = own_clients or (lambda: AwsClients.from_session(boto3.Session(), region))
+    own_clients = own_clients or (lambda: QueueRetriedClients.from_session(boto3.Session(), region))
     calls = calls if calls is not None else Counter()
 
     def start_in_own_account(account_id: str) -> Outcome:
