@@ -153,7 +153,9 @@ def test_parliament_finds_nothing_in_the_event_paths_roles(where, role):
     from parliament import analyze_policy_string
 
     for policy in role["Properties"]["Policies"]:
-        findings = analyze_policy_string(json.dumps(policy["PolicyDocument"]), include_community_auditors=False).findings
+        findings = analyze_policy_string(
+            json.dumps(policy["PolicyDocument"]), include_community_auditors=False
+        ).findings
         problems = [
             (f.issue, f.detail)
             for f in findings

@@ -66,8 +66,10 @@ def test_redelivered_messages_succeed_once_config_accepts_so_the_last_change_is_
 
 @pytest.mark.parametrize(
     "error",
-    [AwsCallError("config:StartConfigRulesEvaluation", "Throttling", "ThrottlingException"),
-     MissingPermissionError("sts:AssumeRole", "AccessDenied")],
+    [
+        AwsCallError("config:StartConfigRulesEvaluation", "Throttling", "ThrottlingException"),
+        MissingPermissionError("sts:AssumeRole", "AccessDenied"),
+    ],
     ids=["throttled", "denied"],
 )
 def test_an_account_whose_call_fails_is_retried_not_dropped(error):

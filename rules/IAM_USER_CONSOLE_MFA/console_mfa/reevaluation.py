@@ -307,4 +307,3 @@ def lambda_handler(
     else:
         logger.info(json.dumps(log))
     return result.response()
-
