@@ -92,3 +92,12 @@ bench-cost: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.sweep --sizes 500 --latency-ms 10
 	$(BIN)/python -m benchmarks.cost --sizes 500
+
+# Change -> right result in Config, with and without the event path, under each reading of
+# StartConfigRulesEvaluation (simulated clock, a few seconds); the quick variant at 500 users.
+.PHONY: bench-freshness bench-freshness-quick
+bench-freshness: $(STAMP)
+	$(BIN)/python -m benchmarks.freshness
+
+bench-freshness-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.freshness --sizes 500

@@ -29,7 +29,14 @@ from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import AwsClients
 from console_mfa.boundaries import OrganizationMembership, account_read_by, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
-from console_mfa.config_report import evaluation_for, gone_user_ids, held_results, put_evaluations, worth_sending
+from console_mfa.config_report import (
+    evaluation_for,
+    gone_user_ids,
+    held_result_for,
+    held_results,
+    put_evaluations,
+    worth_sending,
+)
 from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, RuleError
 from console_mfa.iam_facts import MissingUser, user_for_change
 from console_mfa.policy import Policy, parse_rule_parameters
@@ -101,7 +108,12 @@ def periodic_evaluations(
 
 def change_evaluations(
     invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The changed user's evaluation, and it again if it changes what Config holds or is due for re-confirmation.
+
+    An on-demand re-evaluation (StartConfigRulesEvaluation) may arrive as one change notification per user;
+    then the users whose result Config already holds cost IAM reads but no evaluation.
+    """
     resource = invocation.changed_resource
     assert resource is not None  # parse_event guarantees it for change notifications
     if resource.resource_type != RESOURCE_TYPE:
@@ -117,7 +129,11 @@ def change_evaluations(
     else:
         facts = user_for_change(clients.iam, resource.resource_name, resource.resource_id)
         verdict = verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
-    return [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
+    evaluations = [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
+    held = held_result_for(clients.config, invocation.config_rule_name, resource.resource_id)
+    return evaluations, worth_sending(
+        evaluations, {} if held is None else {resource.resource_id: held}, now, policy.reconfirm_days
+    )
 
 
 def lambda_handler(
@@ -153,8 +169,7 @@ def lambda_handler(
             deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS)
             evaluations, to_send = periodic_evaluations(invocation, clients, policy, now, deadline, log)
         else:
-            # A change notification is rare and concerns one user: always sent.
-            evaluations = to_send = change_evaluations(invocation, clients, policy, now)
+            evaluations, to_send = change_evaluations(invocation, clients, policy, now)
         put_evaluations(clients.config, to_send, invocation.result_token, invocation.test_mode)
     except AccountOutsideOrganizationError as refusal:
         # Not an error of the rule: no retry, no Errors alarm. The log line feeds the refusals metric.

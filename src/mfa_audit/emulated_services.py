@@ -1,6 +1,7 @@
 """AWS APIs that moto lacks or cannot hold still, emulated in-process for the demo, tests and benchmark.
 
-* :class:`EmulatedConfig` - PutEvaluations (moto stores nothing) and GetComplianceDetailsByConfigRule.
+* :class:`EmulatedConfig` - PutEvaluations (moto stores nothing), GetComplianceDetailsByConfigRule and
+  ByResource, DescribeConfigRules and StartConfigRulesEvaluation (with its once-a-minute limit).
 * :class:`EmulatedCloudTrail` - records IAM changes made in-process and answers LookupEvents.
 * :class:`FrozenCredentialReport` - a credential report generated once and then left to go stale
   (moto rebuilds it on every read), with the report's error states on demand.
@@ -174,9 +175,15 @@ class EmulatedConfig(JsonServiceEmulator):
         self.result_accounts: dict[str, str] = {}
         # Return True for an evaluation Config should reject (FailedEvaluations).
         self.rejects: Callable[[dict[str, Any]], bool] = lambda evaluation: False
+        # StartConfigRulesEvaluation: when each account last started one, and accounts whose evaluation runs.
+        self.evaluations_started: list[tuple[str, datetime]] = []
+        self.evaluation_running: set[str] = set()
         self.operations = {
             "PutEvaluations": self._put_evaluations,
             "GetComplianceDetailsByConfigRule": self._get_compliance_details,
+            "GetComplianceDetailsByResource": self._get_compliance_details_by_resource,
+            "DescribeConfigRules": self._describe_config_rules,
+            "StartConfigRulesEvaluation": self._start_config_rules_evaluation,
         }
 
     def forget_results(self) -> None:
@@ -222,6 +229,41 @@ class EmulatedConfig(JsonServiceEmulator):
         if start + limit < len(matching):
             body["NextToken"] = str(start + limit)
         return body
+
+    def _get_compliance_details_by_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        result = self.results.get(params["ResourceId"])
+        wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
+        held = (
+            result is not None
+            and result["ComplianceResourceType"] == params["ResourceType"]
+            and result["ComplianceType"] in wanted
+            and self.result_accounts.get(params["ResourceId"], DEFAULT_ACCOUNT) == self.caller_account
+        )
+        return {"EvaluationResults": [self._evaluation_result(result)] if held else []}
+
+    def _describe_config_rules(self, params: dict[str, Any]) -> dict[str, Any]:
+        names = params.get("ConfigRuleNames")
+        if names and self.config_rule_name not in names:
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule named {names[0]}")
+        rule = {
+            "ConfigRuleName": self.config_rule_name,
+            "ConfigRuleArn": f"arn:aws:config:us-east-1:{self.caller_account}:config-rule/config-rule-emulated",
+            "ConfigRuleId": "config-rule-emulated",
+            "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": "emulated"},
+            "ConfigRuleState": "ACTIVE",
+        }
+        return {"ConfigRules": [rule]}
+
+    def _start_config_rules_evaluation(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Refuses, as Config does, while the account's evaluation runs or within a minute of the last start."""
+        if params.get("ConfigRuleNames") != [self.config_rule_name]:
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule named {params.get('ConfigRuleNames')}")
+        now = self.clock()
+        last = max((at for account, at in self.evaluations_started if account == self.caller_account), default=None)
+        if self.caller_account in self.evaluation_running or (last is not None and now - last < timedelta(minutes=1)):
+            raise EmulatedError("LimitExceededException", 400, "an evaluation is running or was started recently")
+        self.evaluations_started.append((self.caller_account, now))
+        return {}
 
     def _evaluation_result(self, evaluation: dict[str, Any]) -> dict[str, Any]:
         # A result put in by hand (a test's) counts as recorded now.

@@ -161,3 +161,26 @@ def gone_user_ids(held: Mapping[str, HeldResult], current_ids: set[str]) -> list
         for user_id, result in held.items()
         if user_id not in current_ids and result.compliance_type != "NOT_APPLICABLE"
     )
+
+
+def held_result_for(config: BaseClient, config_rule_name: str, resource_id: str) -> HeldResult | None:
+    """What Config holds for one IAM user under this rule (one GetComplianceDetailsByResource), or None.
+
+    The API answers for every rule that evaluated the resource; only this rule's result counts.
+    """
+    results = (
+        collect(
+            config,
+            "GetComplianceDetailsByResource",
+            "EvaluationResults",
+            ResourceType=RESOURCE_TYPE,
+            ResourceId=resource_id,
+            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"],
+        )
+        or []
+    )
+    for result in results:
+        qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
+        if qualifier.get("ConfigRuleName") == config_rule_name and qualifier.get("ResourceId") == resource_id:
+            return HeldResult(result["ComplianceType"], result.get("Annotation", ""), result["ResultRecordedTime"])
+    return None
