@@ -86,7 +86,7 @@ class Check:
 
     @classmethod
     def skipped(cls, name: str, why: str) -> Check:
-        return cls(name, Status.SKIPPED, f"not checked: {why}")
+        return cls(name, Status.SKIPPED, why)
 
 
 LABEL_WIDTH = max(len(status.value) for status in Status)
@@ -107,14 +107,21 @@ class _Stack:
     outputs: dict[str, str]
     parameters: dict[str, str]
     missing_outputs: tuple[str, ...]
+    status: str | None = None  # None: there is no stack
+
+    @property
+    def healthy(self) -> bool:
+        return self.status is not None and _healthy(self.status)
 
     def skip_unless_outputs(self, name: str) -> Check | None:
         """A SKIPPED line for a check that needs the stack's outputs, when it has not all of them."""
         if not self.missing_outputs:
             return None
-        if not self.outputs and self.check.detail.startswith("no stack"):
-            return Check.skipped(name, "there is no stack to read the function, rule and queue from")
-        return Check.skipped(name, f"the stack has no output {', '.join(self.missing_outputs)} to find it by")
+        if self.status is None:
+            return Check.skipped(name, "there is no stack to name the function and queue (see stack)")
+        if self.healthy:
+            return Check.skipped(name, "the stack is not this project's (see stack)")
+        return Check.skipped(name, f"the {self.status} stack has no output {', '.join(self.missing_outputs)}")
 
 
 def _stack(clients: ClientSource, stack: str, expected: Sequence[str], template: str, deploy_command: str) -> _Stack:
@@ -130,8 +137,7 @@ def _stack(clients: ClientSource, stack: str, expected: Sequence[str], template:
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters", [])}
     missing = tuple(key for key in expected if key not in outputs)
     status = found["StackStatus"]
-    healthy = status.endswith("_COMPLETE") and "ROLLBACK" not in status and "DELETE" not in status
-    if not healthy:
+    if not _healthy(status):
         fix = f"aws cloudformation describe-stack-events --stack-name {stack}; then {deploy_command}"
         check = Check.failed("stack", f"{stack} is {status}", fix)
     elif missing:
@@ -143,7 +149,11 @@ def _stack(clients: ClientSource, stack: str, expected: Sequence[str], template:
         )
     else:
         check = Check.passed("stack", f"{stack} is {status}")
-    return _Stack(check, outputs, parameters, missing)
+    return _Stack(check, outputs, parameters, missing, status)
+
+
+def _healthy(status: str) -> bool:
+    return status.endswith("_COMPLETE") and "ROLLBACK" not in status and "DELETE" not in status
 
 
 def _records_iam_users(recording_group: dict[str, Any]) -> bool:
@@ -335,7 +345,7 @@ def check_account_stack(clients: ClientSource, stack: str, rule_name: str, regio
     checks = [found.check, check_recorder(config, region)]
     skipped = found.skip_unless_outputs("rule")
     if skipped:
-        checks += [skipped, Check.skipped("last run", "the rule was not found (see rule)")]
+        checks += [skipped, Check.skipped("last run", "the rule was not checked (see rule)")]
         return checks + _operations_checks(clients, found, redeploy)
     function_arn = found.outputs["FunctionArn"]
     rule_name = found.outputs.get("ConfigRuleName", rule_name)
@@ -354,8 +364,8 @@ def _operations_checks(clients: ClientSource, found: _Stack, redeploy: str) -> l
     if skipped:
         return [
             skipped,
-            Check.skipped("alarm topic", "the alarms were not found (see alarms)"),
-            found.skip_unless_outputs("failed runs") or Check.skipped("failed runs", "see stack"),
+            Check.skipped("alarm topic", "the alarms were not checked (see alarms)"),
+            found.skip_unless_outputs("failed runs") or skipped,
         ]
     queue_url = found.outputs["FailedInvocationsQueueUrl"]
     function_name = _function_name(found.outputs["FunctionArn"])
@@ -416,8 +426,8 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
     if skipped:
         checks += [
             skipped,
-            Check.skipped("member role", "see stack"),
-            Check.skipped("member accounts", "the organization rule was not found (see organization rule)"),
+            found.skip_unless_outputs("member role") or skipped,
+            Check.skipped("member accounts", "the organization rule was not checked (see organization rule)"),
         ]
         return checks + _operations_checks(clients, found, redeploy)
     config = clients.client("config")
