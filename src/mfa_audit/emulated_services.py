@@ -174,9 +174,12 @@ class EmulatedConfig(JsonServiceEmulator):
         self.result_accounts: dict[str, str] = {}
         # Return True for an evaluation Config should reject (FailedEvaluations).
         self.rejects: Callable[[dict[str, Any]], bool] = lambda evaluation: False
+        # The rule's InputParameters as DescribeConfigRules answers them (the enforcement function reads them live).
+        self.rule_parameters: dict[str, str] = {}
         self.operations = {
             "PutEvaluations": self._put_evaluations,
             "GetComplianceDetailsByConfigRule": self._get_compliance_details,
+            "DescribeConfigRules": self._describe_config_rules,
         }
 
     def forget_results(self) -> None:
@@ -222,6 +225,18 @@ class EmulatedConfig(JsonServiceEmulator):
         if start + limit < len(matching):
             body["NextToken"] = str(start + limit)
         return body
+
+    def _describe_config_rules(self, params: dict[str, Any]) -> dict[str, Any]:
+        names = params.get("ConfigRuleNames") or [self.config_rule_name]
+        if any(name != self.config_rule_name for name in names):
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule named {names}")
+        rule = {
+            "ConfigRuleName": self.config_rule_name,
+            "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": "emulated"},
+            "InputParameters": json.dumps(self.rule_parameters),
+            "ConfigRuleState": "ACTIVE",
+        }
+        return {"ConfigRules": [rule]}
 
     def _evaluation_result(self, evaluation: dict[str, Any]) -> dict[str, Any]:
         # A result put in by hand (a test's) counts as recorded now.
