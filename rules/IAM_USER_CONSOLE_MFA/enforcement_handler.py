@@ -42,7 +42,6 @@ from console_mfa.enforcement import (
     DEFAULT_NOTICE_DAYS,
     MAX_ENFORCEMENTS_PER_DAY,
     MAX_NOTICE_DAYS,
-    Assessment,
     Outcome,
     assess,
     enforced_message,
@@ -115,7 +114,9 @@ class Settings:
             group_name=group,
             ledger_table=required("LEDGER_TABLE"),
             topic_arn=topic,
-            max_per_day=number("MAX_ENFORCEMENTS_PER_DAY", DEFAULT_MAX_ENFORCEMENTS_PER_DAY, 1, MAX_ENFORCEMENTS_PER_DAY),
+            max_per_day=number(
+                "MAX_ENFORCEMENTS_PER_DAY", DEFAULT_MAX_ENFORCEMENTS_PER_DAY, 1, MAX_ENFORCEMENTS_PER_DAY
+            ),
             notice_days=number("NOTICE_DAYS", DEFAULT_NOTICE_DAYS, 1, MAX_NOTICE_DAYS),
         )
 
@@ -169,7 +170,12 @@ def _put_metric(clients: AwsClients, name: str) -> None:
 
 
 def enforce(
-    event: Mapping[str, Any], clients: AwsClients, settings: Settings, account_id: str, now: datetime, log: dict[str, Any]
+    event: Mapping[str, Any],
+    clients: AwsClients,
+    settings: Settings,
+    account_id: str,
+    now: datetime,
+    log: dict[str, Any],
 ) -> dict[str, Any]:
     user_id = event.get("UserId")
     if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
@@ -191,17 +197,22 @@ def enforce(
     if membership is None:
         return _refused(log, Outcome.USER_GONE, "The user was deleted while it was being checked.")
     if membership:
-        return _refused(log, Outcome.ALREADY_IN_GROUP, f"The user is already in {settings.group_name}; nothing changed.")
+        return _refused(
+            log, Outcome.ALREADY_IN_GROUP, f"The user is already in {settings.group_name}; nothing changed."
+        )
 
     ledger = EnforcementLedger(clients.client("dynamodb"), settings.ledger_table)
     if not ledger.claim_slot(now, user_id, settings.max_per_day):
         _put_metric(clients, HELD_BACK_METRIC)
-        _publish(clients, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now))
+        _publish(
+            clients, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now)
+        )
         log["limit"] = settings.max_per_day
         return _refused(
             log,
             Outcome.DAILY_LIMIT_REACHED,
-            f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); nobody more until tomorrow (UTC).",
+            f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); "
+            "nobody more until tomorrow (UTC).",
             level=logging.WARNING,
         )
 
@@ -217,7 +228,12 @@ def enforce(
 def _refused(log: dict[str, Any], outcome: Outcome | None, why: str, level: int = logging.INFO) -> dict[str, Any]:
     log.update(outcome=outcome, why=why)
     log["_level"] = level
-    return {"outcome": outcome.value if outcome else None, "userId": log.get("userId"), "userName": log.get("userName"), "why": why}
+    return {
+        "outcome": outcome.value if outcome else None,
+        "userId": log.get("userId"),
+        "userName": log.get("userName"),
+        "why": why,
+    }
 
 
 def notify(
@@ -240,7 +256,9 @@ def notify(
         ends = notice_due(user, policy, now, settings.notice_days)
         if ends is not None and not ledger.was_noticed(user.user_id, ends):
             due.append((user, ends))
-    members = {member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name) or []}
+    members = {
+        member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name) or []
+    }
     unenforced = [
         user
         for user in sweep.users

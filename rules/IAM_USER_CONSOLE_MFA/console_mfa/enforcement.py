@@ -106,7 +106,9 @@ def _subject(text: str) -> str:
     return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 3] + "..."
 
 
-def enforced_message(user: UserFacts, assessment: Assessment, account_id: str, group: str, now: datetime) -> dict[str, str]:
+def enforced_message(
+    user: UserFacts, assessment: Assessment, account_id: str, group: str, now: datetime
+) -> dict[str, str]:
     """SNS Subject and Message for a user just put into the ForceMfa group: who, why, when the grace ended."""
     lines = [
         f"MFA is now enforced for IAM user {user.user_name} ({user.user_id}) in account {account_id}.",
@@ -154,7 +156,9 @@ def notice_messages(
         return []
     next_step = {
         Enforcement.AUTOMATIC: "AWS Config puts them into the ForceMfa group when their grace ends.",
-        Enforcement.MANUAL: "An operator may put them into the ForceMfa group (Config console: Remediate) once their grace ends.",
+        Enforcement.MANUAL: (
+            "An operator may put them into the ForceMfa group (Config console: Remediate) once their grace ends."
+        ),
     }.get(policy.enforcement, "")
     header = (
         f"IAM users in account {account_id} without an allowed MFA device: {len(due)} whose grace period ends "

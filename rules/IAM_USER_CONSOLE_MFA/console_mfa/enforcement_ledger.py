@@ -58,7 +58,9 @@ class EnforcementLedger:
                 TableName=self._table,
                 Key=key,
                 UpdateExpression="ADD enforced :one, user_ids :user_set SET expires_at = :expires",
-                ConditionExpression="(attribute_not_exists(enforced) OR enforced < :limit) AND NOT contains(user_ids, :user)",
+                ConditionExpression=(
+                    "(attribute_not_exists(enforced) OR enforced < :limit) AND NOT contains(user_ids, :user)"
+                ),
                 ExpressionAttributeValues={
                     ":one": {"N": "1"},
                     ":limit": {"N": str(limit)},
@@ -74,12 +76,10 @@ class EnforcementLedger:
         return True
 
     def enforced_today(self, now: datetime) -> set[str]:
-        item = call(self._dynamodb, "GetItem", TableName=self._table, Key={"pk": {"S": self.day_key(now)}}, ConsistentRead=True)
+        item = call(
+            self._dynamodb, "GetItem", TableName=self._table, Key={"pk": {"S": self.day_key(now)}}, ConsistentRead=True
+        )
         return set(item.get("Item", {}).get("user_ids", {}).get("SS", []))
-
-    def count_today(self, now: datetime) -> int:
-        item = call(self._dynamodb, "GetItem", TableName=self._table, Key={"pk": {"S": self.day_key(now)}}, ConsistentRead=True)
-        return int(item.get("Item", {}).get("enforced", {}).get("N", "0"))
 
     @staticmethod
     def _notice_key(user_id: str, grace_ends: datetime) -> dict[str, dict[str, str]]:
@@ -87,7 +87,11 @@ class EnforcementLedger:
 
     def was_noticed(self, user_id: str, grace_ends: datetime) -> bool:
         item = call(
-            self._dynamodb, "GetItem", TableName=self._table, Key=self._notice_key(user_id, grace_ends), ConsistentRead=True
+            self._dynamodb,
+            "GetItem",
+            TableName=self._table,
+            Key=self._notice_key(user_id, grace_ends),
+            ConsistentRead=True,
         )
         return "Item" in item
 
