@@ -324,3 +324,33 @@ def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(
     # Staying in the group costs him nothing once he signs in with MFA.
     with_mfa = {"aws:username": "bob", "aws:MultiFactorAuthPresent": "true"}
     assert decision(statements, "s3:ListAllMyBuckets", "*", with_mfa) != EXPLICIT_DENY
+
+
+def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, add_user, iam, monkeypatch, caplog):
+    from tests.cfn_template import Template
+
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
+    add_user("soon", password=True, password_age_days=10)
+    first, second = (add_user(f"user{n}", password=True, password_age_days=30) for n in range(2))
+    with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
+        enforce(first)
+        enforce(second)  # held back: the metric and the message
+        notify()
+    called = set()
+    for record in caplog.records:
+        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
+            called |= set(json.loads(record.getMessage())["apiCalls"])
+    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
+    called = {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
+    role = (
+        Template.load("rule.yaml")
+        .resolve({"CodeBucket": "b", "Enforcement": "automatic", "AlarmEmail": "a@example.com"})
+        .resources["EnforcementFunctionRole"]
+    )
+    granted = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            action = statement["Action"]
+            granted |= {action} if isinstance(action, str) else set(action)
+    # Lambda writes the logs; KMS is used by SNS on the function's behalf for the encrypted topic.
+    assert called == granted - {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "kms:GenerateDataKey*"}
