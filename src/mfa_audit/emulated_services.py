@@ -178,6 +178,8 @@ class EmulatedConfig(JsonServiceEmulator):
         # StartConfigRulesEvaluation: when each account last started one, and accounts whose evaluation runs.
         self.evaluations_started: list[tuple[str, datetime]] = []
         self.evaluation_running: set[str] = set()
+        # The rule's InputParameters as DescribeConfigRules answers them (the enforcement function reads them live).
+        self.rule_parameters: dict[str, str] = {}
         self.operations = {
             "PutEvaluations": self._put_evaluations,
             "GetComplianceDetailsByConfigRule": self._get_compliance_details,
@@ -243,13 +245,14 @@ class EmulatedConfig(JsonServiceEmulator):
 
     def _describe_config_rules(self, params: dict[str, Any]) -> dict[str, Any]:
         names = params.get("ConfigRuleNames")
-        if names and self.config_rule_name not in names:
-            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule named {names[0]}")
+        if names and any(name != self.config_rule_name for name in names):
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule named {names}")
         rule = {
             "ConfigRuleName": self.config_rule_name,
             "ConfigRuleArn": f"arn:aws:config:us-east-1:{self.caller_account}:config-rule/config-rule-emulated",
             "ConfigRuleId": "config-rule-emulated",
             "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": "emulated"},
+            "InputParameters": json.dumps(self.rule_parameters),
             "ConfigRuleState": "ACTIVE",
         }
         return {"ConfigRules": [rule]}
