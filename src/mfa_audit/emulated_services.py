@@ -250,6 +250,7 @@ RECORDED_IAM_CHANGES = (
     "DeactivateMFADevice",
     "CreateUser",
     "DeleteUser",
+    "UpdateUser",
     "UpdateLoginProfile",
 )
 
@@ -288,6 +289,8 @@ class EmulatedCloudTrail(JsonServiceEmulator):
             request = {"userName": params["UserName"]} if "UserName" in params else {}
             if "SerialNumber" in params:
                 request["serialNumber"] = params["SerialNumber"]
+            if "NewUserName" in params:
+                request["newUserName"] = params["NewUserName"]
             self.events.append(
                 {
                     "eventVersion": "1.09",
