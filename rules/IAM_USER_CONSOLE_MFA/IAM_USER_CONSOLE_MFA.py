@@ -159,7 +159,7 @@ def send_corrections_and_fail(
     log.update(timedOut=True, usersChecked=run.checked, users=run.listed, corrections=len(run.to_send), sent=sent)
     raise SweepIncompleteError(
         f"Checked {run.checked} of {run.listed} users before the time limit; sent {sent} of "
-        f"{len(run.to_send)} corrections (results that changed between COMPLIANT and NON_COMPLIANT){unsent}. "
+        f"{len(run.to_send)} corrections (COMPLIANT or NON_COMPLIANT results Config did not hold){unsent}. "
         "Users not checked keep the result Config holds, and nobody was set NOT_APPLICABLE. "
         "Raise the Lambda timeout, or see the README on large accounts."
     )
