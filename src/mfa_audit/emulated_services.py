@@ -295,6 +295,7 @@ RECORDED_IAM_CHANGES = (
     "DeactivateMFADevice",
     "CreateUser",
     "DeleteUser",
+    "UpdateUser",
     "UpdateLoginProfile",
 )
 
@@ -333,6 +334,8 @@ class EmulatedCloudTrail(JsonServiceEmulator):
             request = {"userName": params["UserName"]} if "UserName" in params else {}
             if "SerialNumber" in params:
                 request["serialNumber"] = params["SerialNumber"]
+            if "NewUserName" in params:
+                request["newUserName"] = params["NewUserName"]
             self.events.append(
                 {
                     "eventVersion": "1.09",
