@@ -69,7 +69,7 @@ check: $(STAMP) $(CHECKOV) ## Static checks: cfn-lint, checkov, our Guard rules,
 	$(BIN)/bandit -q -r rules src tools -ll
 	$(MAKE) --no-print-directory audit
 
-# Our own rules (cloudformation/guard/template-rules.guard), in the words of the registry checks we adopted.
+# Our own Guard rules (cloudformation/guard/rules.guard): the registry checks we adopted, in our words.
 guard: $(STAMP) ## Run our CloudFormation Guard rules on the templates (cfn-guard-rs)
 	$(BIN)/python -m tools.guard_check
 
