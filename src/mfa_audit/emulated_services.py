@@ -515,7 +515,9 @@ class EmulatedAggregator(JsonServiceEmulator):
         }
 
     def _details(self, params: dict[str, Any]) -> dict[str, Any]:
-        (account,) = [a for a in self._deployed() if a["account_id"] == params["AccountId"]]
+        (account,) = [
+            a for a in self._deployed() if (a["account_id"], a["region"]) == (params["AccountId"], params["AwsRegion"])
+        ]
         rule_name = params["ConfigRuleName"]
         if rule_name not in self._rules_of(account):
             raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule {rule_name} in {account['account_id']}")

@@ -89,13 +89,18 @@ class OrgReport:
         evaluated = totals["COMPLIANT"] + totals["NON_COMPLIANT"]
         return totals["COMPLIANT"] / evaluated if evaluated else None
 
+    # Accounts, not rows: an aggregator over several Regions has a row per account and Region.
+    @property
+    def account_count(self) -> int:
+        return len({a.account_id for a in self.accounts})
+
     @property
     def accounts_failing(self) -> int:
-        return sum(1 for a in self.accounts if a.counts["NON_COMPLIANT"])
+        return len({a.account_id for a in self.accounts if a.counts["NON_COMPLIANT"]})
 
     @property
     def accounts_not_reporting(self) -> int:
-        return sum(1 for a in self.accounts if not a.has_data)
+        return self.account_count - len({a.account_id for a in self.accounts if a.has_data})
 
     @property
     def accounts_with_more_than_one_rule(self) -> list[AccountSummary]:
@@ -232,7 +237,7 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
             chosen = worst_result(found, rule)
             summary.counts[chosen.result] += 1
             users.append(chosen)
-    ordered = worst_first(list(accounts.values()))
+    ordered = worst_first(_one_row_per_account_without_results(list(accounts.values())))
     return OrgReport(
         aggregator,
         rule,
@@ -242,6 +247,23 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
         account_names(organizations),
         newest,
     )
+
+
+def _one_row_per_account_without_results(accounts: list[AccountSummary]) -> list[AccountSummary]:
+    """An aggregator over every Region has a row per account and Region, and the rule (on a global
+    resource type) runs in one: the Regions without results of an account that reports in another are
+    left out, and an account without results anywhere gets one row per reason, naming its Regions."""
+    reporting = {a.account_id for a in accounts if a.has_data}
+    kept = [a for a in accounts if a.has_data]
+    silent: dict[tuple[str, str], list[str]] = {}
+    for account in accounts:
+        if account.account_id not in reporting:
+            silent.setdefault((account.account_id, account.status), []).append(account.region)
+    kept += [
+        AccountSummary(account_id, ", ".join(sorted(regions)), status=status)
+        for (account_id, status), regions in silent.items()
+    ]
+    return kept
 
 
 def _results(config: BaseClient, aggregator: str, rule_name: str, account_id: str, region: str) -> list[dict]:

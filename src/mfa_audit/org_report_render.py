@@ -128,17 +128,18 @@ def _accounts(count: int) -> str:
 def _share(report: OrgReport) -> tuple[str, str]:
     """The share that complies, and over which accounts where that is not all of them."""
     share = report.share_compliant
-    reporting = len(report.accounts) - report.accounts_not_reporting
+    total = report.account_count
+    reporting = total - report.accounts_not_reporting
     return (
         "No console users evaluated" if share is None else f"{share:.0%} of console users comply",
-        f"in the {reporting} of {len(report.accounts)} accounts that report" if report.accounts_not_reporting else "",
+        f"in the {reporting} of {total} accounts that report" if report.accounts_not_reporting else "",
     )
 
 
 def headline(report: OrgReport) -> list[str]:
     """The share that complies, the users and accounts failing, then what is not known as it seems:
     accounts not reporting, and accounts where more than one rule matches the rule name."""
-    total = len(report.accounts)
+    total = report.account_count
     lines = [
         " ".join(part for part in _share(report) if part),
         f"{report.totals['NON_COMPLIANT']} of {sum(report.totals.values())} users with a console password have no"

@@ -518,6 +518,20 @@ def test_sms_only_users_are_described_as_having_no_allowed_mfa_device(aws):
     assert "1 with no allowed MFA device / 0 compliant" in render_report(report, "html")
 
 
+def test_an_aggregator_over_every_region_counts_accounts_not_rows(aws):
+    # The rule runs in us-east-1; the aggregator also collects eu-west-1, where it has no results.
+    bob = ("AIDABOB0000000000001", "bob", "NON_COMPLIANT", NO_DEVICE)
+    report = emulated_report(
+        _account(A, [bob]),
+        {**_account(A, []), "region": "eu-west-1", "rule_deployed": False},
+        _account(B, [], rule_deployed=False),
+        {**_account(B, []), "region": "eu-west-1", "rule_deployed": False},
+    )
+    assert [(a.account_id, a.region) for a in report.accounts] == [(A, "us-east-1"), (B, "eu-west-1, us-east-1")]
+    assert (report.account_count, report.accounts_failing, report.accounts_not_reporting) == (2, 1, 1)
+    assert "1 of 2 accounts not reporting" in render_report(report, "table")
+
+
 # --- mfa-audit report --demo: an emulated organization, offline, in every format ---
 
 
