@@ -59,9 +59,7 @@ LOCAL_COPY_RULE = "IAM_USER_CONSOLE_MFA"
 
 def _everyone_compliant(users: list[tuple]) -> list[tuple]:
     return [
-        (user_id, name, "COMPLIANT", "Console password with MFA: virtual.", recorded)
-        for user_id, name, kind, _, recorded in users
-        if kind in ("COMPLIANT", "NON_COMPLIANT")
+        (user_id, name, "COMPLIANT", "Console password with MFA.", recorded) for user_id, name, *_, recorded in users
     ]
 
 

@@ -510,7 +510,10 @@ class EmulatedAggregator(JsonServiceEmulator):
                 }
                 for account in self.accounts
                 if account["collected"]
-                for user_id, user_name, *_ in account["users"]
+                # Config's inventory: every user the account's rules name, once.
+                for user_id, user_name in {
+                    user[0]: user[1] for users in self._rules_of(account).values() for user in users
+                }.items()
             ]
         }
 

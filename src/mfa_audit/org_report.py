@@ -1,7 +1,8 @@
 """The organization-wide report: the rule's results across accounts, read from a Config aggregator.
 
 Gathering is the only part that calls AWS (read-only aggregator APIs); rendering lives in
-:mod:`mfa_audit.org_report_render`.
+:mod:`mfa_audit.org_report_render`. Each user (account, Region, UserId) is counted once, however many
+rules in its account match the rule name (:func:`worst_result`), and such accounts are flagged.
 
 Example::
 
@@ -132,6 +133,20 @@ def worst_result(candidates: list[UserResult], rule: str) -> UserResult:
     )
 
 
+def _one_per_user(candidates: dict[str, list[UserResult]], rule: str) -> list[UserResult]:
+    """Each user of one account once. Where the organization rule has results there, a user it has no
+    result for is NOT_APPLICABLE to it (no console password) or not yet evaluated, so another copy's
+    COMPLIANT for that user is not counted (it would raise the share); its NON_COMPLIANT is."""
+    organization_reports = any(is_organization_rule(u.rule, rule) for found in candidates.values() for u in found)
+    chosen = []
+    for found in candidates.values():
+        result = worst_result(found, rule)
+        if organization_reports and result.result == "COMPLIANT" and not is_organization_rule(result.rule, rule):
+            continue
+        chosen.append(result)
+    return chosen
+
+
 def account_names(organizations: BaseClient | None) -> dict[str, str]:
     """Account names from AWS Organizations, or none where the caller may not list accounts."""
     if organizations is None:
@@ -233,8 +248,7 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
                         rule_name,
                     )
                 )
-        for found in candidates.values():
-            chosen = worst_result(found, rule)
+        for chosen in _one_per_user(candidates, rule):
             summary.counts[chosen.result] += 1
             users.append(chosen)
     ordered = worst_first(_one_row_per_account_without_results(list(accounts.values())))

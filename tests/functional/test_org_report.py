@@ -466,6 +466,22 @@ def test_a_copy_reporting_non_compliant_is_not_hidden_by_the_organization_rule(a
     assert [(u.result, u.rule) for u in report.users] == [("NON_COMPLIANT", PACK_RULE)]
 
 
+def test_a_copy_cannot_add_compliant_users_the_organization_rule_does_not_count(aws):
+    # carol has no console password: NOT_APPLICABLE under the organization rule, so the aggregator has
+    # no result for her there; the local copy says COMPLIANT for everyone.
+    bob, carol = ("AIDABOB0000000000001", "bob"), ("AIDACAROL00000000001", "carol")
+    everyone = [(*bob, "COMPLIANT", "Console password with MFA."), (*carol, "COMPLIANT", "Console password with MFA.")]
+    report = emulated_report(_account(A, [(*bob, "NON_COMPLIANT", SMS_ONLY)], {LOCAL_RULE: everyone}))
+    assert [(u.user_name, u.result) for u in report.users] == [("bob", "NON_COMPLIANT")]
+    assert report.share_compliant == 0
+
+
+def test_a_copy_counts_as_it_is_where_the_organization_rule_has_no_results(aws):
+    bob = ("AIDABOB0000000000001", "bob")
+    report = emulated_report(_account(A, [], {PACK_RULE: [(*bob, "COMPLIANT", "Console password with MFA.")]}))
+    assert [(u.user_name, u.result, u.rule) for u in report.users] == [("bob", "COMPLIANT", PACK_RULE)]
+
+
 def test_between_equal_results_the_organization_rule_is_shown(aws):
     bob = ("AIDABOB0000000000001", "bob")
     report = emulated_report(
