@@ -91,7 +91,8 @@ def _account_rows(report: OrgReport) -> list[list[str]]:
 
 
 ACCOUNT_HEADER = ["account", "account_name", "region", *COMPLIANCE_TYPES, "status"]
-# For people (table, Markdown, HTML): what was found and what is allowed, instead of the whole annotation.
+# For people (table, Markdown; the HTML page words them its own way): what was found and what is
+# allowed, instead of the whole annotation.
 USER_HEADER = ["account", "user_name", "user_id", "found", "allowed"]
 
 
