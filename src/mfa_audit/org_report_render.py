@@ -381,26 +381,34 @@ def _flags(report: OrgReport) -> dict[str, list[str]]:
     return {a.account_id: a.rules for a in report.accounts_with_more_than_one_rule}
 
 
+def _flagged_users(report: OrgReport) -> dict[tuple[str, str], tuple[list[str], str]]:
+    """(account, UserId) of each user in such an account: the account's rules, and the rule of the result.
+    Findings are matched by these, not by position, so a change in their order cannot mislabel one."""
+    flags = _flags(report)
+    return {(u.account_id, u.user_id): (flags[u.account_id], u.rule) for u in report.users if u.account_id in flags}
+
+
 def _flag_asff(report: OrgReport, text: str) -> str:
     """Findings in an account with more than one matching rule carry those rules (``UserDefinedFields``)."""
-    flags = _flags(report)
+    flagged = _flagged_users(report)
     findings = json.loads(text)
-    for finding, user in zip(findings, report.users, strict=True):
-        if user.account_id in flags:
-            finding["UserDefinedFields"] = {
-                "MatchingRules": ", ".join(flags[user.account_id]),
-                "ResultFromRule": user.rule,
-            }
+    for finding in findings:
+        user_id = finding["Resources"][0]["Details"]["AwsIamUser"].get("UserId", "")
+        if (finding["AwsAccountId"], user_id) in flagged:
+            rules, rule = flagged[(finding["AwsAccountId"], user_id)]
+            finding["UserDefinedFields"] = {"MatchingRules": ", ".join(rules), "ResultFromRule": rule}
     return json.dumps(findings, indent=2)
 
 
 def _flag_ocsf(report: OrgReport, text: str) -> str:
     """As :func:`_flag_asff`, in OCSF's place for source-specific attributes (``unmapped``)."""
-    flags = _flags(report)
+    flagged = _flagged_users(report)
     findings = json.loads(text)
-    for finding, user in zip(findings, report.users, strict=True):
-        if user.account_id in flags:
-            finding["unmapped"] = {"matching_rules": flags[user.account_id], "result_from_rule": user.rule}
+    for finding in findings:
+        key = (finding["cloud"]["account"]["uid"], finding["resources"][0]["data"]["user_id"])
+        if key in flagged:
+            rules, rule = flagged[key]
+            finding["unmapped"] = {"matching_rules": rules, "result_from_rule": rule}
     return json.dumps(findings, indent=2)
 
 
