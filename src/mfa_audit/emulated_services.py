@@ -494,7 +494,9 @@ class EmulatedAggregator(JsonServiceEmulator):
 
     ``accounts``: one dict per account with ``account_id``, ``region``, ``collected`` (False: the
     aggregator could not collect it, with ``error``), ``rule_deployed`` and ``users`` as
-    (user_id, user_name, compliance_type, annotation, recorded).
+    (user_id, user_name, compliance_type, annotation, recorded): the organization rule's results.
+    Optional ``other_rules``: {rule name: users as above} for further rules in that account, such as a
+    conformance-pack copy or a local rule of the same name.
     """
 
     RULE = "OrgConfigRule-IAM_USER_CONSOLE_MFA-demo01"
@@ -529,16 +531,20 @@ class EmulatedAggregator(JsonServiceEmulator):
     def _rules(self, params: dict[str, Any]) -> dict[str, Any]:
         rules = []
         for account in self._deployed():
-            failing = any(user[2] == "NON_COMPLIANT" for user in account["users"])
-            rules.append(
-                {
-                    "ConfigRuleName": self.RULE,
-                    "Compliance": {"ComplianceType": "NON_COMPLIANT" if failing else "COMPLIANT"},
-                    "AccountId": account["account_id"],
-                    "AwsRegion": account["region"],
-                }
-            )
+            for rule_name, users in self._rules_of(account).items():
+                failing = any(user[2] == "NON_COMPLIANT" for user in users)
+                rules.append(
+                    {
+                        "ConfigRuleName": rule_name,
+                        "Compliance": {"ComplianceType": "NON_COMPLIANT" if failing else "COMPLIANT"},
+                        "AccountId": account["account_id"],
+                        "AwsRegion": account["region"],
+                    }
+                )
         return {"AggregateComplianceByConfigRules": rules}
+
+    def _rules_of(self, account: dict[str, Any]) -> dict[str, list[tuple]]:
+        return {self.RULE: account["users"], **account.get("other_rules", {})}
 
     def _resources(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -552,21 +558,29 @@ class EmulatedAggregator(JsonServiceEmulator):
                 }
                 for account in self.accounts
                 if account["collected"]
-                for user_id, user_name, *_ in account["users"]
+                # Config's inventory: every user the account's rules name, once.
+                for user_id, user_name in {
+                    user[0]: user[1] for users in self._rules_of(account).values() for user in users
+                }.items()
             ]
         }
 
     def _details(self, params: dict[str, Any]) -> dict[str, Any]:
-        (account,) = [a for a in self._deployed() if a["account_id"] == params["AccountId"]]
+        (account,) = [
+            a for a in self._deployed() if (a["account_id"], a["region"]) == (params["AccountId"], params["AwsRegion"])
+        ]
+        rule_name = params["ConfigRuleName"]
+        if rule_name not in self._rules_of(account):
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule {rule_name} in {account['account_id']}")
         results = []
-        for user_id, _, kind, annotation, recorded in account["users"]:
+        for user_id, _, kind, annotation, recorded in self._rules_of(account)[rule_name]:
             if kind not in ("COMPLIANT", "NON_COMPLIANT"):
                 continue  # what the aggregator API supports
             results.append(
                 {
                     "EvaluationResultIdentifier": {
                         "EvaluationResultQualifier": {
-                            "ConfigRuleName": self.RULE,
+                            "ConfigRuleName": rule_name,
                             "ResourceType": "AWS::IAM::User",
                             "ResourceId": user_id,
                         },
