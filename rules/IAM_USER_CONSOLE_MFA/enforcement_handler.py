@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from console_mfa.aws import AwsClients, call, collect
+from console_mfa.aws import AwsClients, call, collect, collect_if_exists
 from console_mfa.boundaries import account_read_by
 from console_mfa.enforcement import (
     DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
@@ -150,7 +150,7 @@ def find_user(iam: Any, user_id: str) -> UserFacts | MissingUser | None:
 
 def is_in_group(iam: Any, user_name: str, group_name: str) -> bool | None:
     """Whether the user is in the group; ``None`` when IAM no longer has the user."""
-    groups = collect(iam, "ListGroupsForUser", "Groups", missing_ok=True, UserName=user_name)
+    groups = collect_if_exists(iam, "ListGroupsForUser", "Groups", UserName=user_name)
     if groups is None:
         return None
     return any(group["GroupName"] == group_name for group in groups)
@@ -256,9 +256,7 @@ def notify(
         ends = notice_due(user, policy, now, settings.notice_days)
         if ends is not None and not ledger.was_noticed(user.user_id, ends):
             due.append((user, ends))
-    members = {
-        member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name) or []
-    }
+    members = {member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name)}
     unenforced = [
         user
         for user in sweep.users

@@ -298,7 +298,7 @@ def check_alarms(clients: ClientSource, function_name: str, queue_name: str | No
                 )
             )
             continue
-        subscriptions = collect(sns, "ListSubscriptionsByTopic", "Subscriptions", TopicArn=topic) or []
+        subscriptions = collect(sns, "ListSubscriptionsByTopic", "Subscriptions", TopicArn=topic)
         confirmed = [s for s in subscriptions if s.get("SubscriptionArn", "").startswith("arn:")]
         if not confirmed:
             pending = len(subscriptions)
@@ -376,9 +376,7 @@ def _operations_checks(clients: ClientSource, found: _Stack, redeploy: str) -> l
 def _member_role_accounts(cloudformation: BaseClient, stack_set: str, call_as: str) -> set[str] | None:
     """The accounts where the member-role StackSet succeeded, or None when there is no such StackSet."""
     try:
-        instances = (
-            collect(cloudformation, "ListStackInstances", "Summaries", StackSetName=stack_set, CallAs=call_as) or []
-        )
+        instances = collect(cloudformation, "ListStackInstances", "Summaries", StackSetName=stack_set, CallAs=call_as)
     except AwsCallError as error:
         if error.code != "StackSetNotFoundException":
             raise
@@ -455,14 +453,11 @@ def _member_account_checks(
     with_role: set[str],
     redeploy: str,
 ) -> list[Check]:
-    statuses = (
-        collect(
-            config,
-            "GetOrganizationConfigRuleDetailedStatus",
-            "OrganizationConfigRuleDetailedStatus",
-            OrganizationConfigRuleName=rule_name,
-        )
-        or []
+    statuses = collect(
+        config,
+        "GetOrganizationConfigRuleDetailedStatus",
+        "OrganizationConfigRuleDetailedStatus",
+        OrganizationConfigRuleName=rule_name,
     )
     if parameters.get("CallAs", "SELF") == "SELF":
         # From the management account, the stack itself creates the role there.

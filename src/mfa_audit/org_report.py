@@ -152,7 +152,7 @@ def account_names(organizations: BaseClient | None) -> dict[str, str]:
     if organizations is None:
         return {}
     try:
-        accounts = collect(organizations, "ListAccounts", "Accounts") or []
+        accounts = collect(organizations, "ListAccounts", "Accounts")
     except AwsCallError:
         # Not the management account or a delegated administrator, or denied: ids will do.
         return {}
@@ -175,23 +175,17 @@ def users_worst_account_first(users: list[UserResult], accounts: list[AccountSum
 
 def gather_report(config: BaseClient, aggregator: str, rule: str, organizations: BaseClient | None = None) -> OrgReport:
     """Read every account's results for ``rule`` through ``aggregator`` (paginated, retried by botocore)."""
-    sources = (
-        collect(
-            config,
-            "DescribeConfigurationAggregatorSourcesStatus",
-            "AggregatedSourceStatusList",
-            ConfigurationAggregatorName=aggregator,
-        )
-        or []
+    sources = collect(
+        config,
+        "DescribeConfigurationAggregatorSourcesStatus",
+        "AggregatedSourceStatusList",
+        ConfigurationAggregatorName=aggregator,
     )
-    rules = (
-        collect(
-            config,
-            "DescribeAggregateComplianceByConfigRules",
-            "AggregateComplianceByConfigRules",
-            ConfigurationAggregatorName=aggregator,
-        )
-        or []
+    rules = collect(
+        config,
+        "DescribeAggregateComplianceByConfigRules",
+        "AggregateComplianceByConfigRules",
+        ConfigurationAggregatorName=aggregator,
     )
     names = {
         (item["SourceAccountId"], item["ResourceId"]): item.get("ResourceName", "")
@@ -202,7 +196,6 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
             ConfigurationAggregatorName=aggregator,
             ResourceType="AWS::IAM::User",
         )
-        or []
     }
     accounts: dict[tuple[str, str], AccountSummary] = {}
     for source in sources:
@@ -281,17 +274,14 @@ def _one_row_per_account_without_results(accounts: list[AccountSummary]) -> list
 
 
 def _results(config: BaseClient, aggregator: str, rule_name: str, account_id: str, region: str) -> list[dict]:
-    return (
-        collect(
-            config,
-            "GetAggregateComplianceDetailsByConfigRule",
-            "AggregateEvaluationResults",
-            ConfigurationAggregatorName=aggregator,
-            ConfigRuleName=rule_name,
-            AccountId=account_id,
-            AwsRegion=region,
-        )
-        or []
+    return collect(
+        config,
+        "GetAggregateComplianceDetailsByConfigRule",
+        "AggregateEvaluationResults",
+        ConfigurationAggregatorName=aggregator,
+        ConfigRuleName=rule_name,
+        AccountId=account_id,
+        AwsRegion=region,
     )
 
 

@@ -331,15 +331,17 @@ LOG_RETENTION_PERIODS = {
 
 
 @pytest.mark.parametrize("name", FUNCTION_STACKS)
-def test_function_logs_are_encrypted_with_a_key_cloudwatch_logs_may_use_for_that_log_group_only(name):
-    stack = _stack(name)
-    (function,) = _of_type(stack, "AWS::Lambda::Function").values()
-    log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"].removeprefix("ref:")
-    log_group = stack.resources[log_group_id]["Properties"]
-    key_id = log_group["KmsKeyId"].removeprefix("getatt:").removesuffix(".Arn")
+def test_function_logs_are_encrypted_with_a_key_cloudwatch_logs_may_use_for_the_stacks_log_groups_only(name):
+    # With enforcement on, rule.yaml has a second function whose log lines name users too.
+    stack = _stack(name, **({"Enforcement": "manual", "AlarmEmail": "ops@example.com"} if name == "rule.yaml" else {}))
+    log_groups = [
+        stack.resources[function["Properties"]["LoggingConfig"]["LogGroup"].removeprefix("ref:")]["Properties"]
+        for function in _of_type(stack, "AWS::Lambda::Function").values()
+    ]
+    arns = {f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:{group['LogGroupName']}" for group in log_groups}
+    (key_id,) = {group["KmsKeyId"].removeprefix("getatt:").removesuffix(".Arn") for group in log_groups}
     key = stack.resources[key_id]
     assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
-    log_group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:{log_group['LogGroupName']}"
     for_logs = [
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]
@@ -347,7 +349,8 @@ def test_function_logs_are_encrypted_with_a_key_cloudwatch_logs_may_use_for_that
     ]
     using = [s for s in for_logs if any(a.startswith(("kms:Encrypt", "kms:Decrypt")) for a in s["Action"])]
     assert len(using) == 1
-    assert using[0]["Condition"] == {"StringEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}}
+    (condition,) = using[0]["Condition"]["StringEquals"].values()
+    assert set([condition] if isinstance(condition, str) else condition) == arns
     unconditioned = [s for s in for_logs if "Condition" not in s]
     assert [s["Action"] for s in unconditioned] == ["kms:DescribeKey"]
 
@@ -376,14 +379,14 @@ _NAME_PROPERTIES = {
 }
 
 
-def test_only_the_member_role_and_the_force_mfa_group_have_fixed_names():
+def test_only_the_member_roles_and_the_force_mfa_group_have_fixed_names():
     named = set()
     for name in ("rule.yaml", "organization.yaml", "member-role.yaml", "aggregator.yaml"):
         for logical_id, resource in _template_document(name)["Resources"].items():
             if _NAME_PROPERTIES.get(resource["Type"]) in resource.get("Properties", {}):
                 named.add(f"{name}/{logical_id}")
-    # The member role is assumed by name in every account; people add users to the group by hand.
-    assert named == {"member-role.yaml/EvaluationRole", "rule.yaml/ForceMfaGroup"}
+    # The member roles are assumed by name in every account; people add users to the group by hand.
+    assert named == {"member-role.yaml/EvaluationRole", "member-role.yaml/ReevaluationRole", "rule.yaml/ForceMfaGroup"}
 
 
 def _template_document(name):

@@ -52,16 +52,13 @@ def users_changed_since(cloudtrail: BaseClient, since: datetime) -> set[str] | s
     """User names changed, deleted or renamed (old and new name) since ``since``, or why that cannot be told."""
     changed: set[str] = set()
     for event_name in CHANGING_EVENTS:
-        events = (
-            collect(
-                cloudtrail,
-                "LookupEvents",
-                "Events",
-                page_size=50,  # LookupEvents' maximum
-                LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
-                StartTime=since,
-            )
-            or []
+        events = collect(
+            cloudtrail,
+            "LookupEvents",
+            "Events",
+            page_size=50,  # LookupEvents' maximum
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
+            StartTime=since,
         )
         for event in events:
             if event.get("EventSource", "iam.amazonaws.com") != "iam.amazonaws.com":

@@ -262,16 +262,13 @@ def held_result_for(config: BaseClient, config_rule_name: str, resource_id: str)
 
     The API answers for every rule that evaluated the resource; only this rule's result counts.
     """
-    results = (
-        collect(
-            config,
-            "GetComplianceDetailsByResource",
-            "EvaluationResults",
-            ResourceType=RESOURCE_TYPE,
-            ResourceId=resource_id,
-            ComplianceTypes=["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"],
-        )
-        or []
+    results = collect(
+        config,
+        "GetComplianceDetailsByResource",
+        "EvaluationResults",
+        ResourceType=RESOURCE_TYPE,
+        ResourceId=resource_id,
+        ComplianceTypes=["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"],
     )
     for result in results:
         qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]

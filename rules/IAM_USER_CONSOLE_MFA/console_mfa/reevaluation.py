@@ -196,7 +196,7 @@ def start_evaluation(config: Any, rule_name: str) -> Outcome:
 def organization_rule_name(config: Any, rule_name: str) -> str | None:
     """The name of the organization rule's copy in the account these credentials read, if it has one."""
     prefix = f"{ORGANIZATION_RULE_PREFIX}{rule_name}-"
-    names = [rule["ConfigRuleName"] for rule in collect(config, "DescribeConfigRules", "ConfigRules") or []]
+    names = [rule["ConfigRuleName"] for rule in collect(config, "DescribeConfigRules", "ConfigRules")]
     matching = sorted(name for name in names if name.startswith(prefix))
     return matching[0] if matching else None
 
