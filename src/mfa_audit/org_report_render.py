@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import xml.etree.ElementTree as ElementTree
 
-from console_mfa.verdict import ComplianceType
+from console_mfa.verdict import ComplianceType, parse_annotation
 
 from mfa_audit.findings import render_asff, render_junit, render_ocsf
 from mfa_audit.org_report import COMPLIANCE_TYPES, AccountSummary, OrgReport, as_document
@@ -216,13 +215,10 @@ def _markdown(report: OrgReport) -> str:
     return "\n".join(lines)
 
 
-_FOUND_ALLOWED = re.compile(r"found: (.*?); allowed: (.*?)\)")
-
-
 def found_and_allowed(annotation: str) -> tuple[str, str]:
     """The devices found and the kinds allowed, from the rule's annotation ("-" where it names none)."""
-    match = _FOUND_ALLOWED.search(annotation)
-    return (match.group(1).strip(), match.group(2).strip()) if match else ("-", "-")
+    parsed = parse_annotation(annotation)
+    return parsed.found, parsed.allowed
 
 
 NOT_REPORTING_COLOUR = "#F0E442"  # Okabe-Ito yellow, with black text: unknown, not fine

@@ -7,7 +7,7 @@ from console_mfa.enforcement import Outcome, assess, notice_due
 from console_mfa.facts import MfaDevice, UserFacts
 from console_mfa.iam_facts import MissingUser
 from console_mfa.policy import Enforcement, parse_rule_parameters
-from console_mfa.verdict import ANNOTATION_LIMIT, decide
+from console_mfa.verdict import ANNOTATION_LIMIT, decide, parse_annotation
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -31,7 +31,7 @@ def policy(**parameters):
 def test_grace_annotation_names_the_day_enforcement_starts(mode, expected):
     verdict = decide(user(10), policy(Enforcement=mode), NOW)
     assert expected in verdict.annotation
-    assert verdict.annotation.endswith("before then.")
+    assert parse_annotation(verdict.annotation).text.endswith("by then.")
 
 
 def test_grace_annotation_says_nothing_of_enforcement_when_it_is_off():

@@ -73,7 +73,11 @@ class UserFacts:
     """Everything the verdict needs about one IAM user.
 
     ``login_profile_created`` is the login profile's CreateDate, or ``None`` when
-    the user has no console password.
+    the user has no console password. ``from_credential_report`` marks facts the bulk
+    sweep settled from the credential report: then the time is only the earliest the
+    profile can have been created, and the devices are only some of the user's (one of
+    kind UNVERIFIED may be any kind, SMS included). Such facts settled one verdict at one
+    moment; anything reusing them later must allow for every truth they leave open.
     """
 
     user_name: str
@@ -81,6 +85,7 @@ class UserFacts:
     arn: str
     login_profile_created: datetime | None
     mfa_devices: tuple[MfaDevice, ...] = ()
+    from_credential_report: bool = False
 
     @property
     def has_console_password(self) -> bool:

@@ -3,20 +3,31 @@
 The Lambda, the CLI, the benchmark and the tests all call :func:`decide`; no other
 code decides compliance.
 
+Every annotation is the text for people first, then a short record of the facts it was
+decided from, e.g. ``" [v1 pw=1767225600 mfa=fv]"`` (login profile created at that Unix
+second, a FIDO and a virtual device) or ``" [v1 pw>=1767225600 mfa>=v]"`` (facts settled
+from the credential report: the profile was created at that second or later, and the user
+has these devices or more). The human text is cut to leave room, so the record always
+survives Config's 256-character limit. The format and its reader, :func:`parse_annotation`,
+live here side by side; the sweep rebuilds a user's facts from a held result's record, and
+the organization report reads the found/allowed columns with the same reader.
+
 Example::
 
     verdict = decide(user, Policy(), now=datetime.now(timezone.utc))
     verdict.compliance_type   # ComplianceType.NON_COMPLIANT
-    verdict.annotation        # "Console password but no MFA device. ..."
+    verdict.annotation        # "Console password but no allowed MFA device (found: none; ...) ... [v1 pw=... mfa=-]"
+    parse_annotation(verdict.annotation).facts.mfa_types   # frozenset()
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .facts import MfaType, UserFacts
+from .facts import MfaDevice, MfaType, UserFacts
 from .policy import Enforcement, Policy
 
 # AWS Config rejects longer annotations.
@@ -80,12 +91,14 @@ def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
     """Decide one user's compliance. ``now`` must be timezone-aware."""
     if policy.is_exempt(user):
         return _verdict(
+            user,
             ComplianceType.NOT_APPLICABLE,
             Reason.EXEMPT,
             "Exempt from MFA by the rule parameter ExemptUsers.",
         )
     if user.login_profile_created is None:
         return _verdict(
+            user,
             ComplianceType.NOT_APPLICABLE,
             Reason.NO_CONSOLE_PASSWORD,
             "No console password (no login profile), so console MFA does not apply.",
@@ -93,39 +106,153 @@ def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
     allowed_found = _allowed_types(user, policy)
     if allowed_found:
         return _verdict(
+            user,
             ComplianceType.COMPLIANT,
             Reason.MFA_PRESENT,
             f"Console password with MFA: {_type_list(allowed_found)}.",
         )
 
     found_types = {device.mfa_type for device in user.mfa_devices}
-    found = f"found: {_type_list(found_types)}" if found_types else "found: none"
-    required = f"allowed: {_type_list(policy.allowed_mfa_types)}"
+    found = _FOUND.format(_type_list(found_types) if found_types else "none")
+    required = _ALLOWED.format(_type_list(policy.allowed_mfa_types))
 
     grace_ends = grace_period_end(user, policy)
     assert grace_ends is not None  # the user has a login profile (checked above)
     if now < grace_ends:
         return _verdict(
+            user,
             ComplianceType.COMPLIANT,
             Reason.GRACE_PERIOD,
-            f"Console password without an allowed MFA device ({found}); inside the "
-            f"GracePeriodDays grace period, which ends {grace_ends:%Y-%m-%d %H:%M} UTC."
-            f"{_ENFORCEMENT_FROM_GRACE_END[policy.enforcement]} Enable MFA ({required}) before then.",
+            # Short enough that the usual case (no device found, every kind allowed) fits beside the record.
+            f"Console password, no allowed MFA ({found}); in the GracePeriodDays grace period, which ends "
+            f"{grace_ends:%Y-%m-%d %H:%M} UTC.{_ENFORCEMENT_FROM_GRACE_END[policy.enforcement]} "
+            f"Enable MFA ({required}) by then.",
         )
     return _verdict(
+        user,
         ComplianceType.NON_COMPLIANT,
         Reason.NO_ALLOWED_MFA,
-        f"Console password but no allowed MFA device ({found}; {required}). "
+        f"Console password but no allowed MFA device ({found}{_FOUND_ALLOWED_SEPARATOR}{required}). "
         "Enable an allowed MFA device for this user or delete its console password.",
     )
 
 
 def verdict_for_missing_user(why: str) -> Verdict:
-    """The verdict for a user Config knows but IAM no longer has (deleted, out of scope)."""
-    return _verdict(ComplianceType.NOT_APPLICABLE, Reason.USER_GONE, why)
+    """The verdict for a user Config knows but IAM no longer has (deleted, out of scope).
+
+    Its annotation carries no facts record: there are no facts to carry forward.
+    """
+    return Verdict(ComplianceType.NOT_APPLICABLE, Reason.USER_GONE, _cut(why, ANNOTATION_LIMIT))
 
 
-def _verdict(compliance_type: ComplianceType, reason: Reason, annotation: str) -> Verdict:
-    if len(annotation) > ANNOTATION_LIMIT:
-        annotation = annotation[: ANNOTATION_LIMIT - 3] + "..."
-    return Verdict(compliance_type, reason, annotation)
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _verdict(user: UserFacts, compliance_type: ComplianceType, reason: Reason, text: str) -> Verdict:
+    record = FactsRecord.of(user).as_text()
+    return Verdict(compliance_type, reason, _cut(text, ANNOTATION_LIMIT - len(record)) + record)
+
+
+# --- The annotation's format and its reader, side by side. ---
+
+_FOUND = "found: {}"
+_ALLOWED = "allowed: {}"
+_FOUND_ALLOWED_SEPARATOR = "; "
+
+
+def _reading(text_format: str) -> str:
+    """A pattern that reads back the one ``{}`` of ``text_format``."""
+    before, after = text_format.split("{}")
+    return re.escape(before) + "(.*?)" + re.escape(after)
+
+
+# What a NON_COMPLIANT annotation says between its parentheses, read back (the organization report's columns).
+_FOUND_AND_ALLOWED = re.compile(_reading(_FOUND) + re.escape(_FOUND_ALLOWED_SEPARATOR) + _reading(_ALLOWED) + r"\)")
+
+RECORD_VERSION = "v1"
+# One letter per device kind in the record, so it stays short however many kinds a user has.
+_KIND_LETTER = {
+    MfaType.VIRTUAL: "v",
+    MfaType.HARDWARE: "h",
+    MfaType.FIDO: "f",
+    MfaType.SMS: "s",
+    MfaType.UNVERIFIED: "u",
+    MfaType.UNRECOGNISED: "x",
+}
+_KIND_BY_LETTER = {letter: kind for kind, letter in _KIND_LETTER.items()}
+_RECORD = re.compile(
+    r" \[" + RECORD_VERSION + r" pw(?P<pw_bound>>?=)(?P<pw>\d{1,12}|-) mfa(?P<mfa_bound>>?=)(?P<mfa>[a-z]+|-)\]$"
+)
+# The longest record, with every kind and a 12-digit time; decide() keeps this much room.
+RECORD_MAX_LENGTH = len(f" [{RECORD_VERSION} pw>={10**11} mfa>={''.join(_KIND_LETTER.values())}]")
+
+
+@dataclass(frozen=True)
+class FactsRecord:
+    """The facts a verdict was decided from, as the annotation records them.
+
+    ``login_profile_created`` is whole seconds (rounded down: a grace period read back never ends
+    later than the real one). ``from_credential_report`` as in :class:`~console_mfa.facts.UserFacts`.
+    """
+
+    login_profile_created: datetime | None
+    mfa_types: frozenset[MfaType]
+    from_credential_report: bool = False
+
+    @classmethod
+    def of(cls, user: UserFacts) -> FactsRecord:
+        created = user.login_profile_created
+        if created is not None:
+            created = datetime.fromtimestamp(int(created.timestamp() // 1), tz=timezone.utc)
+        return cls(created, frozenset(d.mfa_type for d in user.mfa_devices), user.from_credential_report)
+
+    def as_text(self) -> str:
+        bound = ">=" if self.from_credential_report else "="
+        pw = "-" if self.login_profile_created is None else str(int(self.login_profile_created.timestamp()))
+        mfa = "".join(sorted(_KIND_LETTER[kind] for kind in self.mfa_types)) or "-"
+        return f" [{RECORD_VERSION} pw{bound}{pw} mfa{bound}{mfa}]"
+
+    def user_facts(self, user_name: str, user_id: str, arn: str) -> UserFacts:
+        """The facts again, for the user as ListUsers names it today (one device per kind)."""
+        devices = tuple(MfaDevice(f"recorded-{kind.value}", kind) for kind in sorted(self.mfa_types))
+        return UserFacts(user_name, user_id, arn, self.login_profile_created, devices, self.from_credential_report)
+
+
+@dataclass(frozen=True)
+class ParsedAnnotation:
+    """What :func:`parse_annotation` reads from an annotation.
+
+    ``facts`` is None for an annotation without a record (written before records existed, by another
+    rule, or for a user that is gone). ``found`` and ``allowed`` are "-" where the text names none.
+    """
+
+    text: str
+    facts: FactsRecord | None
+    found: str
+    allowed: str
+
+
+def parse_annotation(annotation: str) -> ParsedAnnotation:
+    """Read an annotation :func:`decide` wrote: the human text, the facts record, found and allowed."""
+    text, facts = annotation, None
+    match = _RECORD.search(annotation)
+    if match:
+        facts = _facts_from(match)
+        if facts is not None:
+            text = annotation[: match.start()]
+    found_allowed = _FOUND_AND_ALLOWED.search(text)
+    found, allowed = (found_allowed.group(1).strip(), found_allowed.group(2).strip()) if found_allowed else ("-", "-")
+    return ParsedAnnotation(text, facts, found, allowed)
+
+
+def _facts_from(match: re.Match[str]) -> FactsRecord | None:
+    bounded = match.group("pw_bound") == ">="
+    if bounded != (match.group("mfa_bound") == ">="):
+        return None  # not a record decide() writes
+    pw, mfa = match.group("pw"), match.group("mfa")
+    letters = "" if mfa == "-" else mfa
+    if any(letter not in _KIND_BY_LETTER for letter in letters):
+        return None
+    created = None if pw == "-" else datetime.fromtimestamp(int(pw), tz=timezone.utc)
+    return FactsRecord(created, frozenset(_KIND_BY_LETTER[letter] for letter in letters), bounded)
