@@ -122,7 +122,7 @@ def periodic_evaluations(
     """
     # Read first, under the deadline: a sweep that runs out of time needs it to send its corrections.
     held = held_results(clients.config, invocation.config_rule_name, time_left=deadline.seconds_left)
-    sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment())
+    sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment(), held=held)
     log.update(strategy=sweep.strategy, notes=sweep.notes)
     timestamp = invocation.notification_time or now.isoformat()
     evaluations = [evaluation_for(user.user_id, decide(user, policy, now), timestamp) for user in sweep.users]

@@ -76,3 +76,7 @@ class SweepIncompleteError(RuleError):
 
 class CredentialReportError(RuleError):
     """A credential report could not be read or is not a credential report."""
+
+
+class ChangeHistoryError(RuleError):
+    """CloudTrail's record of IAM changes could not be read, or cannot rule out a change it does not name."""

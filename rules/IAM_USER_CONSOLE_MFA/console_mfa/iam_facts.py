@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 
 from .aws import call, call_if_exists, collect, collect_if_exists
 from .credential_report import ReportRow, parse_credential_report
-from .exceptions import AwsCallError
+from .exceptions import AwsCallError, CredentialReportError
 from .facts import MfaDevice, UserFacts
 
 # How long a sweep waits for IAM to generate a credential report before it
@@ -113,8 +113,8 @@ def assigned_virtual_devices(iam: BaseClient) -> dict[str, tuple[MfaDevice, ...]
 
 def fetch_credential_report(
     iam: BaseClient, sleep: Callable[[float], None] | None = None, wait_seconds: float = REPORT_WAIT_SECONDS
-) -> CredentialReport | str:
-    """The current credential report, or why there is none to be had in ``wait_seconds``.
+) -> CredentialReport:
+    """The current credential report; :class:`CredentialReportError` when there is none to be had in ``wait_seconds``.
 
     IAM reuses a report younger than 4 hours, so the report may be that old; the
     caller must treat it as a snapshot taken at ``generated``.
@@ -135,6 +135,6 @@ def fetch_credential_report(
                 rows = parse_credential_report(content if isinstance(content, bytes) else content.encode())
                 return CredentialReport(response["GeneratedTime"], tuple(rows))
         if waited >= wait_seconds:
-            return f"the credential report was not ready after {wait_seconds:.0f} s"
+            raise CredentialReportError(f"the credential report was not ready after {wait_seconds:.0f} s")
         sleep(REPORT_POLL_SECONDS)
         waited += REPORT_POLL_SECONDS

@@ -7,7 +7,13 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
 * ``bulk`` - what IAM offers in bulk (credential report, assigned virtual devices), kept fresh
   by CloudTrail's record of changes since the report, and live calls only for the users whose
   verdict the bulk sources cannot settle.
-* ``auto`` (default) - ``live`` up to 200 users, ``bulk`` above.
+* ``auto`` (default) - given the results Config holds: ``carry-forward`` (see
+  :mod:`console_mfa.carry_forward`): every held result CloudTrail shows no change for is kept
+  without an IAM call, and only the users who changed, are new, are due for re-confirmation or
+  cannot be settled otherwise are checked live. It falls back, saying why in the notes, to
+  ``live`` up to 200 users and ``bulk`` above when CloudTrail cannot cover the time (over 90 days,
+  over ``MAX_CHANGE_EVENTS`` events, a lookup error or throttling, an event that does not name its
+  user) or when more than 200 users would be checked live.
 * ``baseline`` - two calls per user, one user after another: the straightforward sweep,
   kept for the benchmark to compare against.
 
@@ -17,7 +23,7 @@ result may still be used for.
 
 Example::
 
-    result = sweep_account(clients, Deadline(600), now, policy)
+    result = sweep_account(clients, Deadline(600), now, policy, held=held_results(config, rule_name))
     result.users, result.missing, result.strategy, result.complete
 """
 
@@ -27,17 +33,20 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .aws import AwsClients
-from .cloudtrail_changes import users_changed_since
+from .carry_forward import CLOUDTRAIL_HISTORY, RECONFIRMATION, ListedUser, coverage_start, plan_carry_forward, settled
+from .cloudtrail_changes import user_changes_since, users_changed_since
+from .config_report import HeldResult
 from .credential_report import ReportRow
 from .exceptions import (
     AwsCallError,
+    ChangeHistoryError,
     CredentialReportError,
     InvalidParameterError,
     MissingPermissionError,
@@ -55,13 +64,15 @@ from .iam_facts import (
     mfa_devices,
 )
 from .policy import Policy
-from .verdict import ComplianceType, Reason, Verdict, decide
+from .verdict import decide
 
 STRATEGIES = ("auto", "live", "bulk", "baseline")
 BULK_ABOVE_USERS = 200
 # CloudTrail is searched from this long before the report's timestamp, because the
 # report is assembled over a while and its timestamp is not the instant of every row.
 REPORT_MARGIN = timedelta(minutes=15)
+# More IAM changes than this in CloudTrail since the oldest carried result: the sweep of old is cheaper.
+MAX_CHANGE_EVENTS = 2000
 
 # Called as progress(checked, total) while users are checked live, once per phase of live
 # calls (the CLI's progress bar starts a new bar when a new phase begins).
@@ -168,7 +179,7 @@ def _concurrently(
 
 def _live(
     clients: AwsClients,
-    users: Sequence[dict[str, Any]],
+    users: Sequence[ListedUser],
     deadline: Deadline,
     progress: Progress | None,
     always_list_devices: bool = False,
@@ -178,7 +189,7 @@ def _live(
     return _concurrently(
         clients,
         users,
-        lambda user: live_user_facts(iam, user["UserName"], user["UserId"], user["Arn"], always_list_devices),
+        lambda user: live_user_facts(iam, user.user_name, user.user_id, user.arn, always_list_devices),
         deadline,
         progress,
         workers,
@@ -204,13 +215,52 @@ def sweep_account(
     policy: Policy,
     strategy: str = "auto",
     progress: Progress | None = None,
+    held: Mapping[str, HeldResult] | None = None,
 ) -> SweepResult:
-    """Facts for every user in the account, by ``strategy`` (see the module's docstring)."""
-    users = list_users(clients.iam)
+    """Facts for every user in the account, by ``strategy`` (see the module's docstring).
+
+    ``held`` is what Config holds for the rule, by UserId; without it ``auto`` cannot carry results forward.
+    """
+    users = [ListedUser.from_list_users(row) for row in list_users(clients.iam)]
     if strategy == "baseline":
         return _result(_live(clients, users, deadline, progress, always_list_devices=True, workers=1), "baseline")
-    if strategy == "live" or (strategy == "auto" and len(users) <= BULK_ABOVE_USERS):
+    if strategy == "live":
         return _result(_live(clients, users, deadline, progress), "live")
+    if strategy == "bulk":
+        return _bulk_or_live(clients, users, deadline, now, policy, progress)
+    if held:
+        try:
+            return _carry_forward(clients, users, held, deadline, now, policy, progress)
+        except _CarryForwardUnavailable as unavailable:
+            return _today(clients, users, deadline, now, policy, progress, [f"carry-forward not used: {unavailable}"])
+    return _today(clients, users, deadline, now, policy, progress)
+
+
+def _today(
+    clients: AwsClients,
+    users: Sequence[ListedUser],
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    progress: Progress | None,
+    notes: Sequence[str] = (),
+) -> SweepResult:
+    """The sweep without carrying anything forward: ``live`` up to BULK_ABOVE_USERS users, ``bulk`` above."""
+    if len(users) <= BULK_ABOVE_USERS:
+        return _result(_live(clients, users, deadline, progress), "live", notes)
+    result = _bulk_or_live(clients, users, deadline, now, policy, progress)
+    result.notes[:0] = notes
+    return result
+
+
+def _bulk_or_live(
+    clients: AwsClients,
+    users: Sequence[ListedUser],
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    progress: Progress | None,
+) -> SweepResult:
     try:
         return _bulk(clients, users, deadline, now, policy, progress)
     except _BulkUnavailable as unavailable:
@@ -218,47 +268,85 @@ def sweep_account(
         return _result(_live(clients, users, deadline, progress), "live", [f"bulk sources unavailable: {unavailable}"])
 
 
+class _CarryForwardUnavailable(Exception):
+    pass
+
+
+def _carry_forward(
+    clients: AwsClients,
+    users: Sequence[ListedUser],
+    held: Mapping[str, HeldResult],
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    progress: Progress | None,
+) -> SweepResult:
+    """Keep every held result CloudTrail covers unchanged; check the rest live (:mod:`console_mfa.carry_forward`)."""
+    start = coverage_start(held, users, now, policy)
+    if start is None:
+        raise _CarryForwardUnavailable("no result Config holds carries a facts record that may be carried")
+    if now - start > CLOUDTRAIL_HISTORY:
+        raise _CarryForwardUnavailable(f"CloudTrail keeps 90 days; the oldest result needs it from {start:%Y-%m-%d}")
+    partition = users[0].arn.split(":")[1] if users else "aws"
+    try:
+        changes = user_changes_since(clients.cloudtrail_for_iam(partition), start, max_events=MAX_CHANGE_EVENTS)
+    except ChangeHistoryError as error:
+        raise _CarryForwardUnavailable(str(error)) from error
+    plan = plan_carry_forward(held, users, changes, start, now, policy)
+    if len(plan.check_live) > BULK_ABOVE_USERS:
+        raise _CarryForwardUnavailable(f"{len(plan.check_live)} users to check live ({_reasons(plan.why_live)})")
+    # Users who changed or are new first: where Config's result is most likely wrong, so a sweep the
+    # deadline stops has corrected those; re-confirmations last.
+    check = sorted(plan.check_live, key=lambda user: plan.why[user.user_id] == RECONFIRMATION)
+    checked = dict(zip((u.user_id for u in check), _live(clients, check, deadline, progress), strict=True))
+    carried = {facts.user_id: facts for facts in plan.carried}
+    notes = [
+        f"CloudTrail from {start:%Y-%m-%d %H:%M} UTC: {len(changes)} user names changed",
+        f"carried {len(plan.carried)} held results; checked {len(plan.check_live)} users live"
+        + (f" ({_reasons(plan.why_live)})" if plan.why_live else ""),
+    ]
+    return _result([carried.get(u.user_id) or checked[u.user_id] for u in users], "carry-forward", notes)
+
+
+def _reasons(why: Mapping[str, int]) -> str:
+    return ", ".join(f"{count} {reason}" for reason, count in sorted(why.items()))
+
+
 class _BulkUnavailable(Exception):
     pass
 
 
 def _bulk_sources(
-    clients: AwsClients, users: Sequence[dict[str, Any]], deadline: Deadline
+    clients: AwsClients, users: Sequence[ListedUser], deadline: Deadline
 ) -> tuple[CredentialReport, set[str], dict[str, tuple[MfaDevice, ...]]]:
     try:
         # Waiting for a report past the deadline would only leave no time to use it.
         wait = max(0.0, min(REPORT_WAIT_SECONDS, deadline.seconds_left()))
         report = fetch_credential_report(clients.iam, wait_seconds=wait)
-        if isinstance(report, str):
-            raise _BulkUnavailable(report)
-        partition = users[0]["Arn"].split(":")[1] if users else "aws"
+        partition = users[0].arn.split(":")[1] if users else "aws"
         changed = users_changed_since(clients.cloudtrail_for_iam(partition), report.generated - REPORT_MARGIN)
-        if isinstance(changed, str):
-            raise _BulkUnavailable(changed)
         virtual = assigned_virtual_devices(clients.iam)
-    except (MissingPermissionError, AwsCallError, CredentialReportError) as error:
+    except (MissingPermissionError, AwsCallError, CredentialReportError, ChangeHistoryError) as error:
         raise _BulkUnavailable(str(error)) from error
-    return report, {name.casefold() for name in changed}, virtual
+    return report, changed, virtual
 
 
 def _same_second(first: datetime, second: datetime) -> bool:
     return abs((first - second).total_seconds()) < 1
 
 
-def _settled(worst: Verdict, best: Verdict) -> bool:
-    """Whether facts still unknown could change the verdict.
+@dataclass(frozen=True)
+class _Unsettled:
+    """A user the report alone does not settle, with what is known of it so far."""
 
-    ``worst`` and ``best`` are the verdicts for the least and most favourable facts
-    still possible. Identical verdicts settle it; so does COMPLIANT-by-MFA either way,
-    where more devices would only add kinds to the annotation's list.
-    """
-    if worst == best:
-        return True
-    return worst.reason is best.reason is Reason.MFA_PRESENT and worst.compliance_type is ComplianceType.COMPLIANT
+    user: ListedUser
+    row: ReportRow
+    # Listed live, or None while only the report's word is known.
+    devices: tuple[MfaDevice, ...] | None = None
 
 
 def _from_report(
-    user: dict[str, Any],
+    user: ListedUser,
     row: ReportRow,
     virtual: tuple[MfaDevice, ...],
     devices: tuple[MfaDevice, ...] | None,
@@ -268,11 +356,12 @@ def _from_report(
     """Facts settled from the report (and ``devices`` when listed live), or None if a call is needed.
 
     The login profile's CreateDate is not in the report, but it lies between the user's
-    creation and the password's last change, which bounds it both ways.
+    creation and the password's last change, which bounds it both ways. The facts returned
+    are marked ``from_credential_report``: their time is that lower bound.
     """
-    name, user_id, arn = user["UserName"], user["UserId"], user["Arn"]
+    name, user_id, arn = user.user_name, user.user_id, user.arn
     if not row.password_enabled:
-        return UserFacts(name, user_id, arn, None)
+        return UserFacts(name, user_id, arn, None, from_credential_report=True)
     earliest, latest = row.user_creation_time, row.password_last_changed or now
     if devices is not None:
         known, unknown_worst, unknown_best = devices, (), ()
@@ -288,79 +377,86 @@ def _from_report(
         known, unknown_worst, unknown_best = virtual, (), ()
     worst = decide(UserFacts(name, user_id, arn, earliest, known + unknown_worst), policy, now)
     best = decide(UserFacts(name, user_id, arn, latest, known + unknown_best), policy, now)
-    if not _settled(worst, best):
+    if not settled(worst, best):
         return None
     unverified = (MfaDevice("credential-report", MfaType.UNVERIFIED),) if unknown_worst else ()
-    return UserFacts(name, user_id, arn, earliest, known + unverified)
+    return UserFacts(name, user_id, arn, earliest, known + unverified, from_credential_report=True)
 
 
 def _bulk(
     clients: AwsClients,
-    users: Sequence[dict[str, Any]],
+    users: Sequence[ListedUser],
     deadline: Deadline,
     now: datetime,
     policy: Policy,
     progress: Progress | None,
 ) -> SweepResult:
+    """Settle what the bulk sources settle; then, in three phases of live calls, the rest.
+
+    The phases: users the report cannot speak for (checked in full), users whose device kinds
+    are needed (ListMFADevices), users whose login profile's CreateDate is needed (GetLoginProfile).
+    """
     report, changed, virtual = _bulk_sources(clients, users, deadline)
     rows = {row.arn: row for row in report.rows}
     iam = clients.iam
     # Only users whose facts are settled are entered here; one the deadline stopped halfway stays out.
     facts: dict[str, UserFacts | MissingUser] = {}
-    check_live: list[dict[str, Any]] = []
-    list_devices: list[tuple[dict[str, Any], ReportRow]] = []
-    read_profile: list[tuple[dict[str, Any], ReportRow, tuple[MfaDevice, ...]]] = []
+    check_live: list[ListedUser] = []
+    list_devices: list[_Unsettled] = []
+    read_profile: list[_Unsettled] = []
 
     for user in users:
-        row = rows.get(user["Arn"])
+        row = rows.get(user.arn)
         if (
             row is None  # created after the report, or renamed
-            or not _same_second(row.user_creation_time, user["CreateDate"])  # deleted and re-created
+            or not _same_second(row.user_creation_time, user.created)  # deleted and re-created
             # Changed, deleted or renamed since the report: its row may describe another user of that name.
-            or user["UserName"].casefold() in changed
+            or user.user_name.casefold() in changed
         ):
             check_live.append(user)
             continue
-        settled = _from_report(user, row, virtual.get(user["UserId"], ()), None, policy, now)
-        if settled is not None:
-            facts[user["UserId"]] = settled
+        settled_facts = _from_report(user, row, virtual.get(user.user_id, ()), None, policy, now)
+        if settled_facts is not None:
+            facts[user.user_id] = settled_facts
         elif row.mfa_active:
-            list_devices.append((user, row))
+            list_devices.append(_Unsettled(user, row))
         else:
-            read_profile.append((user, row, virtual.get(user["UserId"], ())))
+            read_profile.append(_Unsettled(user, row, virtual.get(user.user_id, ())))
 
     # Users changed since the report first: where Config's result is most likely wrong, so a sweep
     # the deadline stops has corrected those.
     for user, live in zip(check_live, _live(clients, check_live, deadline, progress), strict=True):
         if not isinstance(live, _NotReached):
-            facts[user["UserId"]] = live
+            facts[user.user_id] = live
 
     listed = _concurrently(
-        clients, list_devices, lambda pair: mfa_devices(iam, pair[0]["UserName"]), deadline, progress
+        clients, list_devices, lambda item: mfa_devices(iam, item.user.user_name), deadline, progress
     )
-    for (user, row), devices in zip(list_devices, listed, strict=True):
+    for item, devices in zip(list_devices, listed, strict=True):
+        user = item.user
         if isinstance(devices, _NotReached):
             continue
         if devices is None:
-            facts[user["UserId"]] = MissingUser(
-                user["UserId"], user["UserName"], "The user was deleted while it was being evaluated."
+            facts[user.user_id] = MissingUser(
+                user.user_id, user.user_name, "The user was deleted while it was being evaluated."
             )
             continue
-        settled = _from_report(user, row, virtual.get(user["UserId"], ()), devices, policy, now)
-        if settled is not None:
-            facts[user["UserId"]] = settled
+        settled_facts = _from_report(user, item.row, virtual.get(user.user_id, ()), devices, policy, now)
+        if settled_facts is not None:
+            facts[user.user_id] = settled_facts
         else:
-            read_profile.append((user, row, devices))
+            read_profile.append(_Unsettled(user, item.row, devices))
 
     profiles = _concurrently(
-        clients, read_profile, lambda item: login_profile_created(iam, item[0]["UserName"]), deadline, progress
+        clients, read_profile, lambda item: login_profile_created(iam, item.user.user_name), deadline, progress
     )
-    for (user, _, devices), profile in zip(read_profile, profiles, strict=True):
+    for item, profile in zip(read_profile, profiles, strict=True):
         if isinstance(profile, _NotReached):
             continue
         has_password, created = profile
-        facts[user["UserId"]] = UserFacts(
-            user["UserName"], user["UserId"], user["Arn"], created if has_password else None, devices
+        user = item.user
+        facts[user.user_id] = UserFacts(
+            user.user_name, user.user_id, user.arn, created if has_password else None, item.devices or ()
         )
 
     notes = [
@@ -369,4 +465,4 @@ def _bulk(
         f"live calls: {len(check_live)} users in full, {len(list_devices)} device lists, "
         f"{len(read_profile)} login profiles",
     ]
-    return _result([facts.get(user["UserId"], NOT_REACHED) for user in users], "bulk", notes)
+    return _result([facts.get(user.user_id, NOT_REACHED) for user in users], "bulk", notes)

@@ -1,0 +1,181 @@
+"""Which held results a sweep may keep without asking IAM, and which users it must check live. Pure: no AWS here.
+
+A steady-state sweep costs what changed: a user whose held result still stands keeps it with no IAM
+call. A held result is *carried* only when all of these hold:
+
+(a) **It rests on a check.** Its annotation ends in the facts record :func:`~console_mfa.verdict.decide`
+    writes (only this rule's results are read, and only a live check, a change-triggered check or a
+    bulk sweep's settled facts ever record one). A carried result is never sent again: when today's
+    policy and clock would change its verdict or annotation (a grace period that ended, a changed
+    parameter) the user is checked live instead. So every result Config holds was checked at its
+    recorded time, which (b) and (c) rest on.
+(b) **CloudTrail shows no change since.** No event of ``CHANGING_EVENTS`` names the user (by its
+    current name; a rename names both) from the held result's recorded time minus ``COVERAGE_MARGIN``
+    up to now. The margin covers the time between the live read and Config's recording (at most a
+    Lambda's 15 minutes) and IAM's propagation. The search starts at the oldest carried result, so a
+    late-delivered event is still seen by the next sweep: a result not re-sent keeps its recorded time.
+(c) **It is not due for re-confirmation** (``ReconfirmDays``, :func:`reconfirmation_due`): due users are
+    checked live, so no result is carried longer than ``ReconfirmDays`` without a check.
+
+Facts the bulk sweep settled from the credential report are recorded as lower bounds (``pw>=``,
+``mfa>=``); they are carried only when the verdict is the same for every truth the bounds leave open
+(the profile created at any moment from the recorded one to the result's recording, any further
+device of any kind, the report's unverified device being SMS).
+
+Also checked live: users who are new (a UserId with nothing held; a user deleted and re-created under
+the same name has a new UserId), whose result has no record (written before records existed), and whose
+verdict cannot be settled otherwise. Users gone from ListUsers are left to the caller (set NOT_APPLICABLE).
+
+Example::
+
+    start = coverage_start(held, listed, now, policy)
+    changes = user_changes_since(cloudtrail, start)          # {casefolded name: latest change}
+    plan = plan_carry_forward(held, listed, changes, start, now, policy)
+    plan.carried, plan.check_live, plan.why_live
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .config_report import HeldResult, reconfirmation_due
+from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
+from .policy import Policy
+from .verdict import ComplianceType, FactsRecord, Reason, Verdict, decide, parse_annotation
+
+# See (b) in the module docstring: a Lambda runs at most 15 minutes, plus IAM's propagation.
+COVERAGE_MARGIN = timedelta(minutes=20)
+# CloudTrail's LookupEvents keeps this much history.
+CLOUDTRAIL_HISTORY = timedelta(days=90)
+RECONFIRMATION = "re-confirmation"
+
+
+@dataclass(frozen=True)
+class ListedUser:
+    """One row of ListUsers: who the user is today."""
+
+    user_name: str
+    user_id: str
+    arn: str
+    created: datetime
+
+    @classmethod
+    def from_list_users(cls, row: Mapping[str, Any]) -> ListedUser:
+        return cls(row["UserName"], row["UserId"], row["Arn"], row["CreateDate"])
+
+
+@dataclass
+class CarryPlan:
+    """Facts rebuilt for the users whose held result stands, and the users to check live (why, counted)."""
+
+    carried: list[UserFacts] = field(default_factory=list)
+    check_live: list[ListedUser] = field(default_factory=list)
+    # Why each user in check_live is checked live, by UserId.
+    why: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def why_live(self) -> Counter[str]:
+        return Counter(self.why.values())
+
+    def live(self, user: ListedUser, why: str) -> None:
+        self.check_live.append(user)
+        self.why[user.user_id] = why
+
+
+def settled(worst: Verdict, best: Verdict) -> bool:
+    """Whether facts still unknown could change the verdict.
+
+    ``worst`` and ``best`` are the verdicts for the least and most favourable facts still possible.
+    Identical verdicts settle it; so does COMPLIANT-by-MFA either way, where more devices would only
+    add kinds to the annotation's list.
+    """
+    if worst == best:
+        return True
+    return worst.reason is best.reason is Reason.MFA_PRESENT and worst.compliance_type is ComplianceType.COMPLIANT
+
+
+def _carriable_record(held: HeldResult | None, now: datetime, user_id: str, policy: Policy) -> FactsRecord | None:
+    """The facts record of a held result that (a) and (c) allow to carry, else None."""
+    if held is None or reconfirmation_due(user_id, held.recorded, now, policy.reconfirm_days):
+        return None
+    return parse_annotation(held.annotation).facts
+
+
+def coverage_start(
+    held: Mapping[str, HeldResult], listed: Sequence[ListedUser], now: datetime, policy: Policy
+) -> datetime | None:
+    """Where CloudTrail must be searched from: the oldest carriable result's recorded time, less the margin.
+
+    None when no held result could be carried at all.
+    """
+    recorded = [
+        held[user.user_id].recorded
+        for user in listed
+        if _carriable_record(held.get(user.user_id), now, user.user_id, policy) is not None
+    ]
+    return min(recorded) - COVERAGE_MARGIN if recorded else None
+
+
+def _bounds_settled(record: FactsRecord, recorded: datetime, user: UserFacts, policy: Policy, now: datetime) -> bool:
+    """For facts recorded as lower bounds: the verdict is the same for every truth they leave open."""
+    kinds = record.mfa_types - {MfaType.UNVERIFIED}
+    worst_kinds = kinds | ({MfaType.SMS} if MfaType.UNVERIFIED in record.mfa_types else set())
+    best_kinds = kinds | SELECTABLE_MFA_TYPES
+
+    def facts(created: datetime | None, kinds: set[MfaType] | frozenset[MfaType]) -> UserFacts:
+        devices = tuple(MfaDevice(f"bound-{kind.value}", kind) for kind in sorted(kinds))
+        return UserFacts(user.user_name, user.user_id, user.arn, created, devices)
+
+    latest = None if record.login_profile_created is None else max(recorded, record.login_profile_created)
+    worst = decide(facts(record.login_profile_created, worst_kinds), policy, now)
+    best = decide(facts(latest, best_kinds), policy, now)
+    return settled(worst, best)
+
+
+def plan_carry_forward(
+    held: Mapping[str, HeldResult],
+    listed: Sequence[ListedUser],
+    changes: Mapping[str, datetime],
+    covered_from: datetime | None,
+    now: datetime,
+    policy: Policy,
+) -> CarryPlan:
+    """Split the listed users into carried results and users to check live (see the module docstring).
+
+    ``changes`` maps casefolded user names to their latest change per CloudTrail, searched from
+    ``covered_from`` up to now.
+    """
+    plan = CarryPlan()
+    for user in listed:
+        current = held.get(user.user_id)
+        if current is None:
+            plan.live(user, "new")
+            continue
+        if reconfirmation_due(user.user_id, current.recorded, now, policy.reconfirm_days):
+            plan.live(user, RECONFIRMATION)
+            continue
+        record = parse_annotation(current.annotation).facts
+        if record is None:
+            plan.live(user, "no facts record")
+            continue
+        if covered_from is None or current.recorded - COVERAGE_MARGIN < covered_from:
+            plan.live(user, "outside CloudTrail's coverage")
+            continue
+        changed = changes.get(user.user_name.casefold())
+        if changed is not None and changed >= current.recorded - COVERAGE_MARGIN:
+            plan.live(user, "changed")
+            continue
+        facts = record.user_facts(user.user_name, user.user_id, user.arn)
+        verdict = decide(facts, policy, now)
+        if verdict.compliance_type.value != current.compliance_type or verdict.annotation != current.annotation:
+            plan.live(user, "verdict would change")
+            continue
+        if record.from_credential_report and not _bounds_settled(record, current.recorded, facts, policy, now):
+            plan.live(user, "not settled by the credential report's bounds")
+            continue
+        plan.carried.append(facts)
+    return plan
