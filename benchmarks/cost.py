@@ -67,6 +67,15 @@ class DayOfSweeps:
     def calls_per_day(self, prefix: str = "") -> int:
         return sum(n for calls in self.calls_per_sweep for op, n in calls.items() if op.startswith(prefix))
 
+    def iam_calls_per_sweep(self) -> tuple[float, int]:
+        """Mean and largest IAM calls of one steady-state hourly sweep."""
+        per_sweep = [sum(n for op, n in calls.items() if op.startswith("iam:")) for calls in self.calls_per_sweep]
+        return sum(per_sweep) / len(per_sweep), max(per_sweep)
+
+    def iam_target(self) -> float:
+        """Issue 19's target for one steady-state sweep: 3% of users + 20 IAM calls."""
+        return 0.03 * self.size + 20
+
 
 class Clock:
     def __init__(self, start: datetime) -> None:
@@ -139,6 +148,7 @@ def simulate_day(size: int, seed: int) -> DayOfSweeps:
         EmulatedConfig(RULE_NAME) as config,
     ):
         config.clock = clock
+        cloudtrail.clock = clock
         iam = boto3.client("iam")
         seeds = seed_mix(size, rng)
         for seed_user in seeds:
@@ -150,7 +160,8 @@ def simulate_day(size: int, seed: int) -> DayOfSweeps:
         }
         for names in state.values():
             rng.shuffle(names)
-        cloudtrail.age_history(timedelta(hours=30))
+        # Older than any result Config holds in steady state (backdated up to ReconfirmDays below).
+        cloudtrail.age_history(timedelta(days=DEFAULT_RECONFIRM_DAYS + 1))
         report.generate_now()
 
         with ApiCallCounter() as counter:
@@ -182,21 +193,23 @@ def table(days: list[DayOfSweeps], header: bool = True) -> str:
     """The table's rows for these days, under its two header lines unless ``header`` is false."""
     title = (
         f"{'users':>6} {'changes/day':>11} {'evals/sweep':>11} | {'evaluations per day':^34} | "
-        f"{'Config charge per month (USD)':^34} | {'API calls per day':^37} | {'right':>5}"
+        f"{'Config charge per month (USD)':^34} | {'API calls per day':^37} | {'IAM per sweep':^21} | {'right':>5}"
     )
     sub = (
         f"{'':>6} {'':>11} {'(hourly)':>11} | {'managed':>10} {'before':>10} {'hourly':>10} | "
-        f"{'managed':>10} {'before':>10} {'hourly':>10} | {'before':>8} {'hourly':>8} {'IAM':>8} {'CT':>8} | {'':>5}"
+        f"{'managed':>10} {'before':>10} {'hourly':>10} | {'before':>8} {'hourly':>8} {'IAM':>8} {'CT':>8} | {'mean':>6} {'max':>6} {'target':>7} | {'':>5}"
     )
     lines = [title, sub, "-" * len(sub)] if header else []
     for day in days:
+        iam_mean, iam_max = day.iam_calls_per_sweep()
         mean = day.evaluations_per_day / len(day.evaluations_per_sweep)
         before = day.first_sweep_evaluations
         lines.append(
             f"{day.size:>6} {day.changes:>11} {mean:>11.1f} | {day.size:>10} {before:>10} {day.evaluations_per_day:>10} | "
             f"{monthly_charge(day.size):>10.2f} {monthly_charge(before):>10.2f} {monthly_charge(day.evaluations_per_day):>10.2f} | "
             f"{sum(day.first_sweep_calls.values()):>8} {day.calls_per_day():>8} {day.calls_per_day('iam:'):>8} "
-            f"{day.calls_per_day('cloudtrail:'):>8} | {'yes' if day.every_sweep_right else 'NO':>5}"
+            f"{day.calls_per_day('cloudtrail:'):>8} | {iam_mean:>6.1f} {iam_max:>6} {day.iam_target():>7.0f} | "
+            f"{'yes' if day.every_sweep_right else 'NO':>5}"
         )
     return "\n".join(lines)
 
@@ -219,7 +232,9 @@ def main() -> None:
     print(
         "\nmanaged: AWS's managed rule, daily; before: this rule sending every result, daily; hourly: this rule\n"
         "sending only changes and due re-confirmations (ReconfirmDays 30), hourly. API calls: before = one daily\n"
-        "sweep; hourly = 24 sweeps (IAM and CloudTrail (CT) of those). Charge for this rule alone in the account."
+        "sweep; hourly = 24 sweeps (IAM and CloudTrail (CT) of those). Charge for this rule alone in the account.\n"
+        "IAM per sweep: one steady-state hourly sweep (carry-forward), mean and largest of the day, against\n"
+        "issue 19's target of 3% of users + 20. right: Config held the truth after every sweep."
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(day) for day in days], indent=2))

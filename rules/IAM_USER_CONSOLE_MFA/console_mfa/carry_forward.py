@@ -19,8 +19,9 @@ call. A held result is *carried* only when all of these hold:
 
 Facts the bulk sweep settled from the credential report are recorded as lower bounds (``pw>=``,
 ``mfa>=``); they are carried only when the verdict is the same for every truth the bounds leave open
-(the profile created at any moment from the recorded one to the result's recording, any further
-device of any kind, the report's unverified device being SMS).
+(the profile created at any moment from the recorded one to the result's recording, the report's
+unverified device being SMS or any allowed kind); further unknown devices are covered by the verdict
+check in (a), see ``_bounds_settled``.
 
 Also checked live: users who are new (a UserId with nothing held; a user deleted and re-created under
 the same name has a new UserId), whose result has no record (written before records existed), and whose
@@ -124,7 +125,10 @@ def _bounds_settled(record: FactsRecord, recorded: datetime, user: UserFacts, po
     """For facts recorded as lower bounds: the verdict is the same for every truth they leave open."""
     kinds = record.mfa_types - {MfaType.UNVERIFIED}
     worst_kinds = kinds | ({MfaType.SMS} if MfaType.UNVERIFIED in record.mfa_types else set())
-    best_kinds = kinds | SELECTABLE_MFA_TYPES
+    # Further unknown devices (the report's "mfa_active" beside known virtual ones) need no allowance here: such a
+    # result was settled as COMPLIANT by MFA (or exempt), and a policy that no longer counts the known kinds
+    # changes the verdict read back, which sends the user to a live check before this is asked.
+    best_kinds = kinds | (SELECTABLE_MFA_TYPES if MfaType.UNVERIFIED in record.mfa_types else set())
 
     def facts(created: datetime | None, kinds: set[MfaType] | frozenset[MfaType]) -> UserFacts:
         devices = tuple(MfaDevice(f"bound-{kind.value}", kind) for kind in sorted(kinds))
