@@ -122,6 +122,11 @@ class UploadedObject:
         return base64.b64encode(self.sha256).decode()
 
 
+def content_key(path: Path) -> str:
+    """The S3 key for a file: its name and its content's full SHA-256."""
+    return f"iam-user-console-mfa/{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()}{path.suffix}"
+
+
 def upload(s3: Any, bucket: str, path: Path, expected_owner: str) -> UploadedObject:
     """Upload under a key that holds the content's full SHA-256, into a bucket that must belong to ``expected_owner``.
 
@@ -130,7 +135,7 @@ def upload(s3: Any, bucket: str, path: Path, expected_owner: str) -> UploadedObj
     """
     content = path.read_bytes()
     digest = hashlib.sha256(content)
-    key = f"iam-user-console-mfa/{path.stem}-{digest.hexdigest()}{path.suffix}"
+    key = content_key(path)
     written = s3.put_object(Bucket=bucket, Key=key, Body=content, ExpectedBucketOwner=expected_owner)
     return UploadedObject(bucket, key, written.get("VersionId"), digest.digest())
 
@@ -798,7 +803,13 @@ def main(argv: list[str] | None = None) -> int:
         caller = sts.get_caller_identity()["Account"]
         bucket_owner = args.bucket_owner or caller
         s3 = session.client("s3")
-        code = upload(s3, args.bucket, args.zip, bucket_owner)
+        deployed = stack_parameters(current_stack(cloudformation, stack))
+        if deployed.get("CodeKey") == content_key(args.zip) and deployed.get("CodeObjectVersion"):
+            # The same zip, pinned before: uploading again would only make a new version and a needless update.
+            digest = hashlib.sha256(args.zip.read_bytes()).digest()
+            code = UploadedObject(args.bucket, deployed["CodeKey"], deployed["CodeObjectVersion"], digest)
+        else:
+            code = upload(s3, args.bucket, args.zip, bucket_owner)
         # Always given, so an earlier run's version never sticks to a new key.
         parameters = {"CodeBucket": args.bucket, "CodeKey": code.key, "CodeObjectVersion": code.version_id or ""}
         template = TEMPLATE

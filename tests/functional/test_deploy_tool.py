@@ -516,6 +516,16 @@ def test_in_a_versioned_bucket_the_stack_pins_the_uploaded_version_so_a_later_wr
     assert "runs the local zip" in done.stdout
 
 
+def test_redeploying_the_same_zip_into_a_versioned_bucket_changes_nothing(account, lambda_zip):
+    env, client = account
+    client("s3").put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
+    assert run_deploy(env, lambda_zip, "--yes").returncode == 0
+    again = run_deploy(env, lambda_zip, "--yes")
+    assert again.returncode == 0, again.stderr
+    assert "UNCHANGED" in again.stdout and "runs the local zip" in again.stdout
+    assert len(client("s3").list_object_versions(Bucket="artifacts")["Versions"]) == 1
+
+
 # --- refused and failed runs ---
 
 
