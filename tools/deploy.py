@@ -400,7 +400,8 @@ class StackSetWatch:
             progress.operation = f"{latest.get('Action', '?')} {latest.get('Status', '?')}"
         for instance in instances:
             detailed = instance.get("StackInstanceStatus", {}).get("DetailedStatus") or instance.get("Status", "")
-            if detailed == "SUCCEEDED" or (detailed == "CURRENT"):
+            # DetailedStatus when given; otherwise the instance's Status (CURRENT, OUTDATED, INOPERABLE).
+            if detailed in ("SUCCEEDED", "CURRENT"):
                 progress.succeeded += 1
             elif detailed in ("FAILED", "INOPERABLE"):
                 progress.failed[instance.get("Account", "?")] = instance.get("StatusReason") or detailed
@@ -433,8 +434,13 @@ def follow_stack(
             seen.add(event["EventId"])
             say(_event_line(event))
         if stack_set is not None:
-            progress = stack_set.progress(cloudformation)
-            line = progress.line(stack_set.name) if progress else ""
+            try:
+                progress = stack_set.progress(cloudformation)
+            except ClientError as error:
+                # Progress is a courtesy: a caller who may not list instances still gets the stack followed.
+                say(f"  (cannot read the StackSet's progress, following the stack only: {_error_line(error)})")
+                stack_set, progress = None, None
+            line = progress.line(stack_set.name) if progress and stack_set else ""
             if line and line != last_progress:
                 say(line)
                 last_progress = line

@@ -380,3 +380,24 @@ def test_params_words_keep_spaces_commas_and_shell_characters_as_text(words, exp
 def test_params_words_that_cannot_be_read_one_way_are_refused_naming_the_variable(words):
     with pytest.raises(DeployError, match="MFA_DEPLOY_PARAMS"):
         parameters_from_words(words)
+
+
+def test_a_caller_who_may_not_read_the_stackset_still_has_the_stack_followed_to_the_end():
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    printed = []
+    stack = {"StackName": "iam-user-console-mfa", "StackId": STACK_ID, "CreationTime": datetime(2026, 1, 1)}
+    with Stubber(cloudformation) as stubber:
+        stubber.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "UPDATE_IN_PROGRESS"}]})
+        stubber.add_response("describe_stack_events", {"StackEvents": []})
+        stubber.add_client_error("list_stack_set_operations", "AccessDenied", "not allowed", 403)
+        stubber.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "UPDATE_COMPLETE"}]})
+        stubber.add_response("describe_stack_events", {"StackEvents": []})
+        clock = FakeClock()
+        planned = Plan("iam-user-console-mfa", "cs-1", False, stack_id=STACK_ID)
+        status = follow_stack(
+            cloudformation, planned, "us-east-1", Waiting(3600, 10, clock, clock.sleep), printed.append, WATCH
+        )
+    assert status == "UPDATE_COMPLETE"
+    assert len(printed) == 1 and "cannot read the StackSet's progress" in printed[0]
