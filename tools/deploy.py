@@ -481,7 +481,15 @@ def apply(
     return status
 
 
-def deploy(
+@dataclass(frozen=True)
+class Deployment:
+    """How a deployment ended, and which stack it was (by id: a name can also stand for a stack in review)."""
+
+    status: str
+    stack: str
+
+
+def deploy_stack(
     cloudformation: Any,
     stack: str,
     template: str,
@@ -491,11 +499,11 @@ def deploy(
     region: str = "",
     waiting: Waiting | None = None,
     stack_set: StackSetWatch | None = None,
-) -> str:
-    """Plan, show, confirm, apply. Returns the stack status, UNCHANGED, or raises DeployError."""
+) -> Deployment:
+    """Plan, show, confirm, apply. Returns the status (UNCHANGED when nothing changes), or raises DeployError."""
     planned = plan(cloudformation, stack, template, given, waiting)
     if planned is None:
-        return "UNCHANGED"
+        return Deployment("UNCHANGED", stack)
     say(planned.describe())
     try:
         confirmed = confirm(planned)
@@ -505,7 +513,7 @@ def deploy(
         discard(cloudformation, planned)
         raise
     try:
-        return apply(cloudformation, planned, region, waiting, say, stack_set)
+        return Deployment(apply(cloudformation, planned, region, waiting, say, stack_set), planned.stack_id)
     except StillRunning:
         raise
     except BaseException:
@@ -514,6 +522,18 @@ def deploy(
             if _stack_status(cloudformation, planned.stack_id) == "REVIEW_IN_PROGRESS":
                 discard(cloudformation, planned)
         raise
+
+
+def deploy(
+    cloudformation: Any,
+    stack: str,
+    template: str,
+    given: dict[str, str],
+    confirm: Callable[[Plan], bool] = lambda _: True,
+    say: Callable[[str], None] = print,
+) -> str:
+    """deploy_stack's status alone: ``deploy(cloudformation, "console-mfa", template, {"CodeBucket": "b"})``."""
+    return deploy_stack(cloudformation, stack, template, given, confirm, say).status
 
 
 # --- the organization ---
@@ -798,8 +818,8 @@ def main(argv: list[str] | None = None) -> int:
         confirm = _confirmation(args.yes)
         if args.member_role:
             template = MEMBER_ROLE_TEMPLATE.read_text()
-            status = deploy(cloudformation, stack, template, given, confirm, region=args.region, waiting=waiting)
-            print(f"stack {stack} in {args.region}: {status}")
+            done = deploy_stack(cloudformation, stack, template, given, confirm, region=args.region, waiting=waiting)
+            print(f"stack {stack} in {args.region}: {done.status}")
             return 0
         if not args.bucket:
             raise DeployError("--bucket is required (the S3 bucket for the Lambda zip)")
@@ -834,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
             watch = StackSetWatch(f"{stack}-member-role", organization.call_as)
         else:
             parameters.update(given)
-        status = deploy(
+        done = deploy_stack(
             cloudformation,
             stack,
             template.read_text(),
@@ -844,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
             waiting=waiting,
             stack_set=watch,
         )
-        function = verify_function_code(cloudformation, session.client("lambda"), stack, code)
+        function = verify_function_code(cloudformation, session.client("lambda"), done.stack, code)
         print(f"function {function} runs the local zip (CodeSha256 {code.lambda_code_sha256})")
         if watch is not None:
             verify_stack_set_template(cloudformation, watch, MEMBER_ROLE_TEMPLATE.read_text())
@@ -859,7 +879,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deploy: {_error_line(error)}", file=sys.stderr)
         return 2
     version = f" version {code.version_id}" if code.version_id else ""
-    print(f"stack {stack} in {args.region}: {status} (code s3://{args.bucket}/{code.key}{version})")
+    print(f"stack {stack} in {args.region}: {done.status} (code s3://{args.bucket}/{code.key}{version})")
     return 0
 
 

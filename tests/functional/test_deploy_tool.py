@@ -601,3 +601,23 @@ def test_make_hands_params_to_the_tool_verbatim_and_no_shell_runs_them(tmp_path)
     assert made.returncode == 0, made.stderr
     assert (fake_bin / "params").read_text() == params
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_stack_someone_left_in_review_is_deployed_over_without_hanging(account, lambda_zip):
+    env, client = account
+    cloudformation = client("cloudformation")
+    cloudformation.create_change_set(
+        StackName=STACK,
+        ChangeSetName="left-behind",
+        ChangeSetType="CREATE",
+        TemplateBody=(ROOT / "cloudformation" / "member-role.yaml").read_text(),
+        Parameters=[
+            {"ParameterKey": "FunctionRoleArn", "ParameterValue": "arn:aws:iam::123456789012:role/f"},
+            {"ParameterKey": "OrganizationId", "ParameterValue": "o-abcdefghij"},
+        ],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    assert _stacks_in_review(client) == [STACK]
+    done = run_deploy(env, lambda_zip, "--yes", "--wait-minutes", "2")
+    assert done.returncode == 0, done.stderr
+    assert "CREATE_COMPLETE" in done.stdout and "runs the local zip" in done.stdout
