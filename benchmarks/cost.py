@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import sys
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -177,8 +178,9 @@ def simulate_day(size: int, seed: int) -> DayOfSweeps:
         return first
 
 
-def table(days: list[DayOfSweeps]) -> str:
-    header = (
+def table(days: list[DayOfSweeps], header: bool = True) -> str:
+    """The table's rows for these days, under its two header lines unless ``header`` is false."""
+    title = (
         f"{'users':>6} {'changes/day':>11} {'evals/sweep':>11} | {'evaluations per day':^34} | "
         f"{'Config charge per month (USD)':^34} | {'API calls per day':^37} | {'right':>5}"
     )
@@ -186,7 +188,7 @@ def table(days: list[DayOfSweeps]) -> str:
         f"{'':>6} {'':>11} {'(hourly)':>11} | {'managed':>10} {'before':>10} {'hourly':>10} | "
         f"{'managed':>10} {'before':>10} {'hourly':>10} | {'before':>8} {'hourly':>8} {'IAM':>8} {'CT':>8} | {'':>5}"
     )
-    lines = [header, sub, "-" * len(sub)]
+    lines = [title, sub, "-" * len(sub)] if header else []
     for day in days:
         mean = day.evaluations_per_day / len(day.evaluations_per_sweep)
         before = day.first_sweep_evaluations
@@ -207,13 +209,13 @@ def main() -> None:
     args = parser.parse_args()
     use_emulated_account()
 
-    days = []
+    # One table on stdout, each size's row added as soon as it is measured; progress goes to stderr.
+    days: list[DayOfSweeps] = []
     for size in (int(s) for s in args.sizes.split(",")):
-        print(f"one day of hourly sweeps, {size} users, {DAILY_CHURN:.0%} churn ...", flush=True)
-        days.append(simulate_day(size, args.seed))
-        print(table(days[-1:]), flush=True)
-    print()
-    print(table(days))
+        print(f"one day of hourly sweeps, {size} users, {DAILY_CHURN:.0%} churn ...", file=sys.stderr, flush=True)
+        day = simulate_day(size, args.seed)
+        print(table([day], header=not days), flush=True)
+        days.append(day)
     print(
         "\nmanaged: AWS's managed rule, daily; before: this rule sending every result, daily; hourly: this rule\n"
         "sending only changes and due re-confirmations (ReconfirmDays 30), hourly. API calls: before = one daily\n"

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import sys
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
@@ -172,9 +173,11 @@ def benchmark_size(size: int, latency: float, seed: int) -> list[Run]:
     return runs
 
 
-def table(runs: list[Run]) -> str:
-    header = f"{'users':>6} {'strategy':<9} {'AWS calls':>9} {'x base':>7} {'IAM per-user':>12} {'Put':>4} {'max/Put':>7} {'wall s':>8} {'speedup':>7} {'peak MB':>8} {'same verdicts':>13}"
-    lines = [header, "-" * len(header)]
+def table(runs: list[Run], header: bool = True) -> str:
+    """The table's rows for these runs, under its header unless ``header`` is false (rows added to a table
+    already printed)."""
+    title = f"{'users':>6} {'strategy':<9} {'AWS calls':>9} {'x base':>7} {'IAM per-user':>12} {'Put':>4} {'max/Put':>7} {'wall s':>8} {'speedup':>7} {'peak MB':>8} {'same verdicts':>13}"
+    lines = [title, "-" * len(title)] if header else []
     for run in runs:
         per_user = sum(
             v for k, v in run.calls_by_operation.items() if k in ("iam:GetLoginProfile", "iam:ListMFADevices")
@@ -211,13 +214,14 @@ def main() -> None:
     args = parser.parse_args()
     use_emulated_account()
 
+    # One table on stdout, each size's rows added as soon as they are measured (a full run takes a
+    # quarter of an hour); progress goes to stderr.
     runs: list[Run] = []
     for size in (int(s) for s in args.sizes.split(",")):
-        print(f"benchmarking {size} users at {args.latency_ms:g} ms per AWS call ...", flush=True)
-        runs += benchmark_size(size, args.latency_ms / 1000, args.seed)
-        print(table([r for r in runs if r.size == size]), flush=True)
-    print()
-    print(table(runs))
+        print(f"benchmarking {size} users at {args.latency_ms:g} ms per AWS call ...", file=sys.stderr, flush=True)
+        measured = benchmark_size(size, args.latency_ms / 1000, args.seed)
+        print(table(measured, header=not runs), flush=True)
+        runs += measured
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(

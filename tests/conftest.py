@@ -39,6 +39,29 @@ def change_sets_set_stack_outputs():
     ChangeSet.apply = original
 
 
+@pytest.fixture(autouse=True, scope="session")
+def updates_skip_resources_whose_condition_is_false():
+    """moto's stack update modifies a resource whose parameters changed even when its Condition is false
+    (so it is not in the stack); CloudFormation leaves such a resource out."""
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.build_resource_diff
+
+    def build_resource_diff(self, other_template, parameters=None):
+        diff = original(self, other_template, parameters)
+        resources = other_template["Resources"]
+        diff["Modify"] = [
+            name
+            for name in diff["Modify"]
+            if "Condition" not in resources[name] or self.lazy_condition_map[resources[name]["Condition"]]
+        ]
+        return diff
+
+    ResourceMap.build_resource_diff = build_resource_diff
+    yield
+    ResourceMap.build_resource_diff = original
+
+
 @pytest.fixture
 def aws(monkeypatch):
     for name, value in FAKE_CREDENTIALS.items():

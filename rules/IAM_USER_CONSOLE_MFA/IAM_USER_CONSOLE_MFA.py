@@ -5,7 +5,8 @@ invocation: event in, facts gathered, verdicts decided, evaluations reported.
 
 Everything here either completes and reports every evaluation, or raises one of
 :mod:`console_mfa.exceptions` so Lambda counts an error and Config shows the rule
-as failing. Nothing is swallowed.
+as failing. Nothing is swallowed. A periodic sweep that runs out of time still sends
+the corrections it found for the users it checked before it raises.
 
 Example::
 
@@ -21,16 +22,31 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
 from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import AwsClients
 from console_mfa.boundaries import OrganizationMembership, account_read_by, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
-from console_mfa.config_report import evaluation_for, gone_user_ids, held_results, put_evaluations, worth_sending
-from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, RuleError
+from console_mfa.config_report import (
+    corrections,
+    evaluation_for,
+    gone_user_ids,
+    held_result_for,
+    held_results,
+    put_evaluations,
+    worth_sending,
+)
+from console_mfa.exceptions import (
+    AccountOutsideOrganizationError,
+    EvaluationDeliveryError,
+    InvalidEventError,
+    RuleError,
+    SweepIncompleteError,
+)
 from console_mfa.iam_facts import MissingUser, user_for_change
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
@@ -44,8 +60,11 @@ logger.setLevel(logging.INFO)
 for _sdk_logger in ("botocore", "boto3", "urllib3"):
     logging.getLogger(_sdk_logger).setLevel(logging.INFO)
 
-# Time kept back from the Lambda timeout for sending up to 5,000 evaluations.
+# Time kept back from the Lambda timeout for sending up to 5,000 evaluations: the sweep stops this
+# long before the end.
 REPORTING_RESERVE_SECONDS = 60.0
+# Sending stops this long before the end, so the error and the log line are still written.
+SENDING_MARGIN_SECONDS = 5.0
 # Set by the organization stack: events for accounts outside this organization are refused.
 ORGANIZATION_VARIABLE = "ORGANIZATION_ID"
 _ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
@@ -75,6 +94,20 @@ def clients_for(event: dict[str, Any]) -> AwsClients:
     return AwsClients.assuming_role(rdk_rule.get_execution_role_arn(event), region)
 
 
+@dataclass
+class PeriodicRun:
+    """What one scheduled sweep decided, and what of it goes to Config."""
+
+    evaluations: list[dict[str, Any]]
+    to_send: list[dict[str, Any]]
+    checked: int
+    listed: int
+
+    @property
+    def complete(self) -> bool:
+        return self.checked == self.listed
+
+
 def periodic_evaluations(
     invocation: RuleInvocation,
     clients: AwsClients,
@@ -82,8 +115,13 @@ def periodic_evaluations(
     now: datetime,
     deadline: Deadline,
     log: dict[str, Any],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every user's evaluation, and those of them worth sending: what changes what Config holds, or is due."""
+) -> PeriodicRun:
+    """Every user's evaluation, and those of them worth sending: what changes what Config holds, or is due.
+
+    A sweep stopped by ``deadline`` yields only its users' :func:`corrections`.
+    """
+    # Read first, under the deadline: a sweep that runs out of time needs it to send its corrections.
+    held = held_results(clients.config, invocation.config_rule_name, time_left=deadline.seconds_left)
     sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment())
     log.update(strategy=sweep.strategy, notes=sweep.notes)
     timestamp = invocation.notification_time or now.isoformat()
@@ -91,17 +129,51 @@ def periodic_evaluations(
     evaluations += [
         evaluation_for(missing.user_id, verdict_for_missing_user(missing.why), timestamp) for missing in sweep.missing
     ]
-    held = held_results(clients.config, invocation.config_rule_name)
+    if not sweep.complete:
+        return PeriodicRun(evaluations, corrections(evaluations, held), sweep.checked, sweep.listed)
     # Config keeps a deleted user's last result until told otherwise.
     gone = verdict_for_missing_user("The user no longer exists in IAM.")
     evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}
     evaluations += [evaluation_for(user_id, gone, timestamp) for user_id in gone_user_ids(held, evaluated_ids)]
-    return evaluations, worth_sending(evaluations, held, now, policy.reconfirm_days)
+    return PeriodicRun(
+        evaluations, worth_sending(evaluations, held, now, policy.reconfirm_days), sweep.checked, sweep.listed
+    )
+
+
+def send_corrections_and_fail(
+    run: PeriodicRun, clients: AwsClients, invocation: RuleInvocation, deadline: Deadline, log: dict[str, Any]
+) -> NoReturn:
+    """For a sweep out of time: send its corrections within ``deadline``, then raise SweepIncompleteError."""
+    sent, unsent = 0, ""
+    if run.to_send:
+        try:
+            put_evaluations(
+                clients.config,
+                run.to_send,
+                invocation.result_token,
+                invocation.test_mode,
+                time_left=deadline.seconds_left,
+            )
+            sent = len(run.to_send)
+        except EvaluationDeliveryError as error:
+            sent, unsent = error.sent, f" ({error})"
+    log.update(timedOut=True, usersChecked=run.checked, users=run.listed, corrections=len(run.to_send), sent=sent)
+    raise SweepIncompleteError(
+        f"Checked {run.checked} of {run.listed} users before the time limit; sent {sent} of "
+        f"{len(run.to_send)} corrections (COMPLIANT or NON_COMPLIANT results Config did not hold){unsent}. "
+        "Users not checked keep the result Config holds, and nobody was set NOT_APPLICABLE. "
+        "Raise the Lambda timeout, or see the README on large accounts."
+    )
 
 
 def change_evaluations(
     invocation: RuleInvocation, clients: AwsClients, policy: Policy, now: datetime
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The changed user's evaluation, and it again if it changes what Config holds or is due for re-confirmation.
+
+    An on-demand re-evaluation (StartConfigRulesEvaluation) may arrive as one change notification per user;
+    then the users whose result Config already holds cost IAM reads but no evaluation.
+    """
     resource = invocation.changed_resource
     assert resource is not None  # parse_event guarantees it for change notifications
     if resource.resource_type != RESOURCE_TYPE:
@@ -117,7 +189,11 @@ def change_evaluations(
     else:
         facts = user_for_change(clients.iam, resource.resource_name, resource.resource_id)
         verdict = verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
-    return [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
+    evaluations = [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
+    held = held_result_for(clients.config, invocation.config_rule_name, resource.resource_id)
+    return evaluations, worth_sending(
+        evaluations, {} if held is None else {resource.resource_id: held}, now, policy.reconfirm_days
+    )
 
 
 def lambda_handler(
@@ -126,6 +202,7 @@ def lambda_handler(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     make_clients: Callable[[dict[str, Any]], AwsClients] = clients_for,
+    timer: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     """Evaluate and report; return a summary. Raises :class:`RuleError` on any failure.
 
@@ -148,14 +225,23 @@ def lambda_handler(
         clients = make_clients({**event, "ruleParameters": json.dumps(dict(policy.role_parameters))})
         require_same_account(invocation.account_id, account_read_by(clients, context))
         now = clock()
+        remaining = context.get_remaining_time_in_millis() / 1000 if context else None
+        sending_deadline = Deadline(None if remaining is None else remaining - SENDING_MARGIN_SECONDS, timer)
         if invocation.is_periodic:
-            remaining = context.get_remaining_time_in_millis() / 1000 if context else None
-            deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS)
-            evaluations, to_send = periodic_evaluations(invocation, clients, policy, now, deadline, log)
+            sweep_deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS, timer)
+            run = periodic_evaluations(invocation, clients, policy, now, sweep_deadline, log)
+            if not run.complete:
+                send_corrections_and_fail(run, clients, invocation, sending_deadline, log)
+            evaluations, to_send = run.evaluations, run.to_send
         else:
-            # A change notification is rare and concerns one user: always sent.
-            evaluations = to_send = change_evaluations(invocation, clients, policy, now)
-        put_evaluations(clients.config, to_send, invocation.result_token, invocation.test_mode)
+            evaluations, to_send = change_evaluations(invocation, clients, policy, now)
+        put_evaluations(
+            clients.config,
+            to_send,
+            invocation.result_token,
+            invocation.test_mode,
+            time_left=sending_deadline.seconds_left,
+        )
     except AccountOutsideOrganizationError as refusal:
         # Not an error of the rule: no retry, no Errors alarm. The log line feeds the refusals metric.
         log.update(outcome="refused", errorType=type(refusal).__name__, error=str(refusal))

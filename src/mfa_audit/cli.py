@@ -6,7 +6,9 @@
     mfa-audit report --aggregator organization --format html --output report.html
     mfa-audit doctor [--organization] [--stack NAME]  # is the deployment healthy?
 
-Exit codes: 0 nothing NON_COMPLIANT, 1 something NON_COMPLIANT, 2 error.
+Exit codes, on every subcommand: 0 nothing NON_COMPLIANT (doctor: every check ran and passed),
+1 something NON_COMPLIANT (doctor: a check failed or was skipped), 2 error. ``--exit-zero`` turns 1
+into 0 for demo, audit and report (``make demo`` uses it: the demo's NON_COMPLIANT users are on purpose).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import metadata
@@ -26,11 +29,13 @@ from console_mfa.verdict import ComplianceType
 
 from mfa_audit.findings import render_asff, render_junit, render_ocsf
 from mfa_audit.org_report_render import REPORT_FORMATS, render_report
-from mfa_audit.output import FORMATS, ResultRow, render
+from mfa_audit.output import FORMATS, ResultRow, in_user_order, render
+from mfa_audit.tabular import error_line
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 FINDING_FORMATS = ("asff", "ocsf", "junit")
 PROGRESS_THRESHOLD = 300
+DEBUG_VARIABLE = "MFA_AUDIT_DEBUG"
 
 
 def _version() -> str:
@@ -42,8 +47,20 @@ def _version() -> str:
 
 def _add_output_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
-    command.add_argument("--only-failed", action="store_true", help="list only what failed (NON_COMPLIANT, FAIL)")
+    command.add_argument(
+        "--only-failed", action="store_true", help="list only what failed (NON_COMPLIANT; doctor: FAIL, SKIPPED)"
+    )
     command.add_argument("--quiet", action="store_true", help="no notes or progress on stderr; errors still shown")
+    # As documented for every subcommand: `mfa-audit demo --version` works as `mfa-audit --version` does.
+    command.add_argument("--version", action="version", version=f"mfa-audit {_version()}")
+
+
+def _add_exit_zero_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even if a user is NON_COMPLIANT (errors still exit 2)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="evaluate an emulated account with the real Lambda handler")
     demo.add_argument("--format", choices=FORMATS + FINDING_FORMATS, default="table")
+    _add_exit_zero_flag(demo)
     _add_output_flags(demo)
 
     audit = commands.add_parser("audit", help="evaluate a live account (read-only) or a credential report")
@@ -67,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
     audit.add_argument("--format", choices=FORMATS + FINDING_FORMATS, default="table")
+    _add_exit_zero_flag(audit)
     _add_output_flags(audit)
 
     report = commands.add_parser("report", help="the rule's results across an organization, from a Config aggregator")
@@ -80,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_credential_flags(report)
     report.add_argument("--format", choices=REPORT_FORMATS, default="table")
+    _add_exit_zero_flag(report)
     _add_output_flags(report)
 
     doctor = commands.add_parser("doctor", help="check a live deployment, read-only: one line per check")
@@ -138,6 +158,8 @@ def _emit(
 ) -> int:
     for line in limitations:
         _note(args, line)
+    # One order for every format, so two formats of one audit list the users alike.
+    rows = in_user_order(rows)
     if args.format in FINDING_FORMATS:
         listed = [r for r in rows if r.result is ComplianceType.NON_COMPLIANT] if args.only_failed else rows
         generated = datetime.now(timezone.utc)
@@ -158,7 +180,11 @@ def _emit(
             only_failed=args.only_failed,
         )
     _write(args, text)
-    return EXIT_NON_COMPLIANT if any(row.result is ComplianceType.NON_COMPLIANT for row in rows) else EXIT_OK
+    return _result_code(args, any(row.result is ComplianceType.NON_COMPLIANT for row in rows))
+
+
+def _result_code(args: argparse.Namespace, non_compliant: bool) -> int:
+    return EXIT_NON_COMPLIANT if non_compliant and not args.exit_zero else EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -172,8 +198,8 @@ def _demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         print("Rule parameters: " + ", ".join(f"{key}={value}" for key, value in parameters.items()), file=sys.stderr)
-    _emit(args, rows, "emulated-account", parameters)
-    return EXIT_OK  # the demo's NON_COMPLIANT users are there on purpose
+    # Exit 1, as an audit of an account with these users would: the demo shows what a CI gate sees.
+    return _emit(args, rows, "emulated-account", parameters)
 
 
 def _audit_live(args: argparse.Namespace, policy: Policy) -> int:
@@ -191,11 +217,13 @@ def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
 
     try:
         # Refused before reading: a huge file would only fill memory.
-        check_report_size(args.credential_report.stat().st_size)
+        check_report_size(args.credential_report.stat().st_size, str(args.credential_report))
         content = args.credential_report.read_bytes()
     except OSError as error:
         raise RuleError(f"cannot read {args.credential_report}: {error.strerror}") from error
-    rows, limitations = audit_credential_report(content, policy, datetime.now(timezone.utc))
+    rows, limitations = audit_credential_report(
+        content, policy, datetime.now(timezone.utc), source=str(args.credential_report)
+    )
     return _emit(args, rows, "credential-report", policy.as_rule_parameters(), limitations)
 
 
@@ -215,7 +243,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.only_failed:
         report.users = report.non_compliant
     _write(args, render_report(report, args.format, args.region or "us-east-1"))
-    return EXIT_NON_COMPLIANT if report.non_compliant else EXIT_OK
+    return _result_code(args, bool(report.non_compliant))
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -226,6 +254,7 @@ def _doctor(args: argparse.Namespace) -> int:
     check = check_organization_stack if args.organization else check_account_stack
     checks = check(clients, args.stack, args.rule_name, clients.region)
     _write(args, render_checks([c for c in checks if not (args.only_failed and c.ok)]))
+    # A SKIPPED check is not a pass: ok means every listed check was made and passed.
     return EXIT_OK if all(c.ok for c in checks) else EXIT_NON_COMPLIANT
 
 
@@ -245,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit_report(args, policy)
         return _audit_live(args, policy)
     except RuleError as error:
-        print(f"mfa-audit: error: {error}", file=sys.stderr)
+        print(f"mfa-audit: error: {error_line(str(error))}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         # The reader (head, less) has gone: end quietly. Point stdout at nothing so that
@@ -254,6 +283,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         print("mfa-audit: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # noqa: BLE001 - Python's own exit code for a traceback, 1, means NON_COMPLIANT
+        if os.environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        print(
+            f"mfa-audit: error: unexpected {type(error).__name__}: {error_line(str(error))} (an answer that is "
+            f"not from AWS, such as a proxy's page, or a bug; {DEBUG_VARIABLE}=1 prints the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 

@@ -4,7 +4,8 @@ Each account's users are decided by the rule's own ``decide()``; an emulated Con
 serves the results exactly as the real aggregator APIs would (COMPLIANT and NON_COMPLIANT only),
 moto's Organizations serves the account names, and the real ``gather_report`` reads them.
 Among the accounts: clean ones, ones with failures, one where Config is off (the aggregator
-could not collect it) and one where the rule has not been deployed.
+could not collect it), one where the rule has not been deployed, and one with a local rule of the
+same name that reports every user COMPLIANT (counted once per user, the worst result, and flagged).
 
     report = demo_report()
 """
@@ -51,6 +52,15 @@ KINDS = (
     ("new-hire", (), 3),
 )
 FAILING_KINDS = (("no-mfa", (), 400), ("sms-only", ("sms",), 400))
+# An account where someone also created a local rule of the same name that says COMPLIANT for everyone.
+LOCAL_COPY_ACCOUNT = "marketing-site"
+LOCAL_COPY_RULE = "IAM_USER_CONSOLE_MFA"
+
+
+def _everyone_compliant(users: list[tuple]) -> list[tuple]:
+    return [
+        (user_id, name, "COMPLIANT", "Console password with MFA.", recorded) for user_id, name, *_, recorded in users
+    ]
 
 
 def _users(account_id: str, count: int, failing_share: float, rng: random.Random, now: datetime) -> list[tuple]:
@@ -91,6 +101,7 @@ def demo_report(seed: int = 7) -> OrgReport:
         for name, count, failing_share, collected, deployed in DEMO_ACCOUNTS:
             created = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
             account_id = created["CreateAccountStatus"]["AccountId"]
+            users = _users(account_id, count, failing_share, rng, now)
             accounts.append(
                 {
                     "account_id": account_id,
@@ -98,7 +109,8 @@ def demo_report(seed: int = 7) -> OrgReport:
                     "collected": collected,
                     "error": "AWS Config is not enabled in this account and Region",
                     "rule_deployed": deployed,
-                    "users": _users(account_id, count, failing_share, rng, now),
+                    "users": users,
+                    "other_rules": {LOCAL_COPY_RULE: _everyone_compliant(users)} if name == LOCAL_COPY_ACCOUNT else {},
                 }
             )
         with EmulatedAggregator(accounts):

@@ -4,6 +4,11 @@ It reads what an operator would otherwise click through: the stack, the Config r
 and its last run, the alarms and whether anyone receives them, runs that failed for good, and for
 the organization stack every member account's rule status and member role.
 
+Every check it lists is ``ok`` (made, and passed), ``FAIL`` (made, and failed: a ``fix:`` line gives
+the command) or ``SKIPPED`` (not made, and why: what it needs is missing, e.g. a stack that is not
+this project's has none of the outputs that name the function, rule and queue). Only a list of
+``ok`` lines means a healthy deployment.
+
     checks = check_account_stack(clients, stack="iam-user-console-mfa", rule_name="IAM_USER_CONSOLE_MFA")
     print(render_checks(checks))
 
@@ -14,9 +19,10 @@ silently skipped check.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
 from botocore.client import BaseClient
@@ -40,45 +46,114 @@ FUNCTION_ALARMS = (
 QUEUE_ALARM = ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "runs dropped after Lambda's retries")
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
 MEMBER_RULE_OK = frozenset({"CREATE_SUCCESSFUL", "UPDATE_SUCCESSFUL"})
+# The outputs each template gives, and the checks read: a stack without them is not this project's.
+# (rule.yaml's ConfigRuleName output is read when present, --rule-name otherwise: the rule check then
+# proves it is the stack's rule by the function it runs.)
+ACCOUNT_STACK_OUTPUTS = ("FunctionArn", "FailedInvocationsQueueUrl")
+ORGANIZATION_STACK_OUTPUTS = ("FunctionArn", "FunctionRoleArn", "FailedInvocationsQueueUrl")
 
 
 class ClientSource(Protocol):
     def client(self, service: str, region: str | None = None) -> BaseClient: ...
 
 
+class Status(Enum):
+    OK = "ok"
+    FAIL = "FAIL"
+    SKIPPED = "SKIPPED"
+
+
 @dataclass(frozen=True)
 class Check:
-    """One line of the doctor's report."""
+    """One line of the doctor's report: ``fix`` is the command for a FAIL; a SKIPPED one's ``detail`` says why."""
 
     name: str
-    ok: bool
+    status: Status
     detail: str
     fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    @classmethod
+    def passed(cls, name: str, detail: str) -> Check:
+        return cls(name, Status.OK, detail)
+
+    @classmethod
+    def failed(cls, name: str, detail: str, fix: str) -> Check:
+        return cls(name, Status.FAIL, detail, fix)
+
+    @classmethod
+    def skipped(cls, name: str, why: str) -> Check:
+        return cls(name, Status.SKIPPED, why)
+
+
+LABEL_WIDTH = max(len(status.value) for status in Status)
 
 
 def render_checks(checks: Iterable[Check]) -> str:
     lines = []
     for check in checks:
-        lines.append(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
-        if not check.ok and check.fix:
-            lines.append(f"      fix: {check.fix}")
+        lines.append(f"{check.status.value:<{LABEL_WIDTH}}  {check.name}: {check.detail}")
+        if check.status is Status.FAIL and check.fix:
+            lines.append(f"{'':<{LABEL_WIDTH}}  fix: {check.fix}")
     return "\n".join(lines)
 
 
-def _stack(clients: ClientSource, stack: str, deploy_command: str) -> tuple[Check, dict[str, str], dict[str, str]]:
+@dataclass(frozen=True)
+class _Stack:
+    check: Check
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+    missing_outputs: tuple[str, ...]
+    status: str | None = None  # None: there is no stack
+
+    @property
+    def healthy(self) -> bool:
+        return self.status is not None and _healthy(self.status)
+
+    def skip_unless_outputs(self, name: str) -> Check | None:
+        """A SKIPPED line for a check that needs the stack's outputs, when it has not all of them."""
+        if not self.missing_outputs:
+            return None
+        if self.status is None:
+            return Check.skipped(name, "there is no stack to name the function and queue (see stack)")
+        if self.healthy:
+            return Check.skipped(name, "the stack is not this project's (see stack)")
+        return Check.skipped(name, f"the {self.status} stack has no output {', '.join(self.missing_outputs)}")
+
+
+def _stack(clients: ClientSource, stack: str, expected: Sequence[str], template: str, deploy_command: str) -> _Stack:
     cloudformation = clients.client("cloudformation")
     try:
         found = call(cloudformation, "DescribeStacks", StackName=stack)["Stacks"][0]
     except AwsCallError as error:  # a missing stack is a finding, not a failure to run
         if "does not exist" not in str(error):
             raise
-        return Check("stack", False, f"no stack named {stack} in this account and Region", deploy_command), {}, {}
+        check = Check.failed("stack", f"no stack named {stack} in this account and Region", deploy_command)
+        return _Stack(check, {}, {}, tuple(expected))
     outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters", [])}
+    missing = tuple(key for key in expected if key not in outputs)
     status = found["StackStatus"]
-    healthy = status.endswith("_COMPLETE") and "ROLLBACK" not in status and "DELETE" not in status
-    fix = None if healthy else f"aws cloudformation describe-stack-events --stack-name {stack}; then {deploy_command}"
-    return Check("stack", healthy, f"{stack} is {status}", fix), outputs, parameters
+    if not _healthy(status):
+        fix = f"aws cloudformation describe-stack-events --stack-name {stack}; then {deploy_command}"
+        check = Check.failed("stack", f"{stack} is {status}", fix)
+    elif missing:
+        check = Check.failed(
+            "stack",
+            f"{stack} is {status} but not a stack of this project's {template}: it has no output {', '.join(missing)}",
+            f"name the rule's stack with --stack NAME (aws cloudformation describe-stacks --query "
+            f"'Stacks[].StackName'), or {deploy_command}",
+        )
+    else:
+        check = Check.passed("stack", f"{stack} is {status}")
+    return _Stack(check, outputs, parameters, missing, status)
+
+
+def _healthy(status: str) -> bool:
+    return status.endswith("_COMPLETE") and "ROLLBACK" not in status and "DELETE" not in status
 
 
 def _records_iam_users(recording_group: dict[str, Any]) -> bool:
@@ -103,30 +178,32 @@ def check_recorder(config: BaseClient, region: str) -> Check:
     )
     recording = [r for r in recorders if _records_iam_users(r.get("recordingGroup", {}))]
     if not recording:
-        return Check("recorder", False, f"no Config recorder in {region} records {RESOURCE_TYPE}", fix)
+        return Check.failed("recorder", f"no Config recorder in {region} records {RESOURCE_TYPE}", fix)
     active = [r["name"] for r in recording if statuses.get(r["name"], {}).get("recording")]
     if not active:
         names = ", ".join(r["name"] for r in recording)
-        return Check(
+        return Check.failed(
             "recorder",
-            False,
             f"recorder {names} would record {RESOURCE_TYPE} in {region} but is stopped",
             f"aws configservice start-configuration-recorder --configuration-recorder-name {recording[0]['name']} "
             f"--region {region}",
         )
-    return Check("recorder", True, f"{active[0]} records {RESOURCE_TYPE} in {region}")
+    return Check.passed("recorder", f"{active[0]} records {RESOURCE_TYPE} in {region}")
 
 
-def check_rule(config: BaseClient, rule_name: str, function_arn: str, redeploy: str) -> Check:
+def describe_rule(config: BaseClient, rule_name: str) -> dict[str, Any] | None:
     try:
         rules = call(config, "DescribeConfigRules", ConfigRuleNames=[rule_name])["ConfigRules"]
     except AwsCallError as error:
         if error.code != "NoSuchConfigRuleException":
             raise
-        rules = []
-    if not rules:
-        return Check("rule", False, f"no Config rule named {rule_name}", redeploy)
-    rule = rules[0]
+        return None
+    return rules[0] if rules else None
+
+
+def check_rule(rule: dict[str, Any] | None, rule_name: str, function_arn: str, redeploy: str) -> Check:
+    if rule is None:
+        return Check.failed("rule", f"no Config rule named {rule_name}", redeploy)
     source = rule.get("Source", {})
     triggers = {d.get("MessageType") for d in source.get("SourceDetails", [])}
     problems = []
@@ -134,13 +211,13 @@ def check_rule(config: BaseClient, rule_name: str, function_arn: str, redeploy: 
         problems.append(f"missing triggers {', '.join(sorted(missing))}")
     if rule.get("Scope", {}).get("ComplianceResourceTypes") != [RESOURCE_TYPE]:
         problems.append(f"scope is not {RESOURCE_TYPE}")
-    if function_arn and source.get("SourceIdentifier") != function_arn:
+    if source.get("SourceIdentifier") != function_arn:
         problems.append(f"runs {source.get('SourceIdentifier')}, not the stack's function")
     if rule.get("ConfigRuleState", "ACTIVE") != "ACTIVE":
         problems.append(f"state {rule['ConfigRuleState']}")
     if problems:
-        return Check("rule", False, f"{rule_name}: " + "; ".join(problems), redeploy)
-    return Check("rule", True, f"{rule_name} has all three triggers on {RESOURCE_TYPE}")
+        return Check.failed("rule", f"{rule_name}: " + "; ".join(problems), redeploy)
+    return Check.passed("rule", f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}")
 
 
 def check_last_run(config: BaseClient, rule_name: str, function_name: str) -> Check:
@@ -151,21 +228,19 @@ def check_last_run(config: BaseClient, rule_name: str, function_name: str) -> Ch
     succeeded: datetime | None = status.get("LastSuccessfulInvocationTime")
     failed: datetime | None = status.get("LastFailedInvocationTime")
     if succeeded is None and failed is None:
-        return Check(
+        return Check.failed(
             "last run",
-            False,
             f"{rule_name} has not run yet",
             f"aws configservice start-config-rules-evaluation --config-rule-names {rule_name}",
         )
     if failed is not None and (succeeded is None or failed > succeeded):
         error = f"{status.get('LastErrorCode', '')} {status.get('LastErrorMessage', '')}".strip() or "no message"
-        return Check(
+        return Check.failed(
             "last run",
-            False,
             f"failed at {failed:%Y-%m-%d %H:%M} UTC: {error}",
             f"aws logs tail /aws/lambda/{function_name} --since 1d",
         )
-    return Check("last run", True, f"succeeded at {succeeded:%Y-%m-%d %H:%M} UTC")
+    return Check.passed("last run", f"succeeded at {succeeded:%Y-%m-%d %H:%M} UTC")
 
 
 def _alarms_for(cloudwatch: BaseClient, namespace: str, metric: str, dimension: tuple[str, str]) -> list[dict]:
@@ -204,17 +279,18 @@ def check_alarms(clients: ClientSource, function_name: str, queue_name: str | No
             )
             if part
         )
-        checks.append(Check("alarms", False, detail, f"{redeploy} with AlarmEmail=<you@example.com>"))
+        checks.append(Check.failed("alarms", detail, f"{redeploy} with AlarmEmail=<you@example.com>"))
     else:
-        checks.append(Check("alarms", True, f"{len(wanted)} alarms, each notifying a topic"))
+        checks.append(Check.passed("alarms", f"{len(wanted)} alarms, each notifying a topic"))
+    if not topics:
+        checks.append(Check.skipped("alarm topic", "no alarm notifies an SNS topic whose subscribers could be read"))
     sns = clients.client("sns")
     for topic in sorted(topics):
         attributes = call(sns, "GetTopicAttributes", TopicArn=topic)["Attributes"]
         if attributes.get("KmsMasterKeyId") == AWS_MANAGED_SNS_KEY:
             checks.append(
-                Check(
+                Check.failed(
                     "alarm topic",
-                    False,
                     f"{topic} is encrypted with {AWS_MANAGED_SNS_KEY}, which CloudWatch alarms cannot publish to",
                     f"aws sns set-topic-attributes --topic-arn {topic} --attribute-name KmsMasterKeyId "
                     "--attribute-value <a customer-managed key that grants cloudwatch.amazonaws.com kms:Decrypt and "
@@ -222,73 +298,89 @@ def check_alarms(clients: ClientSource, function_name: str, queue_name: str | No
                 )
             )
             continue
-        subscriptions = collect(sns, "ListSubscriptionsByTopic", "Subscriptions", TopicArn=topic) or []
+        subscriptions = collect(sns, "ListSubscriptionsByTopic", "Subscriptions", TopicArn=topic)
         confirmed = [s for s in subscriptions if s.get("SubscriptionArn", "").startswith("arn:")]
         if not confirmed:
             pending = len(subscriptions)
             checks.append(
-                Check(
+                Check.failed(
                     "alarm topic",
-                    False,
                     f"{topic} has no confirmed subscription ({pending} pending)",
                     "confirm the e-mail from AWS Notifications, or: aws sns subscribe --topic-arn "
                     f"{topic} --protocol email --notification-endpoint <you@example.com>",
                 )
             )
         else:
-            checks.append(Check("alarm topic", True, f"{topic}: {len(confirmed)} confirmed subscription(s)"))
+            checks.append(Check.passed("alarm topic", f"{topic}: {len(confirmed)} confirmed subscription(s)"))
     return checks
 
 
-def check_failed_runs(sqs: BaseClient, queue_url: str | None) -> Check:
-    if not queue_url:
-        return Check("failed runs", False, "the stack has no failed-invocations queue", "redeploy the current template")
+def check_failed_runs(sqs: BaseClient, queue_url: str) -> Check:
     attributes = call(sqs, "GetQueueAttributes", QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
     waiting = int(attributes["Attributes"]["ApproximateNumberOfMessages"])
     if waiting:
-        return Check(
+        return Check.failed(
             "failed runs",
-            False,
             f"{waiting} run(s) failed after Lambda's retries or were dropped",
             f"aws sqs receive-message --queue-url {queue_url} --max-number-of-messages 10 "
             "(each message holds the event and the error)",
         )
-    return Check("failed runs", True, "no run failed for good or was dropped (last 14 days)")
+    return Check.passed("failed runs", "no run failed for good or was dropped (last 14 days)")
 
 
 def _function_name(function_arn: str) -> str:
     return function_arn.rsplit(":", 1)[-1]
 
 
-def _queue_name(queue_url: str | None) -> str | None:
-    return queue_url.rstrip("/").rsplit("/", 1)[-1] if queue_url else None
+def _queue_name(queue_url: str) -> str:
+    return queue_url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def check_account_stack(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
+    """stack, recorder, rule, last run, alarms, alarm topic, failed runs: each ok, FAIL or SKIPPED."""
     redeploy = f"make deploy BUCKET=<artifacts bucket> REGION={region}"
-    stack_check, outputs, _ = _stack(clients, stack, redeploy)
-    checks = [stack_check]
-    if not outputs:
-        return checks
+    found = _stack(clients, stack, ACCOUNT_STACK_OUTPUTS, "cloudformation/rule.yaml", redeploy)
     config = clients.client("config")
-    function_arn = outputs.get("FunctionArn", "")
-    rule_name = outputs.get("ConfigRuleName", rule_name)
-    checks.append(check_recorder(config, region))
-    checks.append(check_rule(config, rule_name, function_arn, redeploy))
-    checks.append(check_last_run(config, rule_name, _function_name(function_arn)))
-    return checks + _operations_checks(clients, outputs, redeploy)
+    # The recorder is the account's, not the stack's: it is checked whatever the stack is.
+    checks = [found.check, check_recorder(config, region)]
+    skipped = found.skip_unless_outputs("rule")
+    if skipped:
+        checks += [skipped, Check.skipped("last run", "the rule was not checked (see rule)")]
+        return checks + _operations_checks(clients, found, redeploy)
+    function_arn = found.outputs["FunctionArn"]
+    rule_name = found.outputs.get("ConfigRuleName", rule_name)
+    rule = describe_rule(config, rule_name)
+    checks.append(check_rule(rule, rule_name, function_arn, redeploy))
+    if rule is None:
+        checks.append(Check.skipped("last run", f"there is no rule {rule_name} to have run"))
+    else:
+        checks.append(check_last_run(config, rule_name, _function_name(function_arn)))
+    return checks + _operations_checks(clients, found, redeploy)
 
 
-def _operations_checks(clients: ClientSource, outputs: dict[str, str], redeploy: str) -> list[Check]:
+def _operations_checks(clients: ClientSource, found: _Stack, redeploy: str) -> list[Check]:
     """What both stacks share: the alarms, who receives them, and runs that failed for good."""
-    queue_url = outputs.get("FailedInvocationsQueueUrl")
-    function_name = _function_name(outputs.get("FunctionArn", ""))
+    skipped = found.skip_unless_outputs("alarms")
+    if skipped:
+        return [
+            skipped,
+            Check.skipped("alarm topic", "the alarms were not checked (see alarms)"),
+            found.skip_unless_outputs("failed runs") or skipped,
+        ]
+    queue_url = found.outputs["FailedInvocationsQueueUrl"]
+    function_name = _function_name(found.outputs["FunctionArn"])
     checks = check_alarms(clients, function_name, _queue_name(queue_url), redeploy)
     return checks + [check_failed_runs(clients.client("sqs"), queue_url)]
 
 
-def _member_role_accounts(cloudformation: BaseClient, stack_set: str, call_as: str) -> set[str]:
-    instances = collect(cloudformation, "ListStackInstances", "Summaries", StackSetName=stack_set, CallAs=call_as) or []
+def _member_role_accounts(cloudformation: BaseClient, stack_set: str, call_as: str) -> set[str] | None:
+    """The accounts where the member-role StackSet succeeded, or None when there is no such StackSet."""
+    try:
+        instances = collect(cloudformation, "ListStackInstances", "Summaries", StackSetName=stack_set, CallAs=call_as)
+    except AwsCallError as error:
+        if error.code != "StackSetNotFoundException":
+            raise
+        return None
     return {
         i["Account"]
         for i in instances
@@ -296,52 +388,89 @@ def _member_role_accounts(cloudformation: BaseClient, stack_set: str, call_as: s
     }
 
 
-def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
-    redeploy = f"make deploy-organization BUCKET=<artifacts bucket> REGION={region}"
-    stack_check, outputs, parameters = _stack(clients, stack, redeploy)
-    checks = [stack_check]
-    if not outputs:
-        return checks
-    config = clients.client("config")
-    function_arn = outputs.get("FunctionArn", "")
-    rules = call(config, "DescribeOrganizationConfigRules", OrganizationConfigRuleNames=[rule_name])
-    metadata = (rules["OrganizationConfigRules"] or [{}])[0].get("OrganizationCustomRuleMetadata", {})
+def _describe_organization_rule(config: BaseClient, rule_name: str) -> dict[str, Any] | None:
+    try:
+        rules = call(config, "DescribeOrganizationConfigRules", OrganizationConfigRuleNames=[rule_name])
+    except AwsCallError as error:
+        if error.code != "NoSuchOrganizationConfigRuleException":
+            raise
+        return None
+    return (rules["OrganizationConfigRules"] or [None])[0]
+
+
+def check_organization_rule(rule: dict[str, Any] | None, rule_name: str, function_arn: str, redeploy: str) -> Check:
+    if rule is None:
+        return Check.failed("organization rule", f"no organization Config rule named {rule_name}", redeploy)
+    metadata = rule.get("OrganizationCustomRuleMetadata", {})
     triggers = set(metadata.get("OrganizationConfigRuleTriggerTypes", []))
     problems = [f"missing triggers {', '.join(sorted(TRIGGERS - triggers))}"] if TRIGGERS - triggers else []
     if metadata.get("LambdaFunctionArn") != function_arn:
         problems.append(f"runs {metadata.get('LambdaFunctionArn')}, not the stack's function")
     if metadata.get("ResourceTypesScope") != [RESOURCE_TYPE]:
         problems.append(f"scope is not {RESOURCE_TYPE}")
-    checks.append(
-        Check("organization rule", False, f"{rule_name}: " + "; ".join(problems), redeploy)
-        if problems
-        else Check("organization rule", True, f"{rule_name} has all three triggers on {RESOURCE_TYPE}")
+    if problems:
+        return Check.failed("organization rule", f"{rule_name}: " + "; ".join(problems), redeploy)
+    return Check.passed(
+        "organization rule", f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}"
     )
-    statuses = (
-        collect(
-            config,
-            "GetOrganizationConfigRuleDetailedStatus",
-            "OrganizationConfigRuleDetailedStatus",
-            OrganizationConfigRuleName=rule_name,
-        )
-        or []
+
+
+def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
+    """stack, organization rule, member role, one line per member account, then the alarms and failed runs."""
+    redeploy = f"make deploy-organization BUCKET=<artifacts bucket> REGION={region}"
+    found = _stack(clients, stack, ORGANIZATION_STACK_OUTPUTS, "cloudformation/organization.yaml", redeploy)
+    checks = [found.check]
+    skipped = found.skip_unless_outputs("organization rule")
+    if skipped:
+        checks += [
+            skipped,
+            found.skip_unless_outputs("member role") or skipped,
+            Check.skipped("member accounts", "the organization rule was not checked (see organization rule)"),
+        ]
+        return checks + _operations_checks(clients, found, redeploy)
+    config = clients.client("config")
+    rule = _describe_organization_rule(config, rule_name)
+    checks.append(check_organization_rule(rule, rule_name, found.outputs["FunctionArn"], redeploy))
+    call_as = found.parameters.get("CallAs", "SELF")
+    stack_set = f"{stack}-member-role"
+    with_role = _member_role_accounts(clients.client("cloudformation"), stack_set, call_as)
+    if with_role is None:
+        checks.append(Check.failed("member role", f"no StackSet named {stack_set} deploys the member role", redeploy))
+    else:
+        checks.append(Check.passed("member role", f"StackSet {stack_set} deployed it in {len(with_role)} account(s)"))
+    if rule is None:
+        checks.append(Check.skipped("member accounts", f"there is no organization rule {rule_name} to report them"))
+        return checks + _operations_checks(clients, found, redeploy)
+    checks += _member_account_checks(clients, config, rule_name, found.parameters, with_role or set(), redeploy)
+    return checks + _operations_checks(clients, found, redeploy)
+
+
+def _member_account_checks(
+    clients: ClientSource,
+    config: BaseClient,
+    rule_name: str,
+    parameters: dict[str, str],
+    with_role: set[str],
+    redeploy: str,
+) -> list[Check]:
+    statuses = collect(
+        config,
+        "GetOrganizationConfigRuleDetailedStatus",
+        "OrganizationConfigRuleDetailedStatus",
+        OrganizationConfigRuleName=rule_name,
     )
-    call_as = parameters.get("CallAs", "SELF")
-    with_role = _member_role_accounts(clients.client("cloudformation"), f"{stack}-member-role", call_as)
-    management = None
-    if call_as == "SELF":
+    if parameters.get("CallAs", "SELF") == "SELF":
         # From the management account, the stack itself creates the role there.
-        management = call(clients.client("sts"), "GetCallerIdentity")["Account"]
-        with_role.add(management)
+        with_role = with_role | {call(clients.client("sts"), "GetCallerIdentity")["Account"]}
+    checks = []
     for status in sorted(statuses, key=lambda s: s["AccountId"]):
         account = status["AccountId"]
         state = status.get("MemberAccountRuleStatus", "UNKNOWN")
         if state not in MEMBER_RULE_OK:
             error = f"{status.get('ErrorCode', '')} {status.get('ErrorMessage', '')}".strip()
             checks.append(
-                Check(
+                Check.failed(
                     f"account {account}",
-                    False,
                     f"rule {state}" + (f": {error}" if error else ""),
                     f"aws configservice get-organization-config-rule-detailed-status --organization-config-rule-name "
                     f"{rule_name} --filters AccountId={account}",
@@ -349,15 +478,14 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
             )
         elif account not in with_role:
             checks.append(
-                Check(
+                Check.failed(
                     f"account {account}",
-                    False,
                     f"the rule runs here but the member role {parameters.get('MemberRoleName', '')} was not deployed",
                     f"{redeploy} (leaves out accounts the StackSet does not reach), or make deploy-member-role there",
                 )
             )
         else:
-            checks.append(Check(f"account {account}", True, f"rule {state}, member role deployed"))
+            checks.append(Check.passed(f"account {account}", f"rule {state}, member role deployed"))
     if not statuses:
-        checks.append(Check("member accounts", False, "the organization rule reports no member account", redeploy))
-    return checks + _operations_checks(clients, outputs, redeploy)
+        checks.append(Check.failed("member accounts", "the organization rule reports no member account", redeploy))
+    return checks

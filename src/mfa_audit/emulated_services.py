@@ -1,6 +1,7 @@
 """AWS APIs that moto lacks or cannot hold still, emulated in-process for the demo, tests and benchmark.
 
-* :class:`EmulatedConfig` - PutEvaluations (moto stores nothing) and GetComplianceDetailsByConfigRule.
+* :class:`EmulatedConfig` - PutEvaluations (moto stores nothing), GetComplianceDetailsByConfigRule and
+  ByResource, DescribeConfigRules and StartConfigRulesEvaluation (with its once-a-minute limit).
 * :class:`EmulatedCloudTrail` - records IAM changes made in-process and answers LookupEvents.
 * :class:`FrozenCredentialReport` - a credential report generated once and then left to go stale
   (moto rebuilds it on every read), with the report's error states on demand.
@@ -174,9 +175,17 @@ class EmulatedConfig(JsonServiceEmulator):
         self.result_accounts: dict[str, str] = {}
         # Return True for an evaluation Config should reject (FailedEvaluations).
         self.rejects: Callable[[dict[str, Any]], bool] = lambda evaluation: False
+        # StartConfigRulesEvaluation: when each account last started one, and accounts whose evaluation runs.
+        self.evaluations_started: list[tuple[str, datetime]] = []
+        self.evaluation_running: set[str] = set()
+        # The rule's InputParameters as DescribeConfigRules answers them (the enforcement function reads them live).
+        self.rule_parameters: dict[str, str] = {}
         self.operations = {
             "PutEvaluations": self._put_evaluations,
             "GetComplianceDetailsByConfigRule": self._get_compliance_details,
+            "GetComplianceDetailsByResource": self._get_compliance_details_by_resource,
+            "DescribeConfigRules": self._describe_config_rules,
+            "StartConfigRulesEvaluation": self._start_config_rules_evaluation,
         }
 
     def forget_results(self) -> None:
@@ -223,6 +232,42 @@ class EmulatedConfig(JsonServiceEmulator):
             body["NextToken"] = str(start + limit)
         return body
 
+    def _get_compliance_details_by_resource(self, params: dict[str, Any]) -> dict[str, Any]:
+        result = self.results.get(params["ResourceId"])
+        wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
+        held = (
+            result is not None
+            and result["ComplianceResourceType"] == params["ResourceType"]
+            and result["ComplianceType"] in wanted
+            and self.result_accounts.get(params["ResourceId"], DEFAULT_ACCOUNT) == self.caller_account
+        )
+        return {"EvaluationResults": [self._evaluation_result(result)] if held else []}
+
+    def _describe_config_rules(self, params: dict[str, Any]) -> dict[str, Any]:
+        names = params.get("ConfigRuleNames")
+        if names and any(name != self.config_rule_name for name in names):
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule named {names}")
+        rule = {
+            "ConfigRuleName": self.config_rule_name,
+            "ConfigRuleArn": f"arn:aws:config:us-east-1:{self.caller_account}:config-rule/config-rule-emulated",
+            "ConfigRuleId": "config-rule-emulated",
+            "Source": {"Owner": "CUSTOM_LAMBDA", "SourceIdentifier": "emulated"},
+            "InputParameters": json.dumps(self.rule_parameters),
+            "ConfigRuleState": "ACTIVE",
+        }
+        return {"ConfigRules": [rule]}
+
+    def _start_config_rules_evaluation(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Refuses, as Config does, while the account's evaluation runs or within a minute of the last start."""
+        if params.get("ConfigRuleNames") != [self.config_rule_name]:
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule named {params.get('ConfigRuleNames')}")
+        now = self.clock()
+        last = max((at for account, at in self.evaluations_started if account == self.caller_account), default=None)
+        if self.caller_account in self.evaluation_running or (last is not None and now - last < timedelta(minutes=1)):
+            raise EmulatedError("LimitExceededException", 400, "an evaluation is running or was started recently")
+        self.evaluations_started.append((self.caller_account, now))
+        return {}
+
     def _evaluation_result(self, evaluation: dict[str, Any]) -> dict[str, Any]:
         # A result put in by hand (a test's) counts as recorded now.
         recorded = self.recorded_at.get(evaluation["ComplianceResourceId"]) or self.clock()
@@ -250,6 +295,7 @@ RECORDED_IAM_CHANGES = (
     "DeactivateMFADevice",
     "CreateUser",
     "DeleteUser",
+    "UpdateUser",
     "UpdateLoginProfile",
 )
 
@@ -288,6 +334,8 @@ class EmulatedCloudTrail(JsonServiceEmulator):
             request = {"userName": params["UserName"]} if "UserName" in params else {}
             if "SerialNumber" in params:
                 request["serialNumber"] = params["SerialNumber"]
+            if "NewUserName" in params:
+                request["newUserName"] = params["NewUserName"]
             self.events.append(
                 {
                     "eventVersion": "1.09",
@@ -446,7 +494,9 @@ class EmulatedAggregator(JsonServiceEmulator):
 
     ``accounts``: one dict per account with ``account_id``, ``region``, ``collected`` (False: the
     aggregator could not collect it, with ``error``), ``rule_deployed`` and ``users`` as
-    (user_id, user_name, compliance_type, annotation, recorded).
+    (user_id, user_name, compliance_type, annotation, recorded): the organization rule's results.
+    Optional ``other_rules``: {rule name: users as above} for further rules in that account, such as a
+    conformance-pack copy or a local rule of the same name.
     """
 
     RULE = "OrgConfigRule-IAM_USER_CONSOLE_MFA-demo01"
@@ -481,16 +531,20 @@ class EmulatedAggregator(JsonServiceEmulator):
     def _rules(self, params: dict[str, Any]) -> dict[str, Any]:
         rules = []
         for account in self._deployed():
-            failing = any(user[2] == "NON_COMPLIANT" for user in account["users"])
-            rules.append(
-                {
-                    "ConfigRuleName": self.RULE,
-                    "Compliance": {"ComplianceType": "NON_COMPLIANT" if failing else "COMPLIANT"},
-                    "AccountId": account["account_id"],
-                    "AwsRegion": account["region"],
-                }
-            )
+            for rule_name, users in self._rules_of(account).items():
+                failing = any(user[2] == "NON_COMPLIANT" for user in users)
+                rules.append(
+                    {
+                        "ConfigRuleName": rule_name,
+                        "Compliance": {"ComplianceType": "NON_COMPLIANT" if failing else "COMPLIANT"},
+                        "AccountId": account["account_id"],
+                        "AwsRegion": account["region"],
+                    }
+                )
         return {"AggregateComplianceByConfigRules": rules}
+
+    def _rules_of(self, account: dict[str, Any]) -> dict[str, list[tuple]]:
+        return {self.RULE: account["users"], **account.get("other_rules", {})}
 
     def _resources(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -504,21 +558,29 @@ class EmulatedAggregator(JsonServiceEmulator):
                 }
                 for account in self.accounts
                 if account["collected"]
-                for user_id, user_name, *_ in account["users"]
+                # Config's inventory: every user the account's rules name, once.
+                for user_id, user_name in {
+                    user[0]: user[1] for users in self._rules_of(account).values() for user in users
+                }.items()
             ]
         }
 
     def _details(self, params: dict[str, Any]) -> dict[str, Any]:
-        (account,) = [a for a in self._deployed() if a["account_id"] == params["AccountId"]]
+        (account,) = [
+            a for a in self._deployed() if (a["account_id"], a["region"]) == (params["AccountId"], params["AwsRegion"])
+        ]
+        rule_name = params["ConfigRuleName"]
+        if rule_name not in self._rules_of(account):
+            raise EmulatedError("NoSuchConfigRuleException", 400, f"no rule {rule_name} in {account['account_id']}")
         results = []
-        for user_id, _, kind, annotation, recorded in account["users"]:
+        for user_id, _, kind, annotation, recorded in self._rules_of(account)[rule_name]:
             if kind not in ("COMPLIANT", "NON_COMPLIANT"):
                 continue  # what the aggregator API supports
             results.append(
                 {
                     "EvaluationResultIdentifier": {
                         "EvaluationResultQualifier": {
-                            "ConfigRuleName": self.RULE,
+                            "ConfigRuleName": rule_name,
                             "ResourceType": "AWS::IAM::User",
                             "ResourceId": user_id,
                         },

@@ -146,10 +146,15 @@ def report_age_note(rows: list[ReportRow], now: datetime) -> str:
     )
 
 
-def audit_credential_report(content: bytes, policy: Policy, now: datetime) -> tuple[list[ResultRow], list[str]]:
-    """Evaluate a credential report offline; return the rows and what the report cannot tell."""
+def audit_credential_report(
+    content: bytes, policy: Policy, now: datetime, source: str = "the credential report"
+) -> tuple[list[ResultRow], list[str]]:
+    """Evaluate a credential report offline; return the rows and what the report cannot tell.
+
+    ``source`` (the file's name) is named in every error about the report.
+    """
     rows = []
-    report_rows = parse_credential_report(content)
+    report_rows = parse_credential_report(content, source)
     for row in report_rows:
         facts = UserFacts(
             user_name=row.user,

@@ -1,7 +1,8 @@
 """The organization-wide report: the rule's results across accounts, read from a Config aggregator.
 
 Gathering is the only part that calls AWS (read-only aggregator APIs); rendering lives in
-:mod:`mfa_audit.org_report_render`.
+:mod:`mfa_audit.org_report_render`. Each user (account, Region, UserId) is counted once, however many
+rules in its account match the rule name (:func:`worst_result`), and such accounts are flagged.
 
 Example::
 
@@ -23,6 +24,8 @@ from console_mfa.exceptions import AwsCallError
 # The aggregator's GetAggregateComplianceDetailsByConfigRule supports only these two (API reference):
 # NOT_APPLICABLE results are not aggregator data, so the report never shows counts for them.
 COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT")
+# Where one user has results under several copies of the rule, the worst one is counted.
+_SEVERITY = {"NON_COMPLIANT": 0, "COMPLIANT": 1}
 
 
 @dataclass
@@ -32,10 +35,17 @@ class AccountSummary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPLIANCE_TYPES, 0))
     # "collected", or why there is nothing to show for this account
     status: str = "collected"
+    # The account's rules matching the rule name, the organization rule first. More than one means a
+    # copy (a conformance pack, or a local rule of the same name) that could otherwise skew the counts.
+    rules: list[str] = field(default_factory=list)
 
     @property
     def has_data(self) -> bool:
         return self.status == "collected"
+
+    @property
+    def more_than_one_rule(self) -> bool:
+        return len(self.rules) > 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,8 @@ class UserResult:
     user_id: str
     result: str
     annotation: str
+    # The rule whose result this is (the worst among the account's copies).
+    rule: str = ""
 
 
 @dataclass
@@ -78,9 +90,22 @@ class OrgReport:
         evaluated = totals["COMPLIANT"] + totals["NON_COMPLIANT"]
         return totals["COMPLIANT"] / evaluated if evaluated else None
 
+    # Accounts, not rows: an aggregator over several Regions has a row per account and Region.
+    @property
+    def account_count(self) -> int:
+        return len({a.account_id for a in self.accounts})
+
     @property
     def accounts_failing(self) -> int:
-        return sum(1 for a in self.accounts if a.counts["NON_COMPLIANT"])
+        return len({a.account_id for a in self.accounts if a.counts["NON_COMPLIANT"]})
+
+    @property
+    def accounts_not_reporting(self) -> int:
+        return self.account_count - len({a.account_id for a in self.accounts if a.has_data})
+
+    @property
+    def accounts_with_more_than_one_rule(self) -> list[AccountSummary]:
+        return [a for a in self.accounts if a.more_than_one_rule]
 
     @property
     def totals(self) -> dict[str, int]:
@@ -95,12 +120,39 @@ def rule_matches(name: str, rule: str) -> bool:
     return name == rule or name.startswith((f"OrgConfigRule-{rule}-", f"{rule}-conformance-pack-"))
 
 
+def is_organization_rule(name: str, rule: str) -> bool:
+    return name.startswith(f"OrgConfigRule-{rule}-")
+
+
+def worst_result(candidates: list[UserResult], rule: str) -> UserResult:
+    """One user's result from every copy of the rule in its account: the worst wins, so a copy that
+    reports COMPLIANT cannot hide a NON_COMPLIANT one; between equals, the organization rule's."""
+    return min(
+        candidates,
+        key=lambda u: (_SEVERITY[u.result], not is_organization_rule(u.rule, rule), u.rule),
+    )
+
+
+def _one_per_user(candidates: dict[str, list[UserResult]], rule: str) -> list[UserResult]:
+    """Each user of one account once. Where the organization rule has results there, a user it has no
+    result for is NOT_APPLICABLE to it (no console password) or not yet evaluated, so another copy's
+    COMPLIANT for that user is not counted (it would raise the share); its NON_COMPLIANT is."""
+    organization_reports = any(is_organization_rule(u.rule, rule) for found in candidates.values() for u in found)
+    chosen = []
+    for found in candidates.values():
+        result = worst_result(found, rule)
+        if organization_reports and result.result == "COMPLIANT" and not is_organization_rule(result.rule, rule):
+            continue
+        chosen.append(result)
+    return chosen
+
+
 def account_names(organizations: BaseClient | None) -> dict[str, str]:
     """Account names from AWS Organizations, or none where the caller may not list accounts."""
     if organizations is None:
         return {}
     try:
-        accounts = collect(organizations, "ListAccounts", "Accounts") or []
+        accounts = collect(organizations, "ListAccounts", "Accounts")
     except AwsCallError:
         # Not the management account or a delegated administrator, or denied: ids will do.
         return {}
@@ -112,25 +164,28 @@ def worst_first(accounts: list[AccountSummary]) -> list[AccountSummary]:
     return sorted(accounts, key=lambda a: (-a.counts["NON_COMPLIANT"], a.has_data, a.account_id, a.region))
 
 
+def users_worst_account_first(users: list[UserResult], accounts: list[AccountSummary]) -> list[UserResult]:
+    """Users in the accounts' order (worst first), NON_COMPLIANT before COMPLIANT, then by name."""
+    rank = {(a.account_id, a.region): index for index, a in enumerate(accounts)}
+    return sorted(
+        users,
+        key=lambda u: (rank.get((u.account_id, u.region), len(rank)), _SEVERITY[u.result], u.user_name.casefold()),
+    )
+
+
 def gather_report(config: BaseClient, aggregator: str, rule: str, organizations: BaseClient | None = None) -> OrgReport:
     """Read every account's results for ``rule`` through ``aggregator`` (paginated, retried by botocore)."""
-    sources = (
-        collect(
-            config,
-            "DescribeConfigurationAggregatorSourcesStatus",
-            "AggregatedSourceStatusList",
-            ConfigurationAggregatorName=aggregator,
-        )
-        or []
+    sources = collect(
+        config,
+        "DescribeConfigurationAggregatorSourcesStatus",
+        "AggregatedSourceStatusList",
+        ConfigurationAggregatorName=aggregator,
     )
-    rules = (
-        collect(
-            config,
-            "DescribeAggregateComplianceByConfigRules",
-            "AggregateComplianceByConfigRules",
-            ConfigurationAggregatorName=aggregator,
-        )
-        or []
+    rules = collect(
+        config,
+        "DescribeAggregateComplianceByConfigRules",
+        "AggregateComplianceByConfigRules",
+        ConfigurationAggregatorName=aggregator,
     )
     names = {
         (item["SourceAccountId"], item["ResourceId"]): item.get("ResourceName", "")
@@ -141,7 +196,6 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
             ConfigurationAggregatorName=aggregator,
             ResourceType="AWS::IAM::User",
         )
-        or []
     }
     accounts: dict[tuple[str, str], AccountSummary] = {}
     for source in sources:
@@ -155,53 +209,79 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
             if status == "SUCCEEDED"
             else f"not collected by the aggregator: {status} {source.get('LastErrorMessage', '')}".strip(),
         )
-    users = []
+    # Every copy of the rule per account and Region, the organization rule first.
+    matching: dict[tuple[str, str], list[str]] = {}
+    for entry in rules:
+        if rule_matches(entry["ConfigRuleName"], rule):
+            matching.setdefault((entry["AccountId"], entry["AwsRegion"]), []).append(entry["ConfigRuleName"])
+    users: list[UserResult] = []
     newest: datetime | None = None
-    for entry in sorted(rules, key=lambda item: (item["AccountId"], item["AwsRegion"], item["ConfigRuleName"])):
-        if not rule_matches(entry["ConfigRuleName"], rule):
-            continue
-        key = (entry["AccountId"], entry["AwsRegion"])
+    for key in sorted(matching):
         summary = accounts.setdefault(key, AccountSummary(*key))
         summary.status = "collected"
-        results = (
-            collect(
-                config,
-                "GetAggregateComplianceDetailsByConfigRule",
-                "AggregateEvaluationResults",
-                ConfigurationAggregatorName=aggregator,
-                ConfigRuleName=entry["ConfigRuleName"],
-                AccountId=key[0],
-                AwsRegion=key[1],
-            )
-            or []
-        )
-        for result in results:
-            kind = result.get("ComplianceType", "")
-            if kind not in summary.counts:
-                continue
-            summary.counts[kind] += 1
-            recorded = result.get("ResultRecordedTime")
-            if isinstance(recorded, datetime) and (newest is None or recorded > newest):
-                newest = recorded
-            user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
-            users.append(
-                UserResult(
-                    key[0],
-                    key[1],
-                    names.get((key[0], user_id), "") or "(unknown)",
-                    user_id,
-                    kind,
-                    result.get("Annotation", ""),
+        summary.rules = sorted(set(matching[key]), key=lambda name: (not is_organization_rule(name, rule), name))
+        candidates: dict[str, list[UserResult]] = {}
+        for rule_name in summary.rules:
+            for result in _results(config, aggregator, rule_name, *key):
+                kind = result.get("ComplianceType", "")
+                if kind not in summary.counts:
+                    continue
+                recorded = result.get("ResultRecordedTime")
+                if isinstance(recorded, datetime) and (newest is None or recorded > newest):
+                    newest = recorded
+                user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
+                candidates.setdefault(user_id, []).append(
+                    UserResult(
+                        key[0],
+                        key[1],
+                        names.get((key[0], user_id), "") or "(unknown)",
+                        user_id,
+                        kind,
+                        result.get("Annotation", ""),
+                        rule_name,
+                    )
                 )
-            )
+        for chosen in _one_per_user(candidates, rule):
+            summary.counts[chosen.result] += 1
+            users.append(chosen)
+    ordered = worst_first(_one_row_per_account_without_results(list(accounts.values())))
     return OrgReport(
         aggregator,
         rule,
         datetime.now(timezone.utc),
-        worst_first(list(accounts.values())),
-        sorted(users, key=lambda u: (u.account_id, u.user_name.casefold())),
+        ordered,
+        users_worst_account_first(users, ordered),
         account_names(organizations),
         newest,
+    )
+
+
+def _one_row_per_account_without_results(accounts: list[AccountSummary]) -> list[AccountSummary]:
+    """An aggregator over every Region has a row per account and Region, and the rule (on a global
+    resource type) runs in one: the Regions without results of an account that reports in another are
+    left out, and an account without results anywhere gets one row per reason, naming its Regions."""
+    reporting = {a.account_id for a in accounts if a.has_data}
+    kept = [a for a in accounts if a.has_data]
+    silent: dict[tuple[str, str], list[str]] = {}
+    for account in accounts:
+        if account.account_id not in reporting:
+            silent.setdefault((account.account_id, account.status), []).append(account.region)
+    kept += [
+        AccountSummary(account_id, ", ".join(sorted(regions)), status=status)
+        for (account_id, status), regions in silent.items()
+    ]
+    return kept
+
+
+def _results(config: BaseClient, aggregator: str, rule_name: str, account_id: str, region: str) -> list[dict]:
+    return collect(
+        config,
+        "GetAggregateComplianceDetailsByConfigRule",
+        "AggregateEvaluationResults",
+        ConfigurationAggregatorName=aggregator,
+        ConfigRuleName=rule_name,
+        AccountId=account_id,
+        AwsRegion=region,
     )
 
 
@@ -221,6 +301,8 @@ def as_document(report: OrgReport) -> dict[str, Any]:
                 "region": a.region,
                 "status": a.status,
                 "counts": a.counts,
+                "rules": a.rules,
+                "more_than_one_rule": a.more_than_one_rule,
             }
             for a in report.accounts
         ],
@@ -231,6 +313,7 @@ def as_document(report: OrgReport) -> dict[str, Any]:
                 "user_name": u.user_name,
                 "user_id": u.user_id,
                 "annotation": u.annotation,
+                "rule": u.rule,
             }
             for u in report.non_compliant
         ],

@@ -50,6 +50,11 @@ class ResultRow:
         }
 
 
+def in_user_order(rows: Sequence[ResultRow]) -> list[ResultRow]:
+    """The one order every format lists users in: by name as IAM compares them (case-insensitively), then ARN."""
+    return sorted(rows, key=lambda row: (row.user_name.casefold(), row.user_name, row.arn))
+
+
 def summary(rows: Sequence[ResultRow]) -> dict[str, int]:
     counts = Counter(row.result.value for row in rows)
     return {kind.value: counts.get(kind.value, 0) for kind in ComplianceType}
@@ -70,7 +75,7 @@ def render(
     only_failed: bool = False,
 ) -> str:
     """Every row, or with ``only_failed`` only the NON_COMPLIANT ones; the summary always counts every row."""
-    ordered = sorted(rows, key=lambda row: row.user_name.casefold())
+    ordered = in_user_order(rows)
     listed = [row for row in ordered if row.result is ComplianceType.NON_COMPLIANT] if only_failed else ordered
     if output_format == "json":
         document = {

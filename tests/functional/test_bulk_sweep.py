@@ -8,7 +8,7 @@ is hours old. CloudTrail's record of those changes comes from the emulated event
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from IAM_USER_CONSOLE_MFA import lambda_handler
@@ -208,3 +208,44 @@ def test_change_notification_stays_at_three_iam_calls(config, add_user):
         lambda_handler(change_event(bob), None)
     assert counter.of_service("iam") == 3
     assert counter.calls["config:PutEvaluations"] == 1
+
+
+def created_in_the_same_second(*users):
+    """Give the users one creation time, as automation creating them together does."""
+    from moto.iam.models import iam_backends
+
+    moment = (datetime.now(timezone.utc) - timedelta(days=400)).replace(microsecond=0, tzinfo=None)
+    for user in users:
+        iam_backends[user["Arn"].split(":")[4]]["aws"].users[user["UserName"]].create_date = moment
+
+
+def test_a_user_renamed_to_a_deleted_users_name_after_the_report_is_checked_live(
+    config, add_user, iam, report, bulk, cloudtrail
+):
+    alice = add_user("alice")
+    bob = add_user("bob", password=True)
+    created_in_the_same_second(alice, bob)
+    cloudtrail.age_history(timedelta(days=2))
+    report.generate_now()
+
+    iam.delete_user(UserName="alice")
+    iam.update_user(UserName="bob", NewUserName="alice")
+    lambda_handler(scheduled_event(), None)
+    # Same ARN, same creation second as alice's row: only CloudTrail tells bob is not her.
+    assert results(config) == {bob["UserId"]: "NON_COMPLIANT"}
+
+
+def test_two_users_created_in_the_same_second_who_swap_names_after_the_report_are_checked_live(
+    config, add_user, iam, report, bulk, cloudtrail
+):
+    alice = add_user("alice")
+    bob = add_user("bob", password=True)
+    created_in_the_same_second(alice, bob)
+    cloudtrail.age_history(timedelta(days=2))
+    report.generate_now()
+
+    iam.update_user(UserName="alice", NewUserName="swapping")
+    iam.update_user(UserName="bob", NewUserName="alice")
+    iam.update_user(UserName="swapping", NewUserName="bob")
+    lambda_handler(scheduled_event(), None)
+    assert results(config) == {alice["UserId"]: "NOT_APPLICABLE", bob["UserId"]: "NON_COMPLIANT"}

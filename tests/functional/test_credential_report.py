@@ -165,3 +165,88 @@ def test_missing_file_exits_2(tmp_path):
     )
     assert completed.returncode == 2
     assert "cannot read" in completed.stderr
+
+
+def _users(count):
+    return [row(f"u{number}", "false", "false") for number in range(count)]
+
+
+def test_a_field_longer_than_the_csv_limit_is_one_line_naming_the_file_and_line(tmp_path):
+    long_name = "x" * 140_000
+    content = "\n".join(
+        [HEADER, row("<root_account>", "", "true"), row("bob", "true", "true"), row(long_name, "true", "false")]
+    )
+    completed = run_report(tmp_path, content + "\n")
+    assert completed.returncode == 2
+    (line,) = completed.stderr.splitlines()
+    assert line.startswith(f"mfa-audit: error: {tmp_path / 'report.csv'}: line 4: ")
+    assert "Traceback" not in completed.stderr and long_name not in line
+
+
+def test_5000_users_and_the_root_row_are_read(tmp_path):
+    content = "\n".join([HEADER, row("<root_account>", "", "true"), *_users(5000)]) + "\n"
+    completed = run_report(tmp_path, content, "--format", "json", "--quiet")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["summary"]["NOT_APPLICABLE"] == 5000
+
+
+def test_5001_users_are_refused(tmp_path):
+    content = "\n".join([HEADER, row("<root_account>", "", "true"), *_users(5001)]) + "\n"
+    completed = run_report(tmp_path, content)
+    assert completed.returncode == 2
+    assert "line 5003: more than 5,000 user rows" in completed.stderr
+
+
+@pytest.mark.parametrize("again", ["brandon", "BRANDON"], ids=["same-case", "other-case"])
+def test_a_user_listed_twice_is_refused_naming_the_user_and_both_lines(tmp_path, again):
+    content = REPORT + row(again, "true", "true") + "\n"
+    completed = run_report(tmp_path, content)
+    assert completed.returncode == 2
+    assert f"line 7: user '{again}' is listed again (first on line 4)" in completed.stderr
+    assert completed.stdout == ""
+
+
+def test_a_header_without_rows_is_refused_not_reported_as_zero_users(tmp_path):
+    completed = run_report(tmp_path, HEADER + "\n")
+    assert completed.returncode == 2
+    assert "no rows, not even the <root_account> row" in completed.stderr
+    assert "0 users" not in completed.stdout
+
+
+def test_a_report_of_only_the_root_row_is_an_account_without_users(tmp_path):
+    completed = run_report(tmp_path, HEADER + "\n" + row("<root_account>", "", "true") + "\n")
+    assert completed.returncode == 0, completed.stderr
+    assert "0 users: 0 COMPLIANT, 0 NON_COMPLIANT, 0 NOT_APPLICABLE" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "command"),
+    [
+        (REPORT.encode("utf-16"), "iconv -f UTF-16 -t UTF-8 '{path}' > '{folder}/my report-utf8.csv'"),
+        (base64.b64encode(REPORT.encode()), "base64 -d '{path}' > '{folder}/my report-decoded.csv'"),
+    ],
+    ids=["utf16", "base64"],
+)
+def test_the_converting_command_names_the_users_file(tmp_path, content, command):
+    path = tmp_path / "my report.csv"
+    path.write_bytes(content)
+    completed = run_report(tmp_path, None, path=path)
+    assert completed.returncode == 2
+    assert command.format(path=path, folder=tmp_path) in completed.stderr
+    assert completed.stderr.startswith(f"mfa-audit: error: {path}: ")
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>user,arn,</body></html>",
+        "\n  <HTML><body><h1>502 Bad Gateway</h1></body></HTML>",
+    ],
+    ids=["doctype", "html-tag"],
+)
+def test_an_html_page_saved_as_the_report_is_named_as_such(tmp_path, page):
+    completed = run_report(tmp_path, page)
+    assert completed.returncode == 2
+    (line,) = completed.stderr.splitlines()
+    assert "the file is an HTML page (a web page or a server's error page), not a credential report" in line
+    assert "<html" not in line.lower() and "Sign in" not in line

@@ -8,12 +8,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mfa_audit.doctor import check_account_stack, check_organization_stack, render_checks
+from mfa_audit.doctor import Status, check_account_stack, check_organization_stack, render_checks
 from tools.deploy import deploy
 
 from .test_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT_CHECKS = ["stack", "recorder", "rule", "last run", "alarms", "alarm topic", "failed runs"]
 REGION = "us-east-1"
 STACK = "iam-user-console-mfa"
 RULE = "IAM_USER_CONSOLE_MFA"
@@ -86,7 +87,7 @@ def _alarms(outputs, skip=(), topic=None):
         )
 
 
-def _stubbed_config(recording_group=None, recording=True, triggers=TRIGGERS, evaluation_status=None):
+def _stubbed_config(recording_group=None, recording=True, triggers=TRIGGERS, evaluation_status=None, rule=True):
     config = boto3.client("config", region_name=REGION)
     stubber = Stubber(config)
     group = recording_group or {"allSupported": True, "includeGlobalResourceTypes": True}
@@ -102,6 +103,12 @@ def _stubbed_config(recording_group=None, recording=True, triggers=TRIGGERS, eva
         "describe_configuration_recorder_status",
         {"ConfigurationRecordersStatus": [{"name": "default", "recording": recording}]},
     )
+    if not rule:
+        stubber.add_client_error(
+            "describe_config_rules", "NoSuchConfigRuleException", "The ConfigRule provided is not found.", 400
+        )
+        stubber.activate()
+        return config
     stubber.add_response(
         "describe_config_rules",
         {
@@ -141,11 +148,14 @@ def _by_name(checks):
 
 def test_a_healthy_deployment_passes_every_check(healthy_account):
     checks = check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION)
-    assert [c.name for c in checks] == ["stack", "recorder", "rule", "last run", "alarms", "alarm topic", "failed runs"]
+    assert [c.name for c in checks] == ACCOUNT_CHECKS
     assert all(c.ok for c in checks), render_checks(checks)
     report = render_checks(checks)
-    assert "ok    rule: IAM_USER_CONSOLE_MFA has all three triggers on AWS::IAM::User" in report
-    assert "fix:" not in report
+    assert (
+        "ok       rule: IAM_USER_CONSOLE_MFA runs the stack's function, with all three triggers on AWS::IAM::User"
+        in report
+    )
+    assert "fix:" not in report and "SKIPPED" not in report
 
 
 def test_a_rule_missing_its_scheduled_trigger_fails_naming_it(healthy_account):
@@ -241,10 +251,48 @@ def test_runs_waiting_in_the_failed_invocations_queue_fail(healthy_account):
     assert not checks["failed runs"].ok and checks["failed runs"].detail.startswith("1 run(s)")
 
 
-def test_no_stack_is_one_failed_check_saying_how_to_deploy(aws):
+def test_no_stack_fails_saying_how_to_deploy_and_lists_every_check_it_could_not_make(aws):
     checks = check_account_stack(Clients(), STACK, RULE, REGION)
-    assert [(c.name, c.ok) for c in checks] == [("stack", False)]
-    assert checks[0].fix.startswith("make deploy")
+    assert [c.name for c in checks] == ACCOUNT_CHECKS
+    assert checks[0].status is Status.FAIL and checks[0].fix.startswith("make deploy")
+    assert checks[1].status is Status.FAIL and "no Config recorder" in checks[1].detail  # the account's, checked
+    skipped = checks[2:]
+    assert {c.status for c in skipped} == {Status.SKIPPED}
+    assert all("there is no stack" in c.detail or "not checked" in c.detail for c in skipped)
+    assert all(c.fix is None for c in skipped)
+
+
+def test_a_missing_rule_fails_and_its_last_run_is_skipped_not_read(healthy_account):
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(rule=False)), STACK, RULE, REGION))
+    assert checks["rule"].status is Status.FAIL and "no Config rule named IAM_USER_CONSOLE_MFA" in checks["rule"].detail
+    assert checks["last run"].status is Status.SKIPPED and "no rule" in checks["last run"].detail
+    assert checks["alarms"].ok and checks["failed runs"].ok
+
+
+def test_alarms_that_notify_no_topic_leave_the_topic_check_skipped(aws):
+    outputs = _deployed_stack("rule.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip"})
+    _alarms(outputs, topic=f"arn:aws:sns:{REGION}:123456789012:replaced-below")
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    for alarm in cloudwatch.describe_alarms()["MetricAlarms"]:
+        settings = {key: alarm[key] for key in ("AlarmName", "Namespace", "MetricName", "Dimensions", "Statistic")}
+        cloudwatch.put_metric_alarm(
+            **settings,
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+            AlarmActions=[],
+        )
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
+    assert checks["alarms"].status is Status.FAIL and "notify no one" in checks["alarms"].detail
+    assert checks["alarm topic"].status is Status.SKIPPED
+
+
+def test_a_skipped_check_is_printed_with_why_and_no_fix_line():
+    from mfa_audit.doctor import Check
+
+    report = render_checks([Check.passed("stack", "s is CREATE_COMPLETE"), Check.skipped("rule", "no rule name")])
+    assert report.splitlines() == ["ok       stack: s is CREATE_COMPLETE", "SKIPPED  rule: no rule name"]
 
 
 # --- the organization stack ---
@@ -340,10 +388,10 @@ def test_organization_doctor_reports_each_member_account(aws):
         {"StackSetName": f"{STACK}-member-role", "CallAs": "DELEGATED_ADMIN"},
     )
     cloudformation_stub.activate()
-    checks = _by_name(
-        check_organization_stack(Clients(config=config, cloudformation=cloudformation), STACK, RULE, REGION)
-    )
-    assert checks["organization rule"].ok
+    listed = check_organization_stack(Clients(config=config, cloudformation=cloudformation), STACK, RULE, REGION)
+    assert Status.SKIPPED not in {c.status for c in listed}, render_checks(listed)
+    checks = _by_name(listed)
+    assert checks["organization rule"].ok and checks["member role"].ok
     assert checks["account 111111111111"].ok
     assert (
         not checks["account 222222222222"].ok
@@ -360,7 +408,41 @@ def test_doctor_exits_1_on_an_account_without_the_stack(moto_server):
     _, env = moto_server
     done = run_cli("doctor", "--region", REGION, env=env)
     assert done.returncode == 1, done.stderr
-    assert done.stdout.startswith("FAIL  stack: no stack named iam-user-console-mfa")
+    assert done.stdout.startswith("FAIL     stack: no stack named iam-user-console-mfa")
+
+
+def _stack_of_someone_else(endpoint, name):
+    """A healthy stack that is not this project's: one SNS topic, no outputs."""
+    template = '{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}'
+    cloudformation = boto3.client(
+        "cloudformation", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )  # noqa: S106
+    cloudformation.create_stack(StackName=name, TemplateBody=template)
+
+
+@pytest.mark.parametrize("organization", [False, True], ids=["account", "organization"])
+def test_doctor_fails_a_stack_that_is_not_this_projects_and_skips_what_it_cannot_check(moto_server, organization):
+    _, env = moto_server
+    _stack_of_someone_else(env["AWS_ENDPOINT_URL"], "someone-elses")
+    flags = ["--organization"] if organization else []
+    done = run_cli("doctor", "--stack", "someone-elses", "--region", REGION, *flags, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("FAIL     stack: someone-elses is CREATE_COMPLETE but not a stack of this project's")
+    assert "no output FunctionArn" in lines[0]
+    assert not [line for line in lines if line.startswith("ok ") and "stack:" in line]
+    skipped = [line for line in lines if line.startswith("SKIPPED  ")]
+    names = {"organization rule", "member accounts"} if organization else {"rule", "last run"}
+    assert {line.split(":")[0].removeprefix("SKIPPED  ") for line in skipped} >= names | {"alarms", "failed runs"}
+
+
+def test_doctor_exits_1_when_a_check_is_skipped_even_if_nothing_failed(aws, monkeypatch):
+    from mfa_audit import cli, doctor
+    from mfa_audit.doctor import Check
+
+    listed = [Check.passed("stack", "iam-user-console-mfa is CREATE_COMPLETE"), Check.skipped("rule", "why")]
+    monkeypatch.setattr(doctor, "check_account_stack", lambda *_: listed)
+    assert cli.main(["doctor", "--quiet"]) == 1
 
 
 def test_doctor_exits_2_when_it_cannot_run(tmp_path):

@@ -40,7 +40,7 @@ def test_asff_maps_results_to_compliance_status_and_keeps_ids_stable(tmp_path):
     assert failed["Severity"]["Label"] == "MEDIUM"
     assert failed["AwsAccountId"] == "123456789012"
     assert failed["ProductArn"] == "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"
-    assert failed["Resources"][0]["Details"]["AwsIamUser"]["UserName"] == "=1+2"
+    assert failed["Resources"][0]["Details"]["AwsIamUser"]["UserName"].startswith("=1+")
 
 
 def test_junit_has_a_case_per_user_and_a_failure_per_non_compliant_user(tmp_path):
@@ -51,7 +51,7 @@ def test_junit_has_a_case_per_user_and_a_failure_per_non_compliant_user(tmp_path
     assert len(cases) == int(suite.get("tests")) == 900
     failed = [case for case in cases if case.find("failure") is not None]
     assert len(failed) == int(suite.get("failures")) == 300
-    assert {case.get("name") for case in failed} == {"=1+2"}
+    assert all(case.get("name").startswith("=1+") for case in failed)
     assert len([case for case in cases if case.find("skipped") is not None]) == int(suite.get("skipped")) == 300
 
 
@@ -68,5 +68,5 @@ def test_ocsf_findings_are_valid_compliance_findings(tmp_path):
     for finding in findings[:: 300 // 3]:
         parsed = ComplianceFinding.model_validate(finding)
         assert parsed.class_uid == 2003
-    statuses = {(f["resources"][0]["name"], f["compliance"]["status"]) for f in findings}
-    assert statuses == {("=1+2", "Fail"), ("alice", "Pass"), ("carol", "Unknown")}
+    statuses = {(f["resources"][0]["name"].rstrip("0123456789"), f["compliance"]["status"]) for f in findings}
+    assert statuses == {("=1+", "Fail"), ("alice", "Pass"), ("carol", "Unknown")}

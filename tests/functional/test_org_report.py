@@ -1,6 +1,7 @@
 """mfa-audit report: aggregator answers (botocore Stubber, real service model) to the documented outputs."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,8 +15,9 @@ from botocore.stub import Stubber
 from console_mfa.aws import AwsClients
 
 from mfa_audit import cli
+from mfa_audit.emulated_services import EmulatedAggregator
 from mfa_audit.org_report import gather_report
-from mfa_audit.org_report_render import REPORT_FORMATS, render_report
+from mfa_audit.org_report_render import FIXING_URL, REPORT_FORMATS, render_report
 
 AGGREGATOR = "organization"
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,10 +242,23 @@ def test_csv_markdown_and_table_carry_every_account_and_user(report):
     assert "bob" in table and "222222222222" in table
 
 
+def find_chromium():
+    """Chromium's path: $CHROMIUM, or chromium / chromium-browser on PATH. Without one the test is NOT RUN
+    (skipped, visibly) where it cannot be installed, and fails where `make test` would have installed it."""
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        return chromium
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        pytest.fail("Chromium is missing although apt-get can install it here: `make browser` (or `make test`) does")
+    pytest.skip(
+        "HTML report in Chromium NOT RUN: no Chromium here, and installing it needs root and apt-get; "
+        "install it (README, Tests) or set CHROMIUM=/path/to/chromium"
+    )
+
+
 def chromium_flags(tmp_path):
     """Headless Chromium that resolves no host, so the page can load nothing from a network."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Chromium is needed for this test; `make test` installs it (apt-get install chromium)"
+    chromium = find_chromium()
     return [
         chromium,
         "--headless",
@@ -270,7 +285,42 @@ class _Elements(HTMLParser):
 def test_html_is_self_contained_and_escapes_annotations(report):
     page = render_report(report, "html")
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
-    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
+    elements = _Elements()
+    elements.feed(page)
+    assert not [tag for tag, attrs in elements.found if "src" in attrs or tag in ("link", "img", "iframe", "object")]
+    # The one address in the page is the link a reader follows, not something the page loads.
+    assert [(tag, attrs["href"]) for tag, attrs in elements.found if "href" in attrs] == [("a", FIXING_URL)]
+
+
+def test_the_remediation_link_is_absolute_and_names_the_fixing_section(report):
+    assert re.fullmatch(r"https://[^/\s]+/\S+#fixing-a-non_compliant-user", FIXING_URL)
+    assert "\n### Fixing a NON_COMPLIANT user\n" in (ROOT / "README.md").read_text()
+    for output_format in ("html", "markdown", "table"):
+        assert FIXING_URL in render_report(report, output_format), output_format
+    assert "README.md#" not in render_report(report, "html").replace(FIXING_URL, "")
+
+
+def _words(output_format, text):
+    """The text a reader sees: without HTML's tags, or Markdown's escapes."""
+    if output_format == "html":
+        return re.sub(r"<[^>]+>", "", text)
+    return text.replace("\\", "") if output_format == "markdown" else text
+
+
+def test_accounts_not_reporting_are_counted_in_the_headline(report):
+    # A reports; B has no results for the rule; the aggregator could not collect C.
+    for output_format in ("table", "markdown", "html"):
+        text = _words(output_format, render_report(report, output_format))
+        assert "2 of 3 accounts not reporting" in text, output_format
+        assert "comply in the 1 of 3 accounts that report" in text, output_format
+
+
+def test_accounts_not_reporting_are_highlighted_not_greyed(report):
+    page = render_report(report, "html")
+    assert page.count('<tr class="not-reporting">') == 2
+    assert "italic" not in page and "no-data" not in page
+    rule = re.search(r"tr\.not-reporting td \{([^}]*)\}", page).group(1)
+    assert "font-weight: 700" in rule and "#F0E442" in rule  # bold on Okabe-Ito yellow
 
 
 def test_html_renders_in_headless_chromium_with_no_network(report, tmp_path):
@@ -285,7 +335,7 @@ def test_html_renders_in_headless_chromium_with_no_network(report, tmp_path):
         (A, "COMPLIANT", "1"),
         (A, "NON_COMPLIANT", "2"),
     }
-    assert dom.count("no data") == 2  # accounts B and C, shown in the chart
+    assert dom.count("NOT REPORTING") == 2  # accounts B and C, shown in the chart
     assert sum(1 for tag, attrs in elements.found if tag == "table") == 2
     assert (
         sum(1 for tag, attrs in elements.found if tag == "tr") == 1 + 3 + 1 + 2
@@ -321,6 +371,195 @@ def test_report_command_names_a_missing_permission(aws, monkeypatch, capsys):
         code = cli.main(["report", "--aggregator", AGGREGATOR])
     assert code == 2
     assert "config:DescribeConfigurationAggregatorSourcesStatus" in capsys.readouterr().err
+
+
+# --- one result per user: an account with more than one rule matching the rule name ---
+
+LOCAL_RULE = "IAM_USER_CONSOLE_MFA"  # a local rule of the same name, next to the organization rule
+PACK_RULE = "IAM_USER_CONSOLE_MFA-conformance-pack-x1y2z3"
+SMS_ONLY = (
+    "Console password but no allowed MFA device (found: sms; allowed: fido, hardware, virtual). "
+    "Enable an allowed MFA device for this user or delete its console password."
+)
+NO_DEVICE = SMS_ONLY.replace("found: sms", "found: none")
+
+
+def _account(account_id, users, other_rules=None, **status):
+    """One account as the emulated aggregator takes it; ``users`` are (id, name, result, annotation)."""
+    return {
+        "account_id": account_id,
+        "region": "us-east-1",
+        "collected": status.get("collected", True),
+        "error": "AWS Config is not enabled in this account and Region",
+        "rule_deployed": status.get("rule_deployed", True),
+        "users": [(*user, WHEN) for user in users],
+        "other_rules": {name: [(*user, WHEN) for user in rows] for name, rows in (other_rules or {}).items()},
+    }
+
+
+def emulated_report(*accounts):
+    with EmulatedAggregator(list(accounts)):
+        config = boto3.Session(region_name="us-east-1").client("config")
+        return gather_report(config, AGGREGATOR, "IAM_USER_CONSOLE_MFA")
+
+
+@pytest.fixture
+def skewed(aws):
+    """bob is NON_COMPLIANT under the organization rule; a local rule of the same name says COMPLIANT."""
+    bob = ("AIDABOB0000000000001", "bob")
+    return emulated_report(
+        _account(
+            A, [(*bob, "NON_COMPLIANT", SMS_ONLY)], {LOCAL_RULE: [(*bob, "COMPLIANT", "Console password with MFA.")]}
+        )
+    )
+
+
+def test_a_user_under_two_matching_rules_is_counted_once_with_the_worst_result(skewed):
+    (account,) = skewed.accounts
+    assert account.counts == {"COMPLIANT": 0, "NON_COMPLIANT": 1}
+    assert [(u.user_name, u.result, u.rule) for u in skewed.users] == [
+        ("bob", "NON_COMPLIANT", EmulatedAggregator.RULE)
+    ]
+    assert skewed.share_compliant == 0
+
+
+def test_the_headline_share_of_a_skewed_account_is_0_percent_not_50(skewed):
+    for output_format in ("table", "markdown", "html"):
+        assert "0% of console users comply" in render_report(skewed, output_format), output_format
+    assert json.loads(render_report(skewed, "json"))["totals"] == {"COMPLIANT": 0, "NON_COMPLIANT": 1}
+
+
+def _flag_in(output_format, text):
+    """How each format says that account A has both rules."""
+    both = f"{EmulatedAggregator.RULE}, {LOCAL_RULE}"
+    if output_format == "json":
+        (account,) = json.loads(text)["accounts"]
+        return account["more_than_one_rule"] and account["rules"] == [EmulatedAggregator.RULE, LOCAL_RULE]
+    if output_format == "csv":
+        return "collected; 2 rules match" in text and f"{EmulatedAggregator.RULE} {LOCAL_RULE}" in text
+    if output_format == "asff":
+        (finding,) = json.loads(text)
+        return finding["UserDefinedFields"] == {"MatchingRules": both, "ResultFromRule": EmulatedAggregator.RULE}
+    if output_format == "ocsf":
+        from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+        (finding,) = json.loads(text)
+        ComplianceFinding.model_validate(finding)
+        return finding["unmapped"]["matching_rules"] == [EmulatedAggregator.RULE, LOCAL_RULE]
+    if output_format == "junit":
+        import xml.etree.ElementTree as ElementTree
+
+        suite = ElementTree.fromstring(text)
+        properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+        return properties == {f"more_than_one_rule:{A}": both} and "more than one rule" in suite.findtext("system-err")
+    # table, markdown, html: in the headline, naming the account and both rules, and on the account's row
+    return f"1 account with more than one rule matching IAM_USER_CONSOLE_MFA ({A}: {both})" in text and (
+        "2 rules match, each user counted once" in text
+    )
+
+
+@pytest.mark.parametrize("output_format", REPORT_FORMATS)
+def test_an_account_with_two_matching_rules_is_flagged_in_every_format(skewed, output_format):
+    assert _flag_in(output_format, _words(output_format, render_report(skewed, output_format)))
+
+
+def test_an_account_with_one_rule_is_not_flagged(aws):
+    report = emulated_report(_account(A, [("AIDABOB0000000000001", "bob", "NON_COMPLIANT", SMS_ONLY)]))
+    assert not report.accounts_with_more_than_one_rule
+    assert "more than one rule" not in render_report(report, "html")
+    assert "UserDefinedFields" not in render_report(report, "asff")
+
+
+def test_a_copy_reporting_non_compliant_is_not_hidden_by_the_organization_rule(aws):
+    bob = ("AIDABOB0000000000001", "bob")
+    report = emulated_report(
+        _account(
+            A, [(*bob, "COMPLIANT", "Console password with MFA.")], {PACK_RULE: [(*bob, "NON_COMPLIANT", NO_DEVICE)]}
+        )
+    )
+    assert [(u.result, u.rule) for u in report.users] == [("NON_COMPLIANT", PACK_RULE)]
+
+
+def test_a_copy_cannot_add_compliant_users_the_organization_rule_does_not_count(aws):
+    # carol has no console password: NOT_APPLICABLE under the organization rule, so the aggregator has
+    # no result for her there; the local copy says COMPLIANT for everyone.
+    bob, carol = ("AIDABOB0000000000001", "bob"), ("AIDACAROL00000000001", "carol")
+    everyone = [(*bob, "COMPLIANT", "Console password with MFA."), (*carol, "COMPLIANT", "Console password with MFA.")]
+    report = emulated_report(_account(A, [(*bob, "NON_COMPLIANT", SMS_ONLY)], {LOCAL_RULE: everyone}))
+    assert [(u.user_name, u.result) for u in report.users] == [("bob", "NON_COMPLIANT")]
+    assert report.share_compliant == 0
+
+
+def test_a_copy_counts_as_it_is_where_the_organization_rule_has_no_results(aws):
+    bob = ("AIDABOB0000000000001", "bob")
+    report = emulated_report(_account(A, [], {PACK_RULE: [(*bob, "COMPLIANT", "Console password with MFA.")]}))
+    assert [(u.user_name, u.result, u.rule) for u in report.users] == [("bob", "COMPLIANT", PACK_RULE)]
+
+
+def test_between_equal_results_the_organization_rule_is_shown(aws):
+    bob = ("AIDABOB0000000000001", "bob")
+    report = emulated_report(
+        _account(A, [(*bob, "NON_COMPLIANT", SMS_ONLY)], {LOCAL_RULE: [(*bob, "NON_COMPLIANT", NO_DEVICE)]})
+    )
+    assert [(u.annotation, u.rule) for u in report.users] == [(SMS_ONLY, EmulatedAggregator.RULE)]
+    assert report.totals == {"COMPLIANT": 0, "NON_COMPLIANT": 1}
+
+
+def test_users_are_listed_worst_account_first(aws):
+    # B has more NON_COMPLIANT users than A, so its users come first although its id sorts after A's.
+    report = emulated_report(
+        _account(A, [("AIDAA000000000000001", "zed", "NON_COMPLIANT", NO_DEVICE)]),
+        _account(B, [(f"AIDAB00000000000000{n}", f"user-{n}", "NON_COMPLIANT", NO_DEVICE) for n in range(3)]),
+    )
+    assert [(u.account_id, u.user_name) for u in report.non_compliant] == [
+        (B, "user-0"),
+        (B, "user-1"),
+        (B, "user-2"),
+        (A, "zed"),
+    ]
+    for output_format in ("table", "markdown", "html", "csv", "junit"):
+        text = render_report(report, output_format)
+        assert text.index("user-0") < text.index("zed"), output_format
+
+
+def test_a_column_with_the_same_value_on_every_row_is_said_once(aws):
+    report = emulated_report(
+        _account(A, [("AIDAA000000000000001", "ann", "NON_COMPLIANT", NO_DEVICE)]),
+        _account(B, [("AIDAB000000000000001", "ben", "NON_COMPLIANT", SMS_ONLY)]),
+    )
+    page = render_report(report, "html")
+    users = page.split('id="non-compliant"')[1]
+    assert "<th>allowed</th>" not in users and "<th>found</th>" in users and "<th>account</th>" in users
+    assert page.count("allowed: fido, hardware, virtual") == 1  # said once, above the table
+    assert "<th>region</th>" not in page and "region: us-east-1" in page
+    table_text = render_report(report, "table")
+    assert "All rows: allowed: fido, hardware, virtual" in table_text
+    assert "found" in table_text.split("NON_COMPLIANT users")[1]
+    markdown = render_report(report, "markdown").split("## NON_COMPLIANT users")[1]
+    assert "| account | user_name | user_id | found |" in markdown
+
+
+def test_sms_only_users_are_described_as_having_no_allowed_mfa_device(aws):
+    report = emulated_report(_account(A, [("AIDABOB0000000000001", "bob", "NON_COMPLIANT", SMS_ONLY)]))
+    for output_format in ("table", "markdown", "html"):
+        text = render_report(report, output_format)
+        assert "without MFA" not in text, output_format
+        assert "no allowed MFA device" in text, output_format
+    assert "1 with no allowed MFA device / 0 compliant" in render_report(report, "html")
+
+
+def test_an_aggregator_over_every_region_counts_accounts_not_rows(aws):
+    # The rule runs in us-east-1; the aggregator also collects eu-west-1, where it has no results.
+    bob = ("AIDABOB0000000000001", "bob", "NON_COMPLIANT", NO_DEVICE)
+    report = emulated_report(
+        _account(A, [bob]),
+        {**_account(A, []), "region": "eu-west-1", "rule_deployed": False},
+        _account(B, [], rule_deployed=False),
+        {**_account(B, []), "region": "eu-west-1", "rule_deployed": False},
+    )
+    assert [(a.account_id, a.region) for a in report.accounts] == [(A, "us-east-1"), (B, "eu-west-1, us-east-1")]
+    assert (report.account_count, report.accounts_failing, report.accounts_not_reporting) == (2, 1, 1)
+    assert "1 of 2 accounts not reporting" in render_report(report, "table")
 
 
 # --- mfa-audit report --demo: an emulated organization, offline, in every format ---
@@ -388,11 +627,14 @@ def test_the_demo_html_shows_a_manager_the_headline_in_headless_chromium(demo, t
     assert f"{demo.accounts_failing} of {len(demo.accounts)} accounts" in dom
     worst = demo.accounts[0]
     assert dom.index(demo.account_label(worst.account_id)) < dom.index(demo.account_label(demo.accounts[-1].account_id))
-    assert f"{worst.counts['NON_COMPLIANT']} without MFA / {worst.counts['COMPLIANT']} compliant" in dom
-    assert dom.count('class="failing"') == demo.accounts_failing
-    assert dom.count('class="no-data"') >= 2 + 2  # the chart's label and the table's row, for each
+    counts = f"{worst.counts['NON_COMPLIANT']} with no allowed MFA device / {worst.counts['COMPLIANT']} compliant"
+    assert counts in dom
+    assert dom.count('class="failing') == demo.accounts_failing
+    assert dom.count('class="not-reporting"') == 2 + 2  # the chart's bar and the table's row, for each
+    assert "2 of 14 accounts not reporting" in dom
+    assert "1 account with more than one rule matching IAM_USER_CONSOLE_MFA" in dom
     assert "mfa-audit test" in dom and "Newest result" in dom
-    assert 'href="README.md#fixing-a-non_compliant-user"' in dom
+    assert f'href="{FIXING_URL}"' in dom
     assert "found: none" not in dom.split('id="non-compliant"')[1]  # a compact column, not the sentence
     screenshot = ROOT / "build" / "test-artifacts" / "report-demo.png"
     screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -181,12 +181,19 @@ def test_over_a_reconfirmation_period_every_result_is_sent_again_once(config, cl
     assert config.recorded_at != first_recorded
 
 
-def test_a_change_notification_always_sends_its_one_evaluation(config, clock, add_user):
+def test_a_change_notification_sends_its_evaluation_only_when_it_changes_what_config_holds(
+    config, clock, add_user, iam
+):
     bob = add_user("bob", password=True)
     sweep(config, clock)
     config.put_calls.clear()
     lambda_handler(change_event(bob), LambdaContext(), clock=clock)
-    assert [e["ComplianceResourceId"] for e in config.sent] == [bob["UserId"]]
+    assert config.sent == []
+    iam.delete_login_profile(UserName="bob")
+    lambda_handler(change_event(bob), LambdaContext(), clock=clock)
+    assert [(e["ComplianceResourceId"], e["ComplianceType"]) for e in config.sent] == [
+        (bob["UserId"], "NOT_APPLICABLE")
+    ]
 
 
 def test_nothing_is_sent_when_configs_results_cannot_be_read(config, clock, add_user, monkeypatch):

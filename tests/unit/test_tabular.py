@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from mfa_audit.tabular import csv_text, markdown_cell, table
+from mfa_audit.tabular import ERROR_LINE_LIMIT, csv_text, error_line, markdown_cell, table
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -63,3 +63,17 @@ def test_table_aligns_columns_and_leaves_the_last_free():
 )
 def test_markdown_cells_escape_what_markdown_or_html_would_interpret(value, escaped):
     assert markdown_cell(value) == escaped
+
+
+def test_an_error_holding_an_html_page_names_the_page_by_its_title():
+    message = "config:DescribeConfigRules failed: 403: <!DOCTYPE html>\n<HTML><head><title>Access\ndenied</title>"
+    assert error_line(message + "<body>" + "<p>x</p>" * 500 + "</body></html>") == (
+        "config:DescribeConfigRules failed: 403: an HTML page titled 'Access denied', not an answer from AWS "
+        "(a proxy or a wrong endpoint: check AWS_ENDPOINT_URL and HTTPS_PROXY)"
+    )
+
+
+def test_an_error_is_one_line_of_printable_text_at_most_the_limit():
+    line = error_line("first\nsecond\x1b[31m " + "y" * 2000)
+    assert "\n" not in line and "\x1b" not in line
+    assert line.startswith("first second[31m ") and len(line) == ERROR_LINE_LIMIT and line.endswith("…")

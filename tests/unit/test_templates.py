@@ -408,3 +408,190 @@ def test_the_on_failure_destination_is_configured_only_after_the_role_may_send_t
         and "FunctionRole" in _references(r.get("Properties", {}))
     }
     assert attached <= before
+
+
+# --- the checks adopted from AWS's Guard Rules Registry (README: "What the stack creates") ---
+
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_PERIODS = {
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+}
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_function_logs_are_encrypted_with_a_key_cloudwatch_logs_may_use_for_the_stacks_log_groups_only(name):
+    # With enforcement on, rule.yaml has a second function whose log lines name users too.
+    stack = _stack(name, **({"Enforcement": "manual", "AlarmEmail": "ops@example.com"} if name == "rule.yaml" else {}))
+    log_groups = [
+        stack.resources[function["Properties"]["LoggingConfig"]["LogGroup"].removeprefix("ref:")]["Properties"]
+        for function in _of_type(stack, "AWS::Lambda::Function").values()
+    ]
+    arns = {f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:{group['LogGroupName']}" for group in log_groups}
+    (key_id,) = {group["KmsKeyId"].removeprefix("getatt:").removesuffix(".Arn") for group in log_groups}
+    key = stack.resources[key_id]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    for_logs = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "logs.us-east-1.amazonaws.com"}
+    ]
+    using = [s for s in for_logs if any(a.startswith(("kms:Encrypt", "kms:Decrypt")) for a in s["Action"])]
+    assert len(using) == 1
+    (condition,) = using[0]["Condition"]["StringEquals"].values()
+    assert set([condition] if isinstance(condition, str) else condition) == arns
+    unconditioned = [s for s in for_logs if "Condition" not in s]
+    assert [s["Action"] for s in unconditioned] == ["kms:DescribeKey"]
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_log_retention_can_only_be_a_period_cloudwatch_logs_accepts(name):
+    stack = _stack(name)
+    (log_group,) = _of_type(stack, "AWS::Logs::LogGroup").values()
+    assert int(log_group["Properties"]["RetentionInDays"]) in LOG_RETENTION_PERIODS
+    parameter = _template_document(name)["Parameters"]["LogRetentionDays"]
+    assert set(parameter["AllowedValues"]) <= LOG_RETENTION_PERIODS
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_failed_invocations_queue_is_encrypted_at_rest(name):
+    (queue,) = _of_type(_stack(name), "AWS::SQS::Queue").values()
+    assert queue["Properties"].get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue["Properties"]
+
+
+# Resource types whose explicit names the registry's CFN_NO_EXPLICIT_RESOURCE_NAMES flags, and the name property.
+_NAME_PROPERTIES = {
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::Role": "RoleName",
+}
+
+
+def test_only_the_member_roles_and_the_force_mfa_group_have_fixed_names():
+    named = set()
+    for name in ("rule.yaml", "organization.yaml", "member-role.yaml", "aggregator.yaml"):
+        for logical_id, resource in _template_document(name)["Resources"].items():
+            if _NAME_PROPERTIES.get(resource["Type"]) in resource.get("Properties", {}):
+                named.add(f"{name}/{logical_id}")
+    # The member roles are assumed by name in every account; people add users to the group by hand.
+    assert named == {"member-role.yaml/EvaluationRole", "member-role.yaml/ReevaluationRole", "rule.yaml/ForceMfaGroup"}
+
+
+def _template_document(name):
+    """The template as written (intrinsic functions unresolved), as the Guard rules see it."""
+    from tests.cfn_template import TEMPLATES as TEMPLATE_DIR
+    from tools.guard_check import load_template
+
+    return load_template(TEMPLATE_DIR / name)
+
+
+@pytest.fixture(scope="module")
+def guard_rules():
+    try:
+        import cfn_guard_rs  # noqa: F401
+    except ImportError:
+        pytest.skip("Guard rules NOT RUN: cfn-guard-rs has wheels for Python 3.7-3.12 only")
+    from tools.guard_check import RULES
+
+    return RULES.read_text()
+
+
+@pytest.mark.parametrize("name", ["rule.yaml", "organization.yaml", "member-role.yaml", "aggregator.yaml"])
+def test_our_guard_rules_pass_on_the_template(guard_rules, name):
+    from tools.guard_check import check
+
+    assert check(_template_document(name), guard_rules, name) == []
+
+
+def _resources(document):
+    return document["Resources"]
+
+
+def _first_statement(document):
+    return _resources(document)["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+
+
+# (what is broken in rule.yaml, the one rule that must catch it)
+_BROKEN = {
+    "log group without a key": (
+        lambda d: _resources(d)["FunctionLogGroup"]["Properties"].pop("KmsKeyId"),
+        "LOG_GROUP_ENCRYPTED_WITH_A_KEY_OF_THE_STACK",
+    ),
+    "log group with a key from elsewhere": (
+        lambda d: _resources(d)["FunctionLogGroup"]["Properties"].update(KmsKeyId="arn:aws:kms:us-east-1:1:key/k"),
+        "LOG_GROUP_ENCRYPTED_WITH_A_KEY_OF_THE_STACK",
+    ),
+    "retention parameter allowing 42 days": (
+        lambda d: d["Parameters"]["LogRetentionDays"].update(AllowedValues=[30, 42]),
+        "LOG_RETENTION_PARAMETER_OFFERS_ONLY_VALID_PERIODS",
+    ),
+    "retention of 42 days": (
+        lambda d: _resources(d)["FunctionLogGroup"]["Properties"].update(RetentionInDays=42),
+        "LOG_RETENTION_LITERAL_IS_A_VALID_PERIOD",
+    ),
+    "queue not encrypted": (
+        lambda d: _resources(d)["FailedInvocationsQueue"]["Properties"].pop("SqsManagedSseEnabled"),
+        "QUEUE_ENCRYPTED_AT_REST",
+    ),
+    "no on-failure destination": (
+        lambda d: _resources(d)["FunctionEventInvokeConfig"]["Properties"].pop("DestinationConfig"),
+        "FAILED_ASYNC_RUNS_ARE_KEPT",
+    ),
+    "fixed reserved concurrency": (
+        lambda d: _resources(d)["Function"]["Properties"].update(ReservedConcurrentExecutions=5),
+        "NO_FIXED_RESERVED_CONCURRENCY",
+    ),
+    "Resource * on iam:GetUser": (
+        lambda d: _first_statement(d).update(Resource="*"),
+        "INLINE_WILDCARD_RESOURCE_ONLY_FOR_ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS",
+    ),
+    "Resource * on iam:DeleteUser in a managed policy": (
+        lambda d: _resources(d)["ForceMfaPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Action"].append(
+            "iam:DeleteUser"
+        ),
+        "MANAGED_WILDCARD_RESOURCE_ONLY_FOR_ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", _BROKEN)
+def test_our_guard_rules_catch_a_template_that_breaks_one_of_them(guard_rules, broken):
+    from tools.guard_check import check
+
+    document = _template_document("rule.yaml")
+    breaks, rule = _BROKEN[broken]
+    breaks(document)
+    assert {f.rule for f in check(document, guard_rules, "rule.yaml")} == {rule}
+
+
+def test_make_guard_reports_a_failed_rule_by_name_and_exits_1(guard_rules, tmp_path, capsys):
+    from tools import guard_check
+
+    document = _template_document("rule.yaml")
+    _resources(document)["FunctionLogGroup"]["Properties"].pop("KmsKeyId")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(json.dumps(document))
+    assert guard_check.main([str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert "guard: FAIL broken.yaml: LOG_GROUP_ENCRYPTED_WITH_A_KEY_OF_THE_STACK" in out

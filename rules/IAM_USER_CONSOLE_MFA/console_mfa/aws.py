@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
 from botocore import xform_name
@@ -135,50 +135,65 @@ def translate_error(error: ClientError, action: str) -> AwsCallError | MissingPe
     return AwsCallError(action, f"{code}: {message}", code)
 
 
-def _raise_unless_missing(error: Exception, client: BaseClient, operation: str, missing_ok: bool) -> None:
-    """Raise the precise error for a failed call; return only for a tolerated NoSuchEntity."""
+def _raise(error: Exception, client: BaseClient, operation: str) -> NoReturn:
     if isinstance(error, ClientError):
-        if missing_ok and error.response.get("Error", {}).get("Code") == NOT_FOUND_CODE:
-            return
         raise translate_error(error, action_name(client, operation)) from error
     raise AwsCallError(action_name(client, operation), str(error)) from error
 
 
-def call(client: BaseClient, operation: str, *, missing_ok: bool = False, **params: Any) -> dict[str, Any] | None:
-    """Call ``operation`` (API name, e.g. ``GetLoginProfile``) and return its response.
+def _is_missing(error: Exception) -> bool:
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == NOT_FOUND_CODE
 
-    With ``missing_ok``, IAM's NoSuchEntity returns ``None`` instead of raising.
-    """
-    method = getattr(client, xform_name(operation))
+
+def call(client: BaseClient, operation: str, **params: Any) -> dict[str, Any]:
+    """Call ``operation`` (API name, e.g. ``GetLoginProfile``) and return its response; any failure raises."""
     try:
-        return method(**params)
+        return getattr(client, xform_name(operation))(**params)
     except (ClientError, BotoCoreError) as error:
-        _raise_unless_missing(error, client, operation, missing_ok)
-        return None
+        _raise(error, client, operation)
 
 
-def collect(
-    client: BaseClient,
-    operation: str,
-    result_key: str,
-    *,
-    missing_ok: bool = False,
-    page_size: int | None = None,
-    **params: Any,
-) -> list[dict[str, Any]] | None:
-    """Every item of ``result_key`` across all pages of ``operation``.
+def call_if_exists(client: BaseClient, operation: str, **params: Any) -> dict[str, Any] | None:
+    """As :func:`call`, but IAM's NoSuchEntity (the entity is not there) returns ``None``."""
+    try:
+        return getattr(client, xform_name(operation))(**params)
+    except (ClientError, BotoCoreError) as error:
+        if _is_missing(error):
+            return None
+        _raise(error, client, operation)
 
-    With ``missing_ok``, IAM's NoSuchEntity returns ``None`` (the entity is gone),
-    which callers must tell apart from an empty list. ``page_size`` asks for larger
-    pages than the API's default (IAM lists 100 unless asked for up to 1,000).
-    """
+
+def _pages(
+    client: BaseClient, operation: str, result_key: str, page_size: int | None, params: dict[str, Any]
+) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     if page_size:
         params["PaginationConfig"] = {"PageSize": page_size}
-    try:
-        for page in client.get_paginator(xform_name(operation)).paginate(**params):
-            items.extend(page.get(result_key, []))
-    except (ClientError, BotoCoreError) as error:
-        _raise_unless_missing(error, client, operation, missing_ok)
-        return None
+    for page in client.get_paginator(xform_name(operation)).paginate(**params):
+        items.extend(page.get(result_key, []))
     return items
+
+
+def collect(
+    client: BaseClient, operation: str, result_key: str, *, page_size: int | None = None, **params: Any
+) -> list[dict[str, Any]]:
+    """Every item of ``result_key`` across all pages of ``operation``; any failure raises.
+
+    ``page_size`` asks for larger pages than the API's default (IAM lists 100 unless asked for up to 1,000).
+    """
+    try:
+        return _pages(client, operation, result_key, page_size, params)
+    except (ClientError, BotoCoreError) as error:
+        _raise(error, client, operation)
+
+
+def collect_if_exists(
+    client: BaseClient, operation: str, result_key: str, *, page_size: int | None = None, **params: Any
+) -> list[dict[str, Any]] | None:
+    """As :func:`collect`, but IAM's NoSuchEntity returns ``None``: the entity is gone, which is not an empty list."""
+    try:
+        return _pages(client, operation, result_key, page_size, params)
+    except (ClientError, BotoCoreError) as error:
+        if _is_missing(error):
+            return None
+        _raise(error, client, operation)

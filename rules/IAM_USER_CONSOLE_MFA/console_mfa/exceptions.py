@@ -56,11 +56,22 @@ class AwsCallError(RuleError):
 
 
 class EvaluationDeliveryError(RuleError):
-    """AWS Config did not accept some evaluations, even after retrying them."""
+    """AWS Config did not accept some evaluations, even after retrying them; ``sent`` it did accept."""
+
+    def __init__(self, message: str, sent: int = 0) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class DeliveryOutOfTimeError(EvaluationDeliveryError):
+    """Sending stopped because the invocation's time was running out; ``sent`` evaluations were accepted."""
 
 
 class SweepIncompleteError(RuleError):
-    """The periodic sweep could not check every user in time; nothing was reported."""
+    """The periodic sweep could not check every user in time.
+
+    Only corrections for users it did check were sent; the message says how many of each.
+    """
 
 
 class CredentialReportError(RuleError):

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from .aws import call, collect
+from .aws import call, call_if_exists, collect, collect_if_exists
 from .credential_report import ReportRow, parse_credential_report
 from .exceptions import AwsCallError
 from .facts import MfaDevice, UserFacts
@@ -47,7 +47,7 @@ class CredentialReport:
 
 def login_profile_created(iam: BaseClient, user_name: str) -> tuple[bool, Any]:
     """``(True, CreateDate)`` when the user has a console password, else ``(False, None)``."""
-    response = call(iam, "GetLoginProfile", missing_ok=True, UserName=user_name)
+    response = call_if_exists(iam, "GetLoginProfile", UserName=user_name)
     if response is None:
         return False, None
     return True, response["LoginProfile"]["CreateDate"]
@@ -55,7 +55,7 @@ def login_profile_created(iam: BaseClient, user_name: str) -> tuple[bool, Any]:
 
 def mfa_devices(iam: BaseClient, user_name: str) -> tuple[MfaDevice, ...] | None:
     """The user's MFA devices, or ``None`` when IAM no longer has the user."""
-    devices = collect(iam, "ListMFADevices", "MFADevices", missing_ok=True, UserName=user_name)
+    devices = collect_if_exists(iam, "ListMFADevices", "MFADevices", UserName=user_name)
     if devices is None:
         return None
     return tuple(MfaDevice(device["SerialNumber"]) for device in devices)
@@ -86,7 +86,7 @@ def user_for_change(iam: BaseClient, user_name: str, user_id: str) -> UserFacts 
     A user deleted and re-created under the same name gets a new UserId; the old
     item must not be judged by the new user's settings.
     """
-    response = call(iam, "GetUser", missing_ok=True, UserName=user_name)
+    response = call_if_exists(iam, "GetUser", UserName=user_name)
     if response is None:
         return MissingUser(user_id, user_name, "The user no longer exists in IAM.")
     if response["User"]["UserId"] != user_id:
@@ -95,16 +95,16 @@ def user_for_change(iam: BaseClient, user_name: str, user_id: str) -> UserFacts 
 
 
 def list_users(iam: BaseClient) -> list[dict[str, Any]]:
-    return collect(iam, "ListUsers", "Users", page_size=IAM_MAX_PAGE) or []
+    return collect(iam, "ListUsers", "Users", page_size=IAM_MAX_PAGE)
 
 
 def assigned_virtual_devices(iam: BaseClient) -> dict[str, tuple[MfaDevice, ...]]:
     """Every assigned virtual MFA device, by the UserId it is assigned to (1,000 per call)."""
     by_user: dict[str, tuple[MfaDevice, ...]] = {}
-    for device in (
-        collect(iam, "ListVirtualMFADevices", "VirtualMFADevices", page_size=IAM_MAX_PAGE, AssignmentStatus="Assigned")
-        or []
-    ):
+    assigned = collect(
+        iam, "ListVirtualMFADevices", "VirtualMFADevices", page_size=IAM_MAX_PAGE, AssignmentStatus="Assigned"
+    )
+    for device in assigned:
         user_id = device.get("User", {}).get("UserId")
         if user_id:
             by_user[user_id] = by_user.get(user_id, ()) + (MfaDevice(device["SerialNumber"]),)

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ MAX_NUMBER_DIGITS = 6
 
 # rdklib reads these itself to choose the role and Region it works with.
 RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
-RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ReconfirmDays")
+RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ReconfirmDays", "Enforcement")
 
 # Matched in full (re.fullmatch): "$" would also accept a trailing newline.
 _USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
@@ -38,6 +39,18 @@ _USER_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:user/([\w+=,.@/-]+/)?
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
+
+
+class Enforcement(str, enum.Enum):
+    """What happens to a NON_COMPLIANT user: nothing, the ForceMfa group on request, or by itself.
+
+    The rule itself never acts; it names the day enforcement starts in a user's grace-period
+    annotation. The remediation (``enforcement_handler``) reads it live and acts only when it is not off.
+    """
+
+    OFF = "off"
+    MANUAL = "manual"
+    AUTOMATIC = "automatic"
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class Policy:
     grace_period_days: int = 0
     allowed_mfa_types: frozenset[MfaType] = field(default=SELECTABLE_MFA_TYPES)
     reconfirm_days: int = DEFAULT_RECONFIRM_DAYS
+    enforcement: Enforcement = Enforcement.OFF
     # rdklib's own parameters (role, Region, mode) as validated: trimmed, blanks dropped, mode lower-case.
     role_parameters: tuple[tuple[str, str], ...] = ()
 
@@ -132,6 +146,13 @@ def _allowed_mfa_types(value: str) -> frozenset[MfaType]:
     return frozenset(allowed)
 
 
+def _enforcement(value: str) -> Enforcement:
+    choices = {e.value: e for e in Enforcement}
+    if value.lower() not in choices:
+        raise InvalidParameterError("Enforcement", f"{value[:80]!r} is not one of {', '.join(choices)}")
+    return choices[value.lower()]
+
+
 def _rdklib_parameter(key: str, value: str) -> str:
     """The value rdklib will be handed: validated, and AssumeRoleMode spelled as rdklib compares it."""
     if key == "ExecutionRoleName" and not _ROLE_NAME.fullmatch(value):
@@ -184,4 +205,5 @@ def parse_rule_parameters(raw: Mapping[str, object]) -> Policy:
         allowed_mfa_types=(
             _allowed_mfa_types(values["AllowedMfaTypes"]) if "AllowedMfaTypes" in values else policy.allowed_mfa_types
         ),
+        enforcement=_enforcement(values["Enforcement"]) if "Enforcement" in values else policy.enforcement,
     )

@@ -11,14 +11,19 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
 * ``baseline`` - two calls per user, one user after another: the straightforward sweep,
   kept for the benchmark to compare against.
 
+A sweep that reaches its deadline stops: users not checked by then are left out of the
+result, never guessed, and ``result.complete`` is False. The caller decides what a partial
+result may still be used for.
+
 Example::
 
     result = sweep_account(clients, Deadline(600), now, policy)
-    result.users, result.missing, result.strategy
+    result.users, result.missing, result.strategy, result.complete
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -36,10 +41,10 @@ from .exceptions import (
     CredentialReportError,
     InvalidParameterError,
     MissingPermissionError,
-    SweepIncompleteError,
 )
 from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
 from .iam_facts import (
+    REPORT_WAIT_SECONDS,
     CredentialReport,
     MissingUser,
     assigned_virtual_devices,
@@ -67,18 +72,31 @@ Result = TypeVar("Result")
 
 @dataclass
 class SweepResult:
-    """The facts of every user in the account, as one sweep found them."""
+    """The facts of the users one sweep settled: every user listed, unless it ran out of time."""
 
     users: list[UserFacts] = field(default_factory=list)
     missing: list[MissingUser] = field(default_factory=list)
     strategy: str = "live"
     notes: list[str] = field(default_factory=list)
+    # How many users ListUsers returned; more than were settled when the deadline stopped the sweep.
+    listed: int = 0
+
+    @property
+    def checked(self) -> int:
+        return len(self.users) + len(self.missing)
+
+    @property
+    def complete(self) -> bool:
+        return self.checked == self.listed
 
 
 class Deadline:
-    """Stops a sweep that would not finish before the Lambda is killed.
+    """A moment by which some work must stop, so that what follows it still fits in the Lambda's time.
 
-    A sweep that runs out of time raises rather than report part of the account.
+    Example::
+
+        deadline = Deadline(remaining_seconds - 60)
+        if deadline.expired(): ...
     """
 
     def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic) -> None:
@@ -89,12 +107,19 @@ class Deadline:
     def unlimited(cls) -> Deadline:
         return cls(None)
 
-    def check(self, checked: int, total: int) -> None:
-        if self._ends is not None and self._clock() >= self._ends:
-            raise SweepIncompleteError(
-                f"Checked {checked} of {total} users before the time limit; nothing was reported. "
-                "Raise the Lambda timeout, or see the README on large accounts."
-            )
+    def seconds_left(self) -> float:
+        """Seconds until the deadline (0 or less once passed; infinite for an unlimited one)."""
+        return math.inf if self._ends is None else self._ends - self._clock()
+
+    def expired(self) -> bool:
+        return self.seconds_left() <= 0
+
+
+class _NotReached:
+    """Stands for the result of an item the deadline stopped before its work began."""
+
+
+NOT_REACHED = _NotReached()
 
 
 def strategy_from_environment() -> str:
@@ -113,16 +138,21 @@ def _concurrently(
     deadline: Deadline,
     progress: Progress | None = None,
     workers: int | None = None,
-) -> list[Result]:
-    """``work`` on every item, ``clients.max_workers`` at a time, results in item order."""
+) -> list[Result | _NotReached]:
+    """``work`` on every item, ``clients.max_workers`` at a time, results in item order.
+
+    An item whose turn comes after the deadline is not worked on: its result is NOT_REACHED.
+    """
     total = len(items)
     done = 0
     lock = threading.Lock()
 
-    def run(numbered: tuple[int, Item]) -> Result:
+    def run(item: Item) -> Result | _NotReached:
         nonlocal done
-        deadline.check(numbered[0], total)
-        result = work(numbered[1])
+        # Checked per item, so the sweep stops within one user's calls of the deadline.
+        if deadline.expired():
+            return NOT_REACHED
+        result = work(item)
         if progress:
             with lock:
                 done += 1
@@ -131,9 +161,9 @@ def _concurrently(
 
     workers = workers or clients.max_workers
     if workers <= 1 or total <= 1:
-        return [run(numbered) for numbered in enumerate(items)]
+        return [run(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, enumerate(items)))
+        return list(pool.map(run, items))
 
 
 def _live(
@@ -143,7 +173,7 @@ def _live(
     progress: Progress | None,
     always_list_devices: bool = False,
     workers: int | None = None,
-) -> list[UserFacts | MissingUser]:
+) -> list[UserFacts | MissingUser | _NotReached]:
     iam = clients.iam
     return _concurrently(
         clients,
@@ -155,10 +185,15 @@ def _live(
     )
 
 
-def _result(facts: Sequence[UserFacts | MissingUser], strategy: str, notes: Sequence[str] = ()) -> SweepResult:
-    sweep = SweepResult(strategy=strategy, notes=list(notes))
+def _result(
+    facts: Sequence[UserFacts | MissingUser | _NotReached], strategy: str, notes: Sequence[str] = ()
+) -> SweepResult:
+    sweep = SweepResult(strategy=strategy, notes=list(notes), listed=len(facts))
     for item in facts:
-        (sweep.missing if isinstance(item, MissingUser) else sweep.users).append(item)
+        if isinstance(item, MissingUser):
+            sweep.missing.append(item)
+        elif isinstance(item, UserFacts):
+            sweep.users.append(item)
     return sweep
 
 
@@ -188,10 +223,12 @@ class _BulkUnavailable(Exception):
 
 
 def _bulk_sources(
-    clients: AwsClients, users: Sequence[dict[str, Any]]
+    clients: AwsClients, users: Sequence[dict[str, Any]], deadline: Deadline
 ) -> tuple[CredentialReport, set[str], dict[str, tuple[MfaDevice, ...]]]:
     try:
-        report = fetch_credential_report(clients.iam)
+        # Waiting for a report past the deadline would only leave no time to use it.
+        wait = max(0.0, min(REPORT_WAIT_SECONDS, deadline.seconds_left()))
+        report = fetch_credential_report(clients.iam, wait_seconds=wait)
         if isinstance(report, str):
             raise _BulkUnavailable(report)
         partition = users[0]["Arn"].split(":")[1] if users else "aws"
@@ -265,9 +302,10 @@ def _bulk(
     policy: Policy,
     progress: Progress | None,
 ) -> SweepResult:
-    report, changed, virtual = _bulk_sources(clients, users)
+    report, changed, virtual = _bulk_sources(clients, users, deadline)
     rows = {row.arn: row for row in report.rows}
     iam = clients.iam
+    # Only users whose facts are settled are entered here; one the deadline stopped halfway stays out.
     facts: dict[str, UserFacts | MissingUser] = {}
     check_live: list[dict[str, Any]] = []
     list_devices: list[tuple[dict[str, Any], ReportRow]] = []
@@ -278,6 +316,7 @@ def _bulk(
         if (
             row is None  # created after the report, or renamed
             or not _same_second(row.user_creation_time, user["CreateDate"])  # deleted and re-created
+            # Changed, deleted or renamed since the report: its row may describe another user of that name.
             or user["UserName"].casefold() in changed
         ):
             check_live.append(user)
@@ -290,10 +329,18 @@ def _bulk(
         else:
             read_profile.append((user, row, virtual.get(user["UserId"], ())))
 
+    # Users changed since the report first: where Config's result is most likely wrong, so a sweep
+    # the deadline stops has corrected those.
+    for user, live in zip(check_live, _live(clients, check_live, deadline, progress), strict=True):
+        if not isinstance(live, _NotReached):
+            facts[user["UserId"]] = live
+
     listed = _concurrently(
         clients, list_devices, lambda pair: mfa_devices(iam, pair[0]["UserName"]), deadline, progress
     )
     for (user, row), devices in zip(list_devices, listed, strict=True):
+        if isinstance(devices, _NotReached):
+            continue
         if devices is None:
             facts[user["UserId"]] = MissingUser(
                 user["UserId"], user["UserName"], "The user was deleted while it was being evaluated."
@@ -308,13 +355,13 @@ def _bulk(
     profiles = _concurrently(
         clients, read_profile, lambda item: login_profile_created(iam, item[0]["UserName"]), deadline, progress
     )
-    for (user, _, devices), (has_password, created) in zip(read_profile, profiles, strict=True):
+    for (user, _, devices), profile in zip(read_profile, profiles, strict=True):
+        if isinstance(profile, _NotReached):
+            continue
+        has_password, created = profile
         facts[user["UserId"]] = UserFacts(
             user["UserName"], user["UserId"], user["Arn"], created if has_password else None, devices
         )
-
-    for user, live in zip(check_live, _live(clients, check_live, deadline, progress), strict=True):
-        facts[user["UserId"]] = live
 
     notes = [
         f"credential report from {report.generated:%Y-%m-%d %H:%M} UTC; "
@@ -322,4 +369,4 @@ def _bulk(
         f"live calls: {len(check_live)} users in full, {len(list_devices)} device lists, "
         f"{len(read_profile)} login profiles",
     ]
-    return _result([facts[user["UserId"]] for user in users], "bulk", notes)
+    return _result([facts.get(user["UserId"], NOT_REACHED) for user in users], "bulk", notes)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from .facts import MfaType, UserFacts
-from .policy import Policy
+from .policy import Enforcement, Policy
 
 # AWS Config rejects longer annotations.
 ANNOTATION_LIMIT = 256
@@ -61,6 +61,21 @@ def _allowed_types(user: UserFacts, policy: Policy) -> set[MfaType]:
     return allowed
 
 
+def grace_period_end(user: UserFacts, policy: Policy) -> datetime | None:
+    """When the user's grace period ends (in UTC), or ``None`` without a console password."""
+    if user.login_profile_created is None:
+        return None
+    return (user.login_profile_created + timedelta(days=policy.grace_period_days)).astimezone(timezone.utc)
+
+
+# Said in a grace-period annotation, right after the day the grace ends, so it survives truncation.
+_ENFORCEMENT_FROM_GRACE_END = {
+    Enforcement.OFF: "",
+    Enforcement.MANUAL: " From then an operator may enforce MFA (ForceMfa group).",
+    Enforcement.AUTOMATIC: " MFA is enforced from then (ForceMfa group).",
+}
+
+
 def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
     """Decide one user's compliance. ``now`` must be timezone-aware."""
     if policy.is_exempt(user):
@@ -87,14 +102,15 @@ def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
     found = f"found: {_type_list(found_types)}" if found_types else "found: none"
     required = f"allowed: {_type_list(policy.allowed_mfa_types)}"
 
-    grace_ends = (user.login_profile_created + timedelta(days=policy.grace_period_days)).astimezone(timezone.utc)
+    grace_ends = grace_period_end(user, policy)
+    assert grace_ends is not None  # the user has a login profile (checked above)
     if now < grace_ends:
         return _verdict(
             ComplianceType.COMPLIANT,
             Reason.GRACE_PERIOD,
             f"Console password without an allowed MFA device ({found}); inside the "
-            f"GracePeriodDays grace period, which ends {grace_ends:%Y-%m-%d %H:%M} UTC. "
-            f"Enable MFA ({required}) before then.",
+            f"GracePeriodDays grace period, which ends {grace_ends:%Y-%m-%d %H:%M} UTC."
+            f"{_ENFORCEMENT_FROM_GRACE_END[policy.enforcement]} Enable MFA ({required}) before then.",
         )
     return _verdict(
         ComplianceType.NON_COMPLIANT,

@@ -1,0 +1,309 @@
+"""Re-evaluation on IAM change: a batch of IAM events in, one StartConfigRulesEvaluation per account out.
+
+IAM's CloudTrail events reach EventBridge on the us-east-1 default bus only. An EventBridge rule
+there (forwarded to the rule's Region when that is another) puts the password and MFA changes on an
+SQS queue; Lambda reads the queue with a batching window and hands this function up to a batch of
+them. The function groups the batch by account and asks AWS Config once per account to evaluate the
+rule again, so a burst of 100 changes costs one call, not 100.
+
+``StartConfigRulesEvaluation`` refuses (``LimitExceededException``) while an evaluation of the rule
+is running or when called again within a minute. Those accounts' messages are returned as batch item
+failures: SQS delivers them again after the queue's visibility timeout, grouped with whatever arrived
+meanwhile, until a call succeeds or the queue's redrive policy moves them to the dead-letter queue
+(which alarms). A change's message is deleted only once an evaluation was started *after* the message
+arrived, so the run it starts reads IAM after that change: the last change of a burst is never dropped.
+An evaluation that is started twice is harmless: the rule sends Config only what changed.
+
+Settings (environment):
+
+* ``CONFIG_RULE_NAME`` - the rule's name (the account stack's ``IAM_USER_CONSOLE_MFA``), or for an
+  organization rule the name it was given, whose copy in each account is ``OrgConfigRule-<name>-<suffix>``;
+* ``MEMBER_ROLE_NAME`` - set for an organization: the role to assume in the changed account, which may
+  find the rule's copy there (``DescribeConfigRules``) and start it. Empty: the function's own account only.
+
+Example::
+
+    response = lambda_handler({"Records": sqs_records}, context)
+    response["batchItemFailures"]   # [{"itemIdentifier": "<messageId>"}, ...] delivered again later
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from . import RULE_NAME
+from .aws import AwsClients, call, collect
+from .exceptions import AccountMismatchError, AwsCallError, InvalidEventError, InvalidParameterError, RuleError
+
+logger = logging.getLogger("console_mfa.reevaluation")
+logger.setLevel(logging.INFO)
+
+# The IAM calls that can change a verdict, or the set of users: what the EventBridge rule matches.
+REEVALUATING_EVENTS = (
+    "CreateLoginProfile",
+    "DeleteLoginProfile",
+    "EnableMFADevice",
+    "DeactivateMFADevice",
+    "DeleteVirtualMFADevice",
+    "CreateUser",
+    "DeleteUser",
+    "UpdateUser",
+)
+EVENT_SOURCE = "aws.iam"
+DETAIL_TYPE = "AWS API Call via CloudTrail"
+ORGANIZATION_RULE_PREFIX = "OrgConfigRule-"
+LIMIT_EXCEEDED = "LimitExceededException"
+NO_SUCH_RULE = "NoSuchConfigRuleException"
+RULE_NAME_VARIABLE = "CONFIG_RULE_NAME"
+MEMBER_ROLE_VARIABLE = "MEMBER_ROLE_NAME"
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+# Kept across invocations of a warm function: a member account's rule copy keeps its name.
+_organization_rule_names: dict[str, str] = {}
+
+
+class Outcome(str, enum.Enum):
+    """What asking Config to re-evaluate one account's rule came to."""
+
+    STARTED = "started"
+    # An evaluation is running, or one was started less than a minute ago: ask again later.
+    BUSY = "busy"
+    # The account has no copy of the rule (excluded from the organization rule): nothing to re-evaluate.
+    NO_RULE = "no_rule"
+
+
+class QueueRetriedClients(AwsClients):
+    """Clients that make each call once: the queue retries a refused or failed start after its visibility timeout.
+
+    botocore counts ``LimitExceededException`` as throttling and would retry it for many seconds inside the
+    function; Config's once-a-minute limit makes that wait wasted, and the queue already redelivers.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._config = self._config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
+@dataclass(frozen=True)
+class IamChange:
+    """One IAM change as the queue delivered it."""
+
+    message_id: str
+    account_id: str
+    event_name: str
+    event_time: str
+
+
+def parse_record(record: Mapping[str, Any]) -> IamChange:
+    """The IAM change an SQS record carries; raises :class:`InvalidEventError` naming what is wrong."""
+    message_id = record.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        raise InvalidEventError("the SQS record has no messageId")
+    try:
+        event = json.loads(record.get("body") or "")
+    except json.JSONDecodeError as error:
+        raise InvalidEventError(f"message {message_id}: the body is not JSON ({error})") from error
+    if not isinstance(event, dict):
+        raise InvalidEventError(f"message {message_id}: the body is not an EventBridge event")
+    if event.get("source") != EVENT_SOURCE or event.get("detail-type") != DETAIL_TYPE:
+        raise InvalidEventError(
+            f"message {message_id}: source {event.get('source')!r} / detail-type {event.get('detail-type')!r} "
+            f"is not {EVENT_SOURCE} / {DETAIL_TYPE}"
+        )
+    detail = event.get("detail")
+    event_name = detail.get("eventName") if isinstance(detail, dict) else None
+    if event_name not in REEVALUATING_EVENTS:
+        raise InvalidEventError(f"message {message_id}: detail.eventName {event_name!r} is not an IAM change we watch")
+    account_id = event.get("account")
+    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+        raise InvalidEventError(f"message {message_id}: account {str(account_id)[:40]!r} is not a 12-digit account id")
+    return IamChange(message_id, account_id, event_name, str(event.get("time", "")))
+
+
+@dataclass
+class BatchResult:
+    """Which messages SQS must deliver again, and what happened per account (for the log line)."""
+
+    failed_message_ids: list[str]
+    outcomes: dict[str, str]
+    errors: dict[str, str]
+
+    def response(self) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in self.failed_message_ids]}
+
+
+def coalesce(records: Sequence[Mapping[str, Any]], start: Callable[[str], Outcome]) -> BatchResult:
+    """Ask ``start`` once per account in the batch; the messages of accounts not started are failed.
+
+    ``start(account_id)`` asks Config to re-evaluate that account's rule. A message that cannot be
+    read is failed too, so it ends in the dead-letter queue, never silently deleted.
+    """
+    by_account: dict[str, list[str]] = defaultdict(list)
+    failed: list[str] = []
+    errors: dict[str, str] = {}
+    for record in records:
+        try:
+            change = parse_record(record)
+        except InvalidEventError as error:
+            message_id = record.get("messageId")
+            if not isinstance(message_id, str) or not message_id:
+                # SQS cannot redeliver a message it cannot name: the whole batch must be retried.
+                raise
+            failed.append(message_id)
+            errors[message_id] = str(error)
+            continue
+        by_account[change.account_id].append(change.message_id)
+    outcomes: dict[str, str] = {}
+    for account_id, message_ids in sorted(by_account.items()):
+        try:
+            outcome = start(account_id)
+        except RuleError as error:
+            outcomes[account_id] = "error"
+            errors[account_id] = f"{type(error).__name__}: {error}"
+            failed.extend(message_ids)
+            continue
+        outcomes[account_id] = outcome.value
+        if outcome is Outcome.BUSY:
+            failed.extend(message_ids)
+    return BatchResult(failed, outcomes, errors)
+
+
+def start_evaluation(config: Any, rule_name: str) -> Outcome:
+    """Ask Config to evaluate ``rule_name`` again; BUSY when it refuses for now, NO_RULE when it has no such rule."""
+    try:
+        call(config, "StartConfigRulesEvaluation", ConfigRuleNames=[rule_name])
+    except AwsCallError as error:
+        if error.code == LIMIT_EXCEEDED:
+            return Outcome.BUSY
+        if error.code == NO_SUCH_RULE:
+            return Outcome.NO_RULE
+        raise
+    return Outcome.STARTED
+
+
+def organization_rule_name(config: Any, rule_name: str) -> str | None:
+    """The name of the organization rule's copy in the account these credentials read, if it has one."""
+    prefix = f"{ORGANIZATION_RULE_PREFIX}{rule_name}-"
+    names = [rule["ConfigRuleName"] for rule in collect(config, "DescribeConfigRules", "ConfigRules")]
+    matching = sorted(name for name in names if name.startswith(prefix))
+    return matching[0] if matching else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    rule_name: str
+    member_role_name: str | None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        rule_name = environ.get(RULE_NAME_VARIABLE, RULE_NAME).strip() or RULE_NAME
+        role = environ.get(MEMBER_ROLE_VARIABLE, "").strip() or None
+        for variable, value in ((RULE_NAME_VARIABLE, rule_name), (MEMBER_ROLE_VARIABLE, role)):
+            if value is not None and not _NAME.fullmatch(value):
+                raise InvalidParameterError(f"{variable} (environment)", f"{value[:80]!r} is not a valid name")
+        return cls(rule_name, role)
+
+
+def _own_account_and_partition(context: Any) -> tuple[str | None, str]:
+    function_arn = getattr(context, "invoked_function_arn", None)
+    if isinstance(function_arn, str) and function_arn.count(":") >= 6:
+        parts = function_arn.split(":")
+        return parts[4], parts[1]
+    return None, "aws"
+
+
+def account_starter(
+    settings: Settings,
+    context: Any,
+    clients_for_role: Callable[[str, str | None], AwsClients] = QueueRetriedClients.assuming_role,
+    own_clients: Callable[[], AwsClients] | None = None,
+    calls: Counter[str] | None = None,
+) -> Callable[[str], Outcome]:
+    """``start(account_id)`` for the account route (own account only) or the organization route (member role)."""
+    region = os.environ.get("AWS_REGION")
+    own_account, partition = _own_account_and_partition(context)
+    own_clients = own_clients or (lambda: QueueRetriedClients.from_session(boto3.Session(), region))
+    calls = calls if calls is not None else Counter()
+
+    def start_in_own_account(account_id: str) -> Outcome:
+        if own_account is not None and account_id != own_account:
+            raise AccountMismatchError(
+                f"an IAM change in account {account_id} reached the re-evaluation queue of account {own_account}; "
+                "without MEMBER_ROLE_NAME only the function's own account is re-evaluated"
+            )
+        clients = own_clients()
+        try:
+            return start_evaluation(clients.config, settings.rule_name)
+        finally:
+            calls.update(clients.calls)
+
+    def start_in_member_account(account_id: str) -> Outcome:
+        role_arn = f"arn:{partition}:iam::{account_id}:role/{settings.member_role_name}"
+        clients = clients_for_role(role_arn, region)
+        try:
+            for attempt in (1, 2):
+                name = _organization_rule_names.get(account_id)
+                if name is None:
+                    name = organization_rule_name(clients.config, settings.rule_name)
+                    if name is None:
+                        return Outcome.NO_RULE
+                    _organization_rule_names[account_id] = name
+                outcome = start_evaluation(clients.config, name)
+                if outcome is not Outcome.NO_RULE or attempt == 2:
+                    return outcome
+                # The rule was re-created under a new suffix since it was cached: look it up again.
+                _organization_rule_names.pop(account_id, None)
+            return Outcome.NO_RULE  # pragma: no cover - the loop always returns
+        finally:
+            calls.update(clients.calls)
+
+    return start_in_member_account if settings.member_role_name else start_in_own_account
+
+
+def lambda_handler(
+    event: Mapping[str, Any],
+    context: Any = None,
+    *,
+    make_starter: Callable[[Settings, Any, Counter[str]], Callable[[str], Outcome]] | None = None,
+) -> dict[str, Any]:
+    """Handle one batch from the SQS event source mapping (with ``ReportBatchItemFailures``).
+
+    Logs one JSON line: messages, accounts and what each came to, failures, AWS calls, duration.
+    """
+    started = time.monotonic()
+    calls: Counter[str] = Counter()
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise InvalidEventError("the event has no Records list; this function reads an SQS queue")
+    settings = Settings.from_environment()
+    starter = (make_starter or (lambda s, c, n: account_starter(s, c, calls=n)))(settings, context, calls)
+    result = coalesce(records, starter)
+    outcome_counts = Counter(result.outcomes.values())
+    log = {
+        "function": "IAM_USER_CONSOLE_MFA re-evaluation",
+        "messages": len(records),
+        "accounts": result.outcomes,
+        "redeliver": len(result.failed_message_ids),
+        "errors": result.errors,
+        "apiCalls": dict(sorted(calls.items())),
+        "durationMs": round((time.monotonic() - started) * 1000),
+    }
+    if result.errors:
+        logger.error(json.dumps(log))
+    elif outcome_counts.get(Outcome.NO_RULE.value):
+        logger.warning(json.dumps(log))
+    else:
+        logger.info(json.dumps(log))
+    return result.response()

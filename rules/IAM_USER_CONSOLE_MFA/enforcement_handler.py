@@ -1,0 +1,311 @@
+"""The enforcement function: the remediation Config's SSM document invokes, and the daily notice.
+
+The automation document decides nothing: it passes the UserId Config names to this function,
+which checks again, live, before it acts (Config's automatic remediation can fire on a user who
+has since complied). Two entry points in one handler, chosen by the event's ``action``:
+
+* ``{"action": "enforce", "UserId": "AIDA..."}`` (the document): resolve the UserId to the user
+  with IAM's ListUsers, read its login profile and devices, read the rule's parameters from Config
+  (``DescribeConfigRules``, so a parameter changed since the evaluation counts), run ``decide()``,
+  and add the user to the ForceMfa group only if it is NON_COMPLIANT now, it is not in the group
+  yet, and today's enforcements have not reached ``MAX_ENFORCEMENTS_PER_DAY``.
+* ``{"action": "notify"}`` (a daily schedule): tell the operators' topic, once per user, whose
+  grace period ends within ``NOTICE_DAYS``, and which NON_COMPLIANT users are not enforced.
+
+Every action and every refusal is one JSON log line; every enforcement and every hold-back is a
+message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`), so the
+automation step fails and Config shows the remediation as failed, rather than pretend.
+
+Example::
+
+    handler({"action": "enforce", "UserId": "AIDAEXAMPLE000000001"}, context)
+    # {"outcome": "enforced", "userName": "bob", ...}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from console_mfa.aws import AwsClients, call, collect, collect_if_exists
+from console_mfa.boundaries import account_read_by
+from console_mfa.enforcement import (
+    DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
+    DEFAULT_NOTICE_DAYS,
+    MAX_ENFORCEMENTS_PER_DAY,
+    MAX_NOTICE_DAYS,
+    Outcome,
+    assess,
+    enforced_message,
+    limit_reached_message,
+    log_line,
+    notice_due,
+    notice_messages,
+)
+from console_mfa.enforcement_ledger import EnforcementLedger
+from console_mfa.exceptions import InvalidEventError, InvalidParameterError
+from console_mfa.facts import UserFacts
+from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
+from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
+from console_mfa.sweep import Deadline, sweep_account
+from console_mfa.verdict import ComplianceType, decide
+
+logger = logging.getLogger("console_mfa.enforcement")
+logger.setLevel(logging.INFO)
+for _sdk_logger in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_sdk_logger).setLevel(logging.INFO)
+
+METRIC_NAMESPACE = "IAM_USER_CONSOLE_MFA"
+# The stack's EnforcementLimitAlarm watches this one.
+HELD_BACK_METRIC = "EnforcementsHeldBack"
+ENFORCED_METRIC = "Enforcements"
+_USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
+_GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
+# The daily notice checks every user live (the three reads the remediation needs anyway, so the
+# function's role needs no credential report or CloudTrail access); this much is kept for sending.
+NOTICE_RESERVE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The function's environment, validated; a bad value names the variable."""
+
+    rule_name: str
+    group_name: str
+    ledger_table: str
+    topic_arn: str
+    max_per_day: int
+    notice_days: int
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environment is None else environment
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise InvalidParameterError(f"{name} (environment)", "must be set")
+            return value
+
+        def number(name: str, default: int, lowest: int, highest: int) -> int:
+            value = env.get(name, "").strip() or str(default)
+            if not value.isdigit() or not lowest <= int(value) <= highest:
+                raise InvalidParameterError(
+                    f"{name} (environment)", f"{value[:20]!r} is not a whole number from {lowest} to {highest}"
+                )
+            return int(value)
+
+        group = required("FORCE_MFA_GROUP")
+        if not _GROUP_NAME.fullmatch(group):
+            raise InvalidParameterError("FORCE_MFA_GROUP (environment)", f"{group[:80]!r} is not an IAM group name")
+        topic = required("OPERATORS_TOPIC_ARN")
+        if not topic.startswith("arn:") or ":sns:" not in topic:
+            raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
+        return cls(
+            rule_name=required("CONFIG_RULE_NAME"),
+            group_name=group,
+            ledger_table=required("LEDGER_TABLE"),
+            topic_arn=topic,
+            max_per_day=number(
+                "MAX_ENFORCEMENTS_PER_DAY", DEFAULT_MAX_ENFORCEMENTS_PER_DAY, 1, MAX_ENFORCEMENTS_PER_DAY
+            ),
+            notice_days=number("NOTICE_DAYS", DEFAULT_NOTICE_DAYS, 1, MAX_NOTICE_DAYS),
+        )
+
+
+def rule_policy(config: Any, rule_name: str) -> Policy:
+    """The rule's parameters as Config holds them now, validated as the rule itself validates them."""
+    rules = call(config, "DescribeConfigRules", ConfigRuleNames=[rule_name])["ConfigRules"]
+    if len(rules) != 1:
+        raise InvalidParameterError("CONFIG_RULE_NAME (environment)", f"Config has no single rule named {rule_name!r}")
+    try:
+        raw = json.loads(rules[0].get("InputParameters") or "{}")
+    except json.JSONDecodeError as error:
+        raise InvalidParameterError("InputParameters", f"the rule's parameters are not JSON ({error})") from error
+    if not isinstance(raw, dict):
+        raise InvalidParameterError("InputParameters", "the rule's parameters are not a JSON object")
+    return parse_rule_parameters(raw)
+
+
+def find_user(iam: Any, user_id: str) -> UserFacts | MissingUser | None:
+    """The user with this UserId, read live; ``None`` when IAM has no such user.
+
+    IAM has no lookup by UserId. ListUsers is IAM's own answer (5 pages of 1,000 at IAM's 5,000-user
+    quota), where Config's inventory (ListDiscoveredResources) could still name a user deleted or
+    renamed since it was last recorded.
+    """
+    listed = next((user for user in list_users(iam) if user["UserId"] == user_id), None)
+    if listed is None:
+        return None
+    return live_user_facts(iam, listed["UserName"], user_id, listed["Arn"])
+
+
+def is_in_group(iam: Any, user_name: str, group_name: str) -> bool | None:
+    """Whether the user is in the group; ``None`` when IAM no longer has the user."""
+    groups = collect_if_exists(iam, "ListGroupsForUser", "Groups", UserName=user_name)
+    if groups is None:
+        return None
+    return any(group["GroupName"] == group_name for group in groups)
+
+
+def _publish(clients: AwsClients, topic_arn: str, message: dict[str, str]) -> None:
+    call(clients.client("sns"), "Publish", TopicArn=topic_arn, **message)
+
+
+def _put_metric(clients: AwsClients, name: str) -> None:
+    call(
+        clients.client("cloudwatch"),
+        "PutMetricData",
+        Namespace=METRIC_NAMESPACE,
+        MetricData=[{"MetricName": name, "Value": 1.0, "Unit": "Count"}],
+    )
+
+
+def enforce(
+    event: Mapping[str, Any],
+    clients: AwsClients,
+    settings: Settings,
+    account_id: str,
+    now: datetime,
+    log: dict[str, Any],
+) -> dict[str, Any]:
+    user_id = event.get("UserId")
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+        raise InvalidEventError(f"UserId {str(user_id)[:80]!r} is not an IAM UserId (AIDA...)")
+    log.update(userId=user_id, executionId=event.get("ExecutionId"))
+    policy = rule_policy(clients.config, settings.rule_name)
+    log["enforcement"] = policy.enforcement
+    user = find_user(clients.iam, user_id) if policy.enforcement is not Enforcement.OFF else None
+    assessment = assess(user, policy, now)
+    if isinstance(user, UserFacts):
+        log.update(userName=user.user_name, graceEnded=assessment.grace_ended)
+    if assessment.verdict is not None:
+        log["verdict"] = assessment.verdict.compliance_type
+    if not assessment.act:
+        return _refused(log, assessment.outcome, assessment.why)
+    assert isinstance(user, UserFacts)  # assess() acts only on a user it could decide
+
+    membership = is_in_group(clients.iam, user.user_name, settings.group_name)
+    if membership is None:
+        return _refused(log, Outcome.USER_GONE, "The user was deleted while it was being checked.")
+    if membership:
+        return _refused(
+            log, Outcome.ALREADY_IN_GROUP, f"The user is already in {settings.group_name}; nothing changed."
+        )
+
+    ledger = EnforcementLedger(clients.client("dynamodb"), settings.ledger_table)
+    if not ledger.claim_slot(now, user_id, settings.max_per_day):
+        _put_metric(clients, HELD_BACK_METRIC)
+        _publish(
+            clients, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now)
+        )
+        log["limit"] = settings.max_per_day
+        return _refused(
+            log,
+            Outcome.DAILY_LIMIT_REACHED,
+            f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); "
+            "nobody more until tomorrow (UTC).",
+            level=logging.WARNING,
+        )
+
+    call(clients.iam, "AddUserToGroup", GroupName=settings.group_name, UserName=user.user_name)
+    log.update(outcome=Outcome.ENFORCED, why=assessment.why, group=settings.group_name)
+    # Logged before the message goes out: if publishing fails, the log still says what was done.
+    logger.warning(log_line({**log, "step": "added_to_group"}))
+    _put_metric(clients, ENFORCED_METRIC)
+    _publish(clients, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
+    return {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
+
+
+def _refused(log: dict[str, Any], outcome: Outcome | None, why: str, level: int = logging.INFO) -> dict[str, Any]:
+    log.update(outcome=outcome, why=why)
+    log["_level"] = level
+    return {
+        "outcome": outcome.value if outcome else None,
+        "userId": log.get("userId"),
+        "userName": log.get("userName"),
+        "why": why,
+    }
+
+
+def notify(
+    clients: AwsClients,
+    settings: Settings,
+    account_id: str,
+    now: datetime,
+    log: dict[str, Any],
+    deadline: Deadline,
+) -> dict[str, Any]:
+    policy = rule_policy(clients.config, settings.rule_name)
+    log["enforcement"] = policy.enforcement
+    if policy.enforcement is Enforcement.OFF:
+        log.update(outcome=Outcome.ENFORCEMENT_OFF, why="The rule parameter Enforcement is off.")
+        return {"outcome": Outcome.ENFORCEMENT_OFF.value, "noticed": 0, "unenforced": 0}
+    sweep = sweep_account(clients, deadline, now, policy, "live")
+    ledger = EnforcementLedger(clients.client("dynamodb"), settings.ledger_table)
+    due: list[tuple[UserFacts, datetime]] = []
+    for user in sweep.users:
+        ends = notice_due(user, policy, now, settings.notice_days)
+        if ends is not None and not ledger.was_noticed(user.user_id, ends):
+            due.append((user, ends))
+    members = {member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name)}
+    unenforced = [
+        user
+        for user in sweep.users
+        if user.user_id not in members and decide(user, policy, now).compliance_type is ComplianceType.NON_COMPLIANT
+    ]
+    for message in notice_messages(due, unenforced, account_id, policy, settings.notice_days):
+        _publish(clients, settings.topic_arn, message)
+    for user, ends in due:
+        ledger.record_notice(user.user_id, ends, now)
+    log.update(
+        outcome="noticed",
+        noticed=[user.user_name for user, _ in due],
+        unenforced=[user.user_name for user in unenforced],
+    )
+    return {"outcome": "noticed", "noticed": len(due), "unenforced": len(unenforced)}
+
+
+def handler(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> dict[str, Any]:
+    """Run the event's action; return what was done. Raises on any AWS error or bad input."""
+    started = time.monotonic()
+    log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA", "function": "enforcement"}
+    clients: AwsClients | None = None
+    try:
+        action = event.get("action") if isinstance(event, dict) else None
+        log["action"] = action
+        if action not in ("enforce", "notify"):
+            raise InvalidEventError(f"event.action {str(action)[:40]!r} is not 'enforce' or 'notify'")
+        settings = Settings.from_environment()
+        clients = AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION"))
+        account_id = account_read_by(clients, context)
+        log["account"] = account_id
+        now = clock()
+        if action == "enforce":
+            result = enforce(event, clients, settings, account_id, now, log)
+        else:
+            remaining = context.get_remaining_time_in_millis() / 1000 if context else None
+            deadline = Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
+            result = notify(clients, settings, account_id, now, log, deadline)
+    except Exception as error:
+        log.update(outcome="error", errorType=type(error).__name__, error=str(error))
+        raise
+    finally:
+        log["apiCalls"] = dict(sorted((clients.calls if clients else {}).items()))
+        log["durationMs"] = round((time.monotonic() - started) * 1000)
+        level = log.pop("_level", logging.ERROR if log.get("outcome") == "error" else logging.INFO)
+        logger.log(level, log_line(log))
+    return result

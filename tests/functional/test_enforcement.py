@@ -1,0 +1,356 @@
+"""The enforcement function in-process against moto: it checks again, live, and acts only on a user NON_COMPLIANT now.
+
+Config's automatic remediation works from a compliance snapshot, so every case below is a user Config
+may well still hold as NON_COMPLIANT; only the first may be put into the ForceMfa group.
+"""
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from enforcement_handler import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESPACE, handler
+
+from mfa_audit.emulated_account import device_serial
+
+GROUP = "console-mfa-ForceMfa"
+TABLE = "enforcement-ledger"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def enforcement(config, iam, monkeypatch):
+    """An account with the ForceMfa group, the ledger table and the operators' topic; returns a reader of the topic."""
+    iam.create_group(GroupName=GROUP)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="operators")["TopicArn"]
+    queue = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
+    for name, value in {
+        "CONFIG_RULE_NAME": "IAM_USER_CONSOLE_MFA",
+        "FORCE_MFA_GROUP": GROUP,
+        "LEDGER_TABLE": TABLE,
+        "OPERATORS_TOPIC_ARN": topic,
+        "MAX_ENFORCEMENTS_PER_DAY": "5",
+        "NOTICE_DAYS": "7",
+    }.items():
+        monkeypatch.setenv(name, value)
+    config.rule_parameters = {"Enforcement": "automatic", "GracePeriodDays": "14"}
+
+    def messages():
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in received]
+
+    return messages
+
+
+def enforce(user):
+    return handler({"action": "enforce", "UserId": user["UserId"]})
+
+
+def group_members(iam):
+    return {u["UserName"] for u in iam.get_group(GroupName=GROUP)["Users"]}
+
+
+def metric_sum(name):
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    now = datetime.now(timezone.utc)
+    points = cloudwatch.get_metric_statistics(
+        Namespace=METRIC_NAMESPACE,
+        MetricName=name,
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(minutes=5),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(p["Sum"] for p in points)
+
+
+# --- one case per row: who is acted on, and who never is ---
+
+
+def test_still_non_compliant_user_is_put_into_the_group_and_the_operators_are_told(enforcement, add_user, iam):
+    bob = add_user("bob", password=True, password_age_days=30)
+    result = enforce(bob)
+    assert result["outcome"] == "enforced"
+    assert group_members(iam) == {"bob"}
+    (message,) = enforcement()
+    assert message["Subject"] == f"MFA enforced: bob in {ACCOUNT}"
+    assert bob["UserId"] in message["Message"]
+    assert "grace period ended: " in message["Message"] and "UTC" in message["Message"]
+    assert f"aws iam remove-user-from-group --group-name {GROUP} --user-name bob" in message["Message"]
+    assert metric_sum(ENFORCED_METRIC) == 1
+
+
+def test_user_who_enabled_mfa_since_the_evaluation_is_left_alone(enforcement, add_user, iam):
+    bob = add_user("bob", password=True, password_age_days=30)
+    iam.enable_mfa_device(
+        UserName="bob",
+        SerialNumber=device_serial("fido", "bob", ACCOUNT),
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
+    )
+    result = enforce(bob)
+    assert result["outcome"] == "not_non_compliant"
+    assert "COMPLIANT now (mfa_present)" in result["why"]
+    assert group_members(iam) == set()
+    assert enforcement() == []
+
+
+def test_exempt_user_is_left_alone(enforcement, config, add_user, iam):
+    config.rule_parameters["ExemptUsers"] = "break-glass"
+    user = add_user("break-glass", password=True, password_age_days=400)
+    assert enforce(user)["outcome"] == "not_non_compliant"
+    assert group_members(iam) == set()
+
+
+def test_user_in_grace_is_left_alone(enforcement, add_user, iam):
+    new = add_user("new-hire", password=True, password_age_days=2)
+    result = enforce(new)
+    assert result["outcome"] == "not_non_compliant"
+    assert "(grace_period)" in result["why"]
+    assert group_members(iam) == set()
+
+
+def test_user_without_a_console_password_is_left_alone(enforcement, add_user, iam):
+    robot = add_user("deploy-robot", password=False)
+    assert enforce(robot)["outcome"] == "not_non_compliant"
+    assert group_members(iam) == set()
+
+
+def test_deleted_user_is_left_alone(enforcement, add_user, iam):
+    gone = add_user("leaver", password=True, password_age_days=30)
+    iam.delete_login_profile(UserName="leaver")
+    iam.delete_user(UserName="leaver")
+    assert enforce(gone)["outcome"] == "user_gone"
+    assert group_members(iam) == set()
+
+
+def test_user_already_in_the_group_is_not_changed_or_counted(enforcement, add_user, iam):
+    bob = add_user("bob", password=True, password_age_days=30)
+    iam.add_user_to_group(GroupName=GROUP, UserName="bob")
+    assert enforce(bob)["outcome"] == "already_in_group"
+    assert group_members(iam) == {"bob"}
+    assert enforcement() == []
+    item = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+    assert item == []
+
+
+def test_past_the_daily_limit_nobody_is_enforced_and_the_alarms_metric_is_emitted(
+    enforcement, add_user, iam, monkeypatch
+):
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "2")
+    users = [add_user(f"user{n}", password=True, password_age_days=30) for n in range(4)]
+    outcomes = [enforce(user)["outcome"] for user in users]
+    assert outcomes == ["enforced", "enforced", "daily_limit_reached", "daily_limit_reached"]
+    assert group_members(iam) == {"user0", "user1"}
+    assert metric_sum(HELD_BACK_METRIC) == 2
+    held_back = [m for m in enforcement() if m["Subject"].startswith("MFA enforcement held back")]
+    assert len(held_back) == 2
+    assert "MaxEnforcementsPerDay = 2" in held_back[0]["Message"]
+
+
+def test_a_retried_remediation_of_a_user_counted_today_does_not_use_another_slot(enforcement, add_user, iam):
+    bob = add_user("bob", password=True, password_age_days=30)
+    assert enforce(bob)["outcome"] == "enforced"
+    iam.remove_user_from_group(GroupName=GROUP, UserName="bob")  # e.g. the add was undone, and Config retries
+    assert enforce(bob)["outcome"] == "enforced"
+    (day,) = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+    assert day["enforced"] == {"N": "1"}
+
+
+def test_enforcement_turned_off_on_the_rule_stops_the_remediation(enforcement, config, add_user, iam):
+    config.rule_parameters["Enforcement"] = "off"
+    bob = add_user("bob", password=True, password_age_days=30)
+    assert enforce(bob)["outcome"] == "enforcement_off"
+    assert group_members(iam) == set()
+
+
+def test_a_parameter_changed_since_the_evaluation_is_honoured(enforcement, config, add_user, iam):
+    bob = add_user("bob", password=True, password_age_days=30)
+    config.rule_parameters["GracePeriodDays"] = "60"  # Config's snapshot was taken under 14 days
+    assert enforce(bob)["outcome"] == "not_non_compliant"
+    assert group_members(iam) == set()
+
+
+def test_every_action_and_refusal_is_one_json_log_line(enforcement, add_user, caplog):
+    bob = add_user("bob", password=True, password_age_days=30)
+    new = add_user("new-hire", password=True, password_age_days=2)
+    with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
+        enforce(bob)
+        enforce(new)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "console_mfa.enforcement"]
+    final = [line for line in lines if "step" not in line]
+    assert [(line["userName"], line["outcome"]) for line in final] == [
+        ("bob", "enforced"),
+        ("new-hire", "not_non_compliant"),
+    ]
+    assert final[0]["graceEnded"] and final[0]["why"].startswith("Console password but no allowed MFA device")
+    assert final[0]["apiCalls"]["iam:AddUserToGroup"] == 1
+    assert "iam:AddUserToGroup" not in final[1]["apiCalls"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"action": "enforce", "UserId": "bob"}, {"action": "enforce"}, {"action": "delete-everyone"}, {}],
+    ids=["user-name-not-id", "no-user-id", "unknown-action", "empty"],
+)
+def test_bad_events_are_refused_before_anything_is_read(enforcement, event):
+    from console_mfa.exceptions import InvalidEventError
+
+    with pytest.raises(InvalidEventError):
+        handler(event)
+
+
+def test_missing_topic_setting_fails_naming_the_variable(enforcement, add_user, monkeypatch):
+    from console_mfa.exceptions import InvalidParameterError
+
+    monkeypatch.delenv("OPERATORS_TOPIC_ARN")
+    with pytest.raises(InvalidParameterError, match="OPERATORS_TOPIC_ARN"):
+        enforce(add_user("bob", password=True, password_age_days=30))
+
+
+# --- notice before enforcement ---
+
+
+def notify(clock=None):
+    return handler({"action": "notify"}, clock=clock or (lambda: datetime.now(timezone.utc)))
+
+
+def test_users_whose_grace_ends_within_notice_days_are_announced_once(enforcement, add_user):
+    soon = add_user("soon", password=True, password_age_days=10)  # grace (14 days) ends in 4 days
+    add_user("later", password=True, password_age_days=1)  # ends in 13 days: beyond NoticeDays (7)
+    add_user("covered", password=True, devices=("virtual",), password_age_days=10)
+    assert notify()["noticed"] == 1
+    (message,) = enforcement()
+    assert soon["UserId"] in message["Message"] and "soon (" in message["Message"]
+    assert "later (" not in message["Message"] and "covered (" not in message["Message"]
+    assert "AWS Config puts them into the ForceMfa group when their grace ends" in message["Message"]
+    # The next day's run says nothing new about the same user.
+    assert notify(lambda: datetime.now(timezone.utc) + timedelta(days=1))["noticed"] == 0
+    assert enforcement() == []
+
+
+def test_non_compliant_users_outside_the_group_are_listed_in_the_notice(enforcement, add_user, iam):
+    add_user("overdue", password=True, password_age_days=30)
+    add_user("enforced", password=True, password_age_days=30)
+    iam.add_user_to_group(GroupName=GROUP, UserName="enforced")
+    assert notify()["unenforced"] == 1
+    (message,) = enforcement()
+    assert "overdue (" in message["Message"] and "NON_COMPLIANT, not in the ForceMfa group" in message["Message"]
+    assert "enforced (" not in message["Message"]
+
+
+def test_no_notice_while_enforcement_is_off(enforcement, config, add_user):
+    config.rule_parameters["Enforcement"] = "off"
+    add_user("soon", password=True, password_age_days=10)
+    assert notify()["outcome"] == "enforcement_off"
+    assert enforcement() == []
+
+
+# --- the whole chain in emulation: NON_COMPLIANT, enforced, locked out of other work, enables MFA, COMPLIANT ---
+
+
+def _force_mfa_policy_document():
+    from tests.cfn_template import Template
+
+    stack = Template.load("rule.yaml").resolve(
+        {"CodeBucket": "artifacts", "Enforcement": "automatic", "AlarmEmail": "secops@example.com"}
+    )
+    return stack.resources["ForceMfaPolicy"]["Properties"]["PolicyDocument"]
+
+
+def _statements_from_the_users_groups(iam, user_name):
+    """Every statement of the managed policies attached to the user's groups, as IAM holds them."""
+    statements = []
+    for group in iam.list_groups_for_user(UserName=user_name)["Groups"]:
+        for attached in iam.list_attached_group_policies(GroupName=group["GroupName"])["AttachedPolicies"]:
+            policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+            version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
+            document = version["PolicyVersion"]["Document"]
+            statements += json.loads(document) if isinstance(document, str) else document["Statement"]
+    return statements
+
+
+def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(enforcement, config, iam, add_user):
+    from IAM_USER_CONSOLE_MFA import lambda_handler
+
+    from mfa_audit.events import scheduled_event
+    from tests.iam_policy import ALLOW, EXPLICIT_DENY, decision
+
+    policy = iam.create_policy(PolicyName="force-mfa", PolicyDocument=json.dumps(_force_mfa_policy_document()))
+    iam.attach_group_policy(GroupName=GROUP, PolicyArn=policy["Policy"]["Arn"])
+    bob = add_user("bob", password=True, password_age_days=30)
+    parameters = config.rule_parameters
+
+    # 1. The rule's sweep finds bob NON_COMPLIANT.
+    lambda_handler(scheduled_event(parameters), None)
+    assert config.results[bob["UserId"]]["ComplianceType"] == "NON_COMPLIANT"
+
+    # 2. Config runs the remediation for that UserId; the function checks again and enforces.
+    assert enforce(bob)["outcome"] == "enforced"
+    assert "bob" in group_members(iam)
+
+    # 3. The group's policy, as IAM holds it, denies bob's other work until he signs in with MFA ...
+    statements = _statements_from_the_users_groups(iam, "bob")
+    without_mfa = {"aws:username": "bob", "aws:MultiFactorAuthPresent": "false"}
+    assert decision(statements, "s3:ListAllMyBuckets", "*", without_mfa) == EXPLICIT_DENY
+    assert decision(statements, "iam:CreateAccessKey", bob["Arn"], without_mfa) == EXPLICIT_DENY
+    # ... and lets him set up his own device.
+    device_arn = f"arn:aws:iam::{ACCOUNT}:mfa/bob-phone"
+    assert decision(statements, "iam:CreateVirtualMFADevice", device_arn, without_mfa) == ALLOW
+    assert decision(statements, "iam:EnableMFADevice", bob["Arn"], without_mfa) == ALLOW
+
+    # 4. Bob enables a virtual device (the calls the policy allowed).
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="bob-phone")["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName="bob", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
+
+    # 5. The next sweep records him COMPLIANT, and a late automatic remediation leaves him alone.
+    lambda_handler(scheduled_event(parameters), None)
+    assert config.results[bob["UserId"]]["ComplianceType"] == "COMPLIANT"
+    assert enforce(bob)["outcome"] == "not_non_compliant"
+    # Staying in the group costs him nothing once he signs in with MFA.
+    with_mfa = {"aws:username": "bob", "aws:MultiFactorAuthPresent": "true"}
+    assert decision(statements, "s3:ListAllMyBuckets", "*", with_mfa) != EXPLICIT_DENY
+
+
+def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, add_user, iam, monkeypatch, caplog):
+    from tests.cfn_template import Template
+
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
+    add_user("soon", password=True, password_age_days=10)
+    first, second = (add_user(f"user{n}", password=True, password_age_days=30) for n in range(2))
+    with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
+        enforce(first)
+        enforce(second)  # held back: the metric and the message
+        notify()
+    called = set()
+    for record in caplog.records:
+        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
+            called |= set(json.loads(record.getMessage())["apiCalls"])
+    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
+    called = {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
+    role = (
+        Template.load("rule.yaml")
+        .resolve({"CodeBucket": "b", "Enforcement": "automatic", "AlarmEmail": "a@example.com"})
+        .resources["EnforcementFunctionRole"]
+    )
+    granted = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            action = statement["Action"]
+            granted |= {action} if isinstance(action, str) else set(action)
+    # Lambda writes the logs; KMS is used by SNS on the function's behalf for the encrypted topic.
+    assert called == granted - {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "kms:GenerateDataKey*"}

@@ -1,0 +1,94 @@
+"""Run our CloudFormation Guard rules (cloudformation/guard/rules.guard) on every template, with cfn-guard-rs.
+
+    python -m tools.guard_check                     # every cloudformation/*.yaml; exit 1 on any failed rule
+    python -m tools.guard_check path/to/template.yaml
+
+Prints one line per template and rule that failed, with the resources it names, and a summary line.
+Templates are read as cfn-lint reads them (short-form tags such as !Ref become their long form).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "cloudformation" / "guard" / "rules.guard"
+TEMPLATES = ROOT / "cloudformation"
+
+
+@dataclass(frozen=True)
+class Failure:
+    template: str
+    rule: str
+    detail: str
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    from cfnlint.decode import decode
+
+    template, problems = decode(str(path))
+    if problems or template is None:
+        raise SystemExit(f"guard: {path}: not a readable template: {problems}")
+    # cfn-lint's node types (str and dict subclasses with line numbers) become plain JSON.
+    return json.loads(json.dumps(template, default=str))
+
+
+def rule_names(rules: str) -> list[str]:
+    return [line.split()[1] for line in rules.splitlines() if line.startswith("rule ")]
+
+
+def _messages(node: Any) -> list[str]:
+    """Every custom message in a clause report, depth first."""
+    if isinstance(node, dict):
+        found = [" ".join(node["custom_message"].split())] if node.get("custom_message") else []
+        return found + [m for value in node.values() for m in _messages(value)]
+    if isinstance(node, list):
+        return [m for item in node for m in _messages(item)]
+    return []
+
+
+def check(template: dict[str, Any], rules: str, name: str) -> list[Failure]:
+    """The rules that fail on this template; rules that cannot be parsed or evaluated raise (never a silent pass)."""
+    # cfn-guard-rs's own report classes cannot read every report (a failed `or` ends in AttributeError),
+    # so its raw JSON report is read here.
+    from cfn_guard_rs.cfn_guard_rs import run_checks_rs
+
+    report = json.loads(run_checks_rs(json.dumps(template), rules, False))
+    failures = []
+    for clause in report["not_compliant"]:
+        rule = clause.get("Rule") or {}
+        messages = list(dict.fromkeys(_messages(clause)))
+        failures.append(Failure(name, rule.get("name", "?"), "; ".join(messages)))
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("templates", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    paths = args.templates or sorted(TEMPLATES.glob("*.yaml"))
+    try:
+        import cfn_guard_rs  # noqa: F401
+    except ImportError:
+        # cfn-guard-rs 0.3.3 ships wheels for Python 3.7-3.12 only (requirements-dev.txt).
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        print(
+            f"guard: NOT RUN - cfn-guard-rs is not installed for Python {version}"
+            " (it has wheels up to 3.12); tests/unit/test_templates.py checks the same properties directly"
+        )
+        return 0
+    rules = RULES.read_text()
+    failures = [f for path in paths for f in check(load_template(path), rules, path.name)]
+    for failure in failures:
+        print(f"guard: FAIL {failure.template}: {failure.rule}: {failure.detail}")
+    print(f"guard: {len(rule_names(rules))} rules on {len(paths)} templates, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
