@@ -710,16 +710,23 @@ def _stack_output(cloudformation: Any, stack: str, name: str) -> str:
     raise DeployError(f"stack {stack} has no output {name}, so the deployed code cannot be verified")
 
 
+# Outputs naming a function built from the zip; only FunctionArn is always there.
+OPTIONAL_FUNCTION_OUTPUTS = ("EnforcementFunctionArn",)
+
+
 def verify_function_code(cloudformation: Any, lambda_client: Any, stack: str, uploaded: UploadedObject) -> str:
-    """The function's CodeSha256 must be the local zip's; returns the function's ARN."""
+    """Each function the stack built from the zip must report the local zip's CodeSha256; returns FunctionArn."""
     function = _stack_output(cloudformation, stack, "FunctionArn")
-    running = lambda_client.get_function_configuration(FunctionName=function)["CodeSha256"]
-    if running != uploaded.lambda_code_sha256:
-        raise DeployError(
-            f"function {function} runs code with SHA-256 {running}, not the local zip's {uploaded.lambda_code_sha256}: "
-            f"s3://{uploaded.bucket}/{uploaded.key} was changed after this upload; do not trust this deployment, "
-            "check who can write to the bucket, and deploy again"
-        )
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    others = [o["OutputValue"] for o in outputs if o["OutputKey"] in OPTIONAL_FUNCTION_OUTPUTS and o.get("OutputValue")]
+    for checked in [function, *others]:
+        running = lambda_client.get_function_configuration(FunctionName=checked)["CodeSha256"]
+        if running != uploaded.lambda_code_sha256:
+            raise DeployError(
+                f"function {checked} runs code with SHA-256 {running}, not the local zip's "
+                f"{uploaded.lambda_code_sha256}: s3://{uploaded.bucket}/{uploaded.key} was changed after this upload; "
+                "do not trust this deployment, check who can write to the bucket, and deploy again"
+            )
     return function
 
 

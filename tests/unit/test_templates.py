@@ -337,15 +337,20 @@ def test_member_role_rollout_preferences_are_parameters_within_cloudformations_r
 
 
 @pytest.mark.parametrize("name", FUNCTION_STACKS)
-def test_function_code_is_pinned_to_the_uploaded_object_version_when_there_is_one(name):
-    pinned = _stack(name, CodeKey="k", CodeObjectVersion="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY").resources["Function"]
-    assert pinned["Properties"]["Code"] == {
-        "S3Bucket": "artifacts",
-        "S3Key": "k",
-        "S3ObjectVersion": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
-    }
-    unversioned = _stack(name, CodeKey="k").resources["Function"]["Properties"]["Code"]
-    assert "S3ObjectVersion" not in unversioned
+def test_every_function_built_from_the_zip_is_pinned_to_the_uploaded_object_version_when_there_is_one(name):
+    # Every optional function switched on, so that none escapes the check.
+    switched_on = (
+        {"Enforcement": "manual", "AlarmEmail": "secops@example.com"}
+        if "Enforcement" in TEMPLATES[name].parameters
+        else {}
+    )
+    version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    pinned = _of_type(_stack(name, CodeKey="k", CodeObjectVersion=version, **switched_on), "AWS::Lambda::Function")
+    assert pinned
+    for function in pinned.values():
+        assert function["Properties"]["Code"] == {"S3Bucket": "artifacts", "S3Key": "k", "S3ObjectVersion": version}
+    for function in _of_type(_stack(name, CodeKey="k", **switched_on), "AWS::Lambda::Function").values():
+        assert "S3ObjectVersion" not in function["Properties"]["Code"]
 
 
 # --- the failed-invocations destination on a first deployment ---
