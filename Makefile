@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test check guard audit browser bench bench-cost bench-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
+.PHONY: help demo test check guard audit browser bench bench-cost bench-quick bench-freshness bench-freshness-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
 
 # `make` alone, or `make help`: every target with the text after `## ` on its line, or on a
 # `## target: text` line (for the deploy targets, whose lines are kept as they are).
@@ -81,21 +81,27 @@ package: $(STAMP) ## Build dist/IAM_USER_CONSOLE_MFA.zip (reproducible) and prin
 
 # Every deploy shows its change set first and keeps the parameters it is not given.
 # It applies without asking with YES=1 (or CI=true); otherwise it asks on the terminal.
+# PARAMS reaches the deploy tool through the environment (MFA_DEPLOY_PARAMS), never through a shell:
+# Key=value words; a word that does not start with Name= continues the previous value, so
+# PARAMS="ExemptUsers=alice, bob GracePeriodDays=7" is two parameters. Quote a value holding " Name=".
 # make deploy BUCKET=my-artifacts REGION=us-east-1 [STACK=iam-user-console-mfa] [PARAMS="GracePeriodDays=14 AlarmEmail=a@b.c"] [YES=1]
+# Exported for every recipe (only the deploy tool reads it), so that make's database keeps one block per target.
+export MFA_DEPLOY_PARAMS = $(value PARAMS)
+
 deploy: package
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
-	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(YES),--yes)
+	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(YES),--yes)
 
 # make deploy-organization BUCKET=... REGION=... [PARAMS="DeploymentOrganizationalUnitIds=ou-..."] [MANAGEMENT_ACCOUNT_HAS_ROLE=1] [YES=1]
 deploy-organization: package
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy-organization BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
-	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(MANAGEMENT_ACCOUNT_HAS_ROLE),--management-account-has-role) $(if $(YES),--yes)
+	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(MANAGEMENT_ACCOUNT_HAS_ROLE),--management-account-has-role) $(if $(YES),--yes)
 
 # With the management account's credentials, when the organization stack lives in a delegated administrator:
 # make deploy-member-role REGION=us-east-1 PARAMS="FunctionRoleArn=arn:aws:iam::<admin>:role/... OrganizationId=o-..." [YES=1]
 deploy-member-role: $(STAMP)
 	@test -n "$(REGION)" || { echo "usage: make deploy-member-role REGION=... PARAMS=\"FunctionRoleArn=... OrganizationId=o-...\" [YES=1]"; exit 2; }
-	$(BIN)/python -m tools.deploy --member-role --region $(REGION) $(foreach p,$(PARAMS),--parameter $(p)) $(if $(YES),--yes)
+	$(BIN)/python -m tools.deploy --member-role --region $(REGION) $(if $(YES),--yes)
 
 # make doctor REGION=us-east-1 [STACK=iam-user-console-mfa] [ORGANIZATION=1] [PROFILE=...]
 doctor: $(STAMP) ## Check a live deployment, read-only: REGION=... [STACK=...] [ORGANIZATION=1] [PROFILE=...]
@@ -126,7 +132,6 @@ bench-quick: $(STAMP) ## The three benchmarks at 500 users only (about 2 minutes
 
 # Change -> right result in Config, with and without the event path, under each reading of
 # StartConfigRulesEvaluation (simulated clock, a few seconds); the quick variant at 500 users.
-.PHONY: bench-freshness bench-freshness-quick
 bench-freshness: $(STAMP) ## Freshness benchmark: change to right result, with and without the event path
 	$(BIN)/python -m benchmarks.freshness
 

@@ -17,6 +17,24 @@ role will not reach, which the organization rule must leave out). ``--member-rol
 ``member-role.yaml`` into the current account: the management account, when the organization stack
 was deployed from a delegated administrator.
 
+Parameters also come from the environment variable ``MFA_DEPLOY_PARAMS`` (what ``make deploy
+PARAMS="..."`` passes, so that nothing in a value reaches a shell): ``Key=value`` words separated by
+spaces, where a word that does not start with ``Name=`` continues the previous value, so
+``ExemptUsers=alice, bob GracePeriodDays=7`` is two parameters. Quote as in a shell a value that
+itself contains `` Name=``: ``ExemptUsers='alice, x=y'``.
+
+Integrity: every S3 call names the bucket's expected owner (the caller's account unless
+``--bucket-owner``); the zip and the member-role template go under keys holding their SHA-256, and
+the zip's object version is pinned in the stack when the bucket is versioned. After deploying, the
+function's CodeSha256 and the StackSet's template are compared with the local files; a mismatch
+fails (exit 2).
+
+Waiting: the tool follows the stack until CloudFormation finishes, printing its events and the
+member-role StackSet's accounts (succeeded, failed, pending); after ``--wait-minutes`` it stops
+following, says what is still running and how to follow it, and exits 3. A run that is refused or
+fails before executing deletes the change set, and the stack too when it created it (a stack
+in REVIEW_IN_PROGRESS holds no resources).
+
 Deploy in the Region where AWS Config records global resources (IAM). Uses the standard boto3
 credential chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...).
 """
@@ -24,10 +42,13 @@ credential chain (AWS_PROFILE, AWS_ENDPOINT_URL, ...).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import os
+import re
 import secrets
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -37,7 +58,8 @@ from typing import Any
 
 import boto3
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.parsers import ResponseParserError
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cloudformation" / "rule.yaml"
@@ -48,6 +70,12 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 # CloudFormation's limit on one parameter value.
 PARAMETER_VALUE_LIMIT = 4096
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+PARAMS_ENVIRONMENT = "MFA_DEPLOY_PARAMS"
+# A word of MFA_DEPLOY_PARAMS that starts a parameter: CloudFormation parameter names are alphanumeric.
+PARAMETER_START = re.compile(r"^[A-Za-z0-9]+=")
+DEFAULT_WAIT_MINUTES = 360
+# Exit status when CloudFormation is still working as the tool stops following it.
+EXIT_STILL_RUNNING = 3
 
 
 class DeployError(Exception):
@@ -61,6 +89,9 @@ class Plan:
     stack: str
     change_set_id: str
     creates_stack: bool
+    stack_id: str = ""
+    # True when the stack did not exist before this run: only then may the run delete it.
+    created_stack: bool = False
     parameter_changes: list[str] = field(default_factory=list)
     resource_changes: list[str] = field(default_factory=list)
 
@@ -73,12 +104,40 @@ class Plan:
         return "\n".join(lines)
 
 
-def upload(s3: Any, bucket: str, path: Path) -> str:
-    """Upload under a key that holds the content's SHA-256, so a new build always changes the key."""
+@dataclass(frozen=True)
+class UploadedObject:
+    """An object this run put in S3: where, which version (None: the bucket is not versioned), what bytes."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    sha256: bytes
+
+    def url(self, region: str) -> str:
+        return f"https://{self.bucket}.s3.{region}.amazonaws.com/{self.key}"
+
+    @property
+    def lambda_code_sha256(self) -> str:
+        """The content's SHA-256 as Lambda reports it (CodeSha256: base64, not hex)."""
+        return base64.b64encode(self.sha256).decode()
+
+
+def content_key(path: Path) -> str:
+    """The S3 key for a file: its name and its content's full SHA-256."""
+    return f"iam-user-console-mfa/{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()}{path.suffix}"
+
+
+def upload(s3: Any, bucket: str, path: Path, expected_owner: str) -> UploadedObject:
+    """Upload under a key that holds the content's full SHA-256, into a bucket that must belong to ``expected_owner``.
+
+    The key changes with every new build (so CloudFormation sees a change) and names the bytes it
+    should hold; S3 refuses the upload when the bucket belongs to another account.
+    """
     content = path.read_bytes()
-    key = f"iam-user-console-mfa/{path.stem}-{hashlib.sha256(content).hexdigest()[:16]}{path.suffix}"
-    s3.put_object(Bucket=bucket, Key=key, Body=content)
-    return key
+    digest = hashlib.sha256(content)
+    key = content_key(path)
+    written = s3.put_object(Bucket=bucket, Key=key, Body=content, ExpectedBucketOwner=expected_owner)
+    return UploadedObject(bucket, key, written.get("VersionId"), digest.digest())
 
 
 def current_stack(cloudformation: Any, stack: str) -> dict[str, Any] | None:
@@ -169,8 +228,49 @@ def declared_parameters(template: str) -> dict[str, str | None]:
     return {name: None if "Default" not in spec else str(spec["Default"]) for name, spec in declared.items()}
 
 
-def plan(cloudformation: Any, stack: str, template: str, given: dict[str, str]) -> Plan | None:
+def _stack_status(cloudformation: Any, stack_id: str) -> str | None:
+    try:
+        return cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+
+
+def discard(cloudformation: Any, planned: Plan) -> None:
+    """Delete the change set and, when this run created the stack for it, the stack (REVIEW_IN_PROGRESS, empty)."""
+    with contextlib.suppress(ClientError):
+        cloudformation.delete_change_set(ChangeSetName=planned.change_set_id)
+    if planned.created_stack and _stack_status(cloudformation, planned.stack_id) == "REVIEW_IN_PROGRESS":
+        cloudformation.delete_stack(StackName=planned.stack_id)
+
+
+@dataclass
+class Waiting:
+    """How long to follow CloudFormation, and how (the clock and sleep are injectable for tests)."""
+
+    timeout_seconds: float = DEFAULT_WAIT_MINUTES * 60
+    poll_seconds: float = 10
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+def _wait_for_change_set(cloudformation: Any, change_set_id: str, waiting: Waiting) -> dict[str, Any]:
+    started = waiting.clock()
+    while True:
+        description = cloudformation.describe_change_set(ChangeSetName=change_set_id)
+        if description["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+            return description
+        if waiting.clock() - started >= waiting.timeout_seconds:
+            raise DeployError(f"change set {change_set_id} is still {description['Status']}; nothing was changed")
+        waiting.sleep(waiting.poll_seconds)
+
+
+def plan(
+    cloudformation: Any, stack: str, template: str, given: dict[str, str], waiting: Waiting | None = None
+) -> Plan | None:
     """Create a change set and describe it; None when it would change nothing."""
+    waiting = waiting or Waiting()
     cloudformation.validate_template(TemplateBody=template)
     declared = declared_parameters(template)
     unknown = sorted(set(given) - set(declared))
@@ -184,6 +284,8 @@ def plan(cloudformation: Any, stack: str, template: str, given: dict[str, str]) 
                 f"parameter {key} is {len(value)} characters; CloudFormation takes {PARAMETER_VALUE_LIMIT}"
             )
     existing = current_stack(cloudformation, stack)
+    # A stack left in REVIEW_IN_PROGRESS by someone else is reused as CloudFormation allows, never deleted.
+    stack_existed = existing is not None or _stack_status(cloudformation, stack) is not None
     before = stack_parameters(existing)
     try:
         created = cloudformation.create_change_set(
@@ -199,41 +301,227 @@ def plan(cloudformation: Any, stack: str, template: str, given: dict[str, str]) 
         if any(marker in str(error) for marker in NO_CHANGES):
             return None
         raise
-    change_set_id = created["Id"]
-    # A failed change set also ends the wait; the description below says whether it failed, and why.
-    with contextlib.suppress(WaiterError):
-        cloudformation.get_waiter("change_set_create_complete").wait(
-            ChangeSetName=change_set_id, WaiterConfig={"Delay": 5, "MaxAttempts": 120}
-        )
-    description = cloudformation.describe_change_set(ChangeSetName=change_set_id)
-    if description["Status"] == "FAILED":
-        reason = description.get("StatusReason", "")
-        cloudformation.delete_change_set(ChangeSetName=change_set_id)
-        if any(marker in reason for marker in NO_CHANGES):
-            return None
-        raise DeployError(f"CloudFormation refused the change set: {reason}")
-    after = {p["ParameterKey"]: p.get("ParameterValue", "") for p in description.get("Parameters", [])}
-    return Plan(
+    planned = Plan(
         stack=stack,
-        change_set_id=change_set_id,
+        change_set_id=created["Id"],
+        # The stack's id, not its name: a name can stand for an older stack in REVIEW_IN_PROGRESS.
+        stack_id=created.get("StackId") or stack,
         creates_stack=existing is None,
-        parameter_changes=_parameter_changes(before, after),
-        resource_changes=_resource_changes(description.get("Changes", [])),
+        created_stack=not stack_existed,
+    )
+    try:
+        description = _wait_for_change_set(cloudformation, planned.change_set_id, waiting)
+        if description["Status"] == "FAILED":
+            reason = description.get("StatusReason", "")
+            if any(marker in reason for marker in NO_CHANGES):
+                discard(cloudformation, planned)
+                return None
+            raise DeployError(f"CloudFormation refused the change set: {reason}")
+    except BaseException:
+        discard(cloudformation, planned)
+        raise
+    after = {p["ParameterKey"]: p.get("ParameterValue", "") for p in description.get("Parameters", [])}
+    planned.parameter_changes = _parameter_changes(before, after)
+    planned.resource_changes = _resource_changes(description.get("Changes", []))
+    return planned
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    when = event.get("Timestamp")
+    stamp = when.strftime("%H:%M:%S") if hasattr(when, "strftime") else str(when or "")
+    reason = event.get("ResourceStatusReason")
+    return f"  {stamp} {event.get('LogicalResourceId', '?')} {event.get('ResourceStatus', '?')}" + (
+        f": {reason}" if reason else ""
     )
 
 
-def apply(cloudformation: Any, planned: Plan) -> str:
-    """Execute the change set and wait for the stack; return its final status."""
+def new_events(cloudformation: Any, stack_id: str, seen: set[str]) -> list[dict[str, Any]]:
+    """Events not seen before, oldest first; reads pages only until it meets one already seen."""
+    fresh: list[dict[str, Any]] = []
+    for page in cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack_id):
+        for event in page["StackEvents"]:  # newest first
+            if event["EventId"] in seen:
+                return list(reversed(fresh))
+            fresh.append(event)
+    return list(reversed(fresh))
+
+
+class StillRunning(DeployError):
+    """CloudFormation is still working when the tool stops following it."""
+
+
+@dataclass
+class StackSetProgress:
+    """The member-role StackSet's instances, counted by what happened in each account."""
+
+    operation: str = ""
+    succeeded: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    pending: int = 0
+    other: int = 0
+
+    def line(self, name: str) -> str:
+        operation = f" (operation {self.operation})" if self.operation else ""
+        other = f", {self.other} cancelled or skipped" if self.other else ""
+        total = self.succeeded + len(self.failed) + self.pending + self.other
+        return (
+            f"  member role StackSet {name}{operation}: of {total} accounts, {self.succeeded} succeeded, "
+            f"{len(self.failed)} failed, {self.pending} pending{other}"
+        )
+
+
+@dataclass(frozen=True)
+class StackSetWatch:
+    """Which StackSet to report on while the stack deploys it, and as whom (CallAs)."""
+
+    name: str
+    call_as: str
+
+    def follow_command(self, region: str) -> str:
+        return (
+            f"aws cloudformation list-stack-instances --stack-set-name {self.name} "
+            f"--call-as {self.call_as} --region {region}"
+        )
+
+    def progress(self, cloudformation: Any) -> StackSetProgress | None:
+        """The StackSet's accounts by status; None while CloudFormation has not created the StackSet yet."""
+        try:
+            operations = cloudformation.list_stack_set_operations(StackSetName=self.name, CallAs=self.call_as)
+            instances = _all(
+                cloudformation, "list_stack_instances", "Summaries", StackSetName=self.name, CallAs=self.call_as
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "StackSetNotFoundException":
+                return None
+            raise
+        progress = StackSetProgress()
+        latest = max(operations.get("Summaries", []), key=lambda o: str(o.get("CreationTimestamp", "")), default=None)
+        if latest:
+            progress.operation = f"{latest.get('Action', '?')} {latest.get('Status', '?')}"
+        for instance in instances:
+            detailed = instance.get("StackInstanceStatus", {}).get("DetailedStatus") or instance.get("Status", "")
+            # DetailedStatus when given; otherwise the instance's Status (CURRENT, OUTDATED, INOPERABLE).
+            if detailed in ("SUCCEEDED", "CURRENT"):
+                progress.succeeded += 1
+            elif detailed in ("FAILED", "INOPERABLE"):
+                progress.failed[instance.get("Account", "?")] = instance.get("StatusReason") or detailed
+            elif detailed in ("PENDING", "RUNNING", "OUTDATED"):
+                progress.pending += 1
+            else:
+                progress.other += 1
+        return progress
+
+
+def follow_stack(
+    cloudformation: Any,
+    planned: Plan,
+    region: str,
+    waiting: Waiting,
+    say: Callable[[str], None] = print,
+    stack_set: StackSetWatch | None = None,
+    seen: set[str] | None = None,
+) -> str:
+    """Print the stack's events (and the StackSet's accounts) as they come, until the stack stops moving.
+
+    Returns the final status; raises StillRunning, naming the commands to follow it, after the timeout.
+    """
+    seen = set() if seen is None else seen
+    started = waiting.clock()
+    last_progress = ""
+    while True:
+        status = _stack_status(cloudformation, planned.stack_id) or "DELETE_COMPLETE"
+        for event in new_events(cloudformation, planned.stack_id, seen):
+            seen.add(event["EventId"])
+            say(_event_line(event))
+        if stack_set is not None:
+            try:
+                progress = stack_set.progress(cloudformation)
+            except ClientError as error:
+                # Progress is a courtesy: a caller who may not list instances still gets the stack followed.
+                say(f"  (cannot read the StackSet's progress, following the stack only: {_error_line(error)})")
+                stack_set, progress = None, None
+            line = progress.line(stack_set.name) if progress and stack_set else ""
+            if line and line != last_progress:
+                say(line)
+                last_progress = line
+        # Right after execution a new stack can still read REVIEW_IN_PROGRESS: that, too, is still moving.
+        if not status.endswith("_IN_PROGRESS"):
+            return status
+        elapsed = waiting.clock() - started
+        if elapsed >= waiting.timeout_seconds:
+            follow = [f"aws cloudformation describe-stack-events --stack-name {planned.stack} --region {region}"]
+            if stack_set is not None:
+                follow.append(stack_set.follow_command(region))
+            raise StillRunning(
+                f"stopped waiting after {elapsed / 60:.0f} minutes: stack {planned.stack} is still {status} "
+                f"and CloudFormation carries on; follow it with: {' ; '.join(follow)}"
+            )
+        waiting.sleep(waiting.poll_seconds)
+
+
+def apply(
+    cloudformation: Any,
+    planned: Plan,
+    region: str = "",
+    waiting: Waiting | None = None,
+    say: Callable[[str], None] = print,
+    stack_set: StackSetWatch | None = None,
+) -> str:
+    """Execute the change set and follow the stack until it finishes; return its final status."""
+    waiting = waiting or Waiting()
+    seen = {event["EventId"] for event in new_events(cloudformation, planned.stack_id, set())}
     cloudformation.execute_change_set(ChangeSetName=planned.change_set_id)
-    waiter = "stack_create_complete" if planned.creates_stack else "stack_update_complete"
-    try:
-        cloudformation.get_waiter(waiter).wait(StackName=planned.stack, WaiterConfig={"Delay": 10, "MaxAttempts": 360})
-    except WaiterError as error:
+    status = follow_stack(cloudformation, planned, region, waiting, say, stack_set, seen)
+    if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise DeployError(
-            f"stack {planned.stack} did not complete ({error}); its events say why: "
+            f"stack {planned.stack} ended {status} (the events above say why): "
             f"aws cloudformation describe-stack-events --stack-name {planned.stack}"
-        ) from error
-    return cloudformation.describe_stacks(StackName=planned.stack)["Stacks"][0]["StackStatus"]
+            + (f" --region {region}" if region else "")
+        )
+    return status
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How a deployment ended, and which stack it was (by id: a name can also stand for a stack in review)."""
+
+    status: str
+    stack: str
+
+
+def deploy_stack(
+    cloudformation: Any,
+    stack: str,
+    template: str,
+    given: dict[str, str],
+    confirm: Callable[[Plan], bool] = lambda _: True,
+    say: Callable[[str], None] = print,
+    region: str = "",
+    waiting: Waiting | None = None,
+    stack_set: StackSetWatch | None = None,
+) -> Deployment:
+    """Plan, show, confirm, apply. Returns the status (UNCHANGED when nothing changes), or raises DeployError."""
+    planned = plan(cloudformation, stack, template, given, waiting)
+    if planned is None:
+        return Deployment("UNCHANGED", stack)
+    say(planned.describe())
+    try:
+        confirmed = confirm(planned)
+        if not confirmed:
+            raise DeployError("nothing was changed (not confirmed); run again with --yes to apply without asking")
+    except BaseException:
+        discard(cloudformation, planned)
+        raise
+    try:
+        return Deployment(apply(cloudformation, planned, region, waiting, say, stack_set), planned.stack_id)
+    except StillRunning:
+        raise
+    except BaseException:
+        # Only a change set that never started executing leaves the stack in REVIEW_IN_PROGRESS.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            if _stack_status(cloudformation, planned.stack_id) == "REVIEW_IN_PROGRESS":
+                discard(cloudformation, planned)
+        raise
 
 
 def deploy(
@@ -244,20 +532,8 @@ def deploy(
     confirm: Callable[[Plan], bool] = lambda _: True,
     say: Callable[[str], None] = print,
 ) -> str:
-    """Plan, show, confirm, apply. Returns the stack status, UNCHANGED, or raises DeployError."""
-    planned = plan(cloudformation, stack, template, given)
-    if planned is None:
-        return "UNCHANGED"
-    say(planned.describe())
-    try:
-        confirmed = confirm(planned)
-    except BaseException:
-        cloudformation.delete_change_set(ChangeSetName=planned.change_set_id)
-        raise
-    if not confirmed:
-        cloudformation.delete_change_set(ChangeSetName=planned.change_set_id)
-        raise DeployError("nothing was changed (not confirmed); run again with --yes to apply without asking")
-    return apply(cloudformation, planned)
+    """deploy_stack's status alone: ``deploy(cloudformation, "console-mfa", template, {"CodeBucket": "b"})``."""
+    return deploy_stack(cloudformation, stack, template, given, confirm, say).status
 
 
 # --- the organization ---
@@ -375,6 +651,43 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return parameters
 
 
+def parameters_from_words(text: str, source: str = PARAMS_ENVIRONMENT) -> dict[str, str]:
+    """``Key=value`` words; a word that does not start with ``Name=`` continues the previous value.
+
+    >>> parameters_from_words("ExemptUsers=alice, bob GracePeriodDays=7")
+    {'ExemptUsers': 'alice, bob', 'GracePeriodDays': '7'}
+
+    Words are split as a shell would (quotes group, nothing is run or expanded), so a value that
+    itself holds `` Name=`` is quoted: ``ExemptUsers='alice, x=y'``.
+    """
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise DeployError(f"{source}: {error} in {text!r}") from error
+    parameters: dict[str, str] = {}
+    key = ""
+    for word in words:
+        if PARAMETER_START.match(word):
+            key, _, value = word.partition("=")
+            if key in parameters:
+                raise DeployError(f"{source}: {key} is given twice")
+            parameters[key] = value
+        elif not key:
+            raise DeployError(f"{source}: expected Key=Value, got {word!r} first")
+        else:
+            parameters[key] = f"{parameters[key]} {word}" if parameters[key] else word
+    return parameters
+
+
+def _given_parameters(pairs: list[str], environment: str) -> dict[str, str]:
+    given = parameters_from_words(environment) if environment.strip() else {}
+    for key, value in _parameters(pairs).items():
+        if key in given:
+            raise DeployError(f"{key} is given both in {PARAMS_ENVIRONMENT} and as --parameter")
+        given[key] = value
+    return given
+
+
 def _confirmation(assume_yes: bool) -> Callable[[Plan], bool]:
     def confirm(_: Plan) -> bool:
         if assume_yes or os.environ.get("CI", "").lower() == "true":
@@ -386,14 +699,108 @@ def _confirmation(assume_yes: bool) -> Callable[[Plan], bool]:
     return confirm
 
 
+# --- after deploying: is what runs what was built? ---
+
+
+def _stack_output(cloudformation: Any, stack: str, name: str) -> str:
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == name:
+            return output["OutputValue"]
+    raise DeployError(f"stack {stack} has no output {name}, so the deployed code cannot be verified")
+
+
+# Outputs naming a function built from the zip; only FunctionArn is always there.
+OPTIONAL_FUNCTION_OUTPUTS = ("EnforcementFunctionArn",)
+
+
+def verify_function_code(cloudformation: Any, lambda_client: Any, stack: str, uploaded: UploadedObject) -> str:
+    """Each function the stack built from the zip must report the local zip's CodeSha256; returns FunctionArn."""
+    function = _stack_output(cloudformation, stack, "FunctionArn")
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    others = [o["OutputValue"] for o in outputs if o["OutputKey"] in OPTIONAL_FUNCTION_OUTPUTS and o.get("OutputValue")]
+    for checked in [function, *others]:
+        running = lambda_client.get_function_configuration(FunctionName=checked)["CodeSha256"]
+        if running != uploaded.lambda_code_sha256:
+            raise DeployError(
+                f"function {checked} runs code with SHA-256 {running}, not the local zip's "
+                f"{uploaded.lambda_code_sha256}: s3://{uploaded.bucket}/{uploaded.key} was changed after this upload; "
+                "do not trust this deployment, check who can write to the bucket, and deploy again"
+            )
+    return function
+
+
+def verify_stack_set_template(cloudformation: Any, watch: StackSetWatch, expected: str) -> None:
+    """The StackSet must hold the local member-role.yaml, byte for byte."""
+    try:
+        held = cloudformation.describe_stack_set(StackSetName=watch.name, CallAs=watch.call_as)["StackSet"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "StackSetNotFoundException":
+            raise DeployError(f"StackSet {watch.name} not found, so its template cannot be verified") from error
+        raise
+    if held.get("TemplateBody") != expected:
+        raise DeployError(
+            f"StackSet {watch.name} holds a template that is not the local {MEMBER_ROLE_TEMPLATE.name}: the uploaded "
+            "copy was changed after this upload; do not trust this deployment, check who can write to the bucket"
+        )
+
+
+def report_stack_set(cloudformation: Any, watch: StackSetWatch, region: str, say: Callable[[str], None]) -> None:
+    """Say in how many accounts the member role is deployed, and name each account where it failed (stderr)."""
+    progress = watch.progress(cloudformation)
+    if progress is None:
+        return
+    say(progress.line(watch.name).strip())
+    shown = sorted(progress.failed.items())
+    for account, reason in shown[:20]:
+        print(f"deploy: warning: member role not deployed in account {account}: {reason}", file=sys.stderr)
+    if len(shown) > 20:
+        print(f"deploy: warning: ... and {len(shown) - 20} more accounts", file=sys.stderr)
+    if shown:
+        print(
+            "deploy: warning: the rule fails in those accounts until the role is there; fix the cause and run "
+            f"again (details: {watch.follow_command(region)})",
+            file=sys.stderr,
+        )
+
+
+def _error_line(error: BaseException) -> str:
+    """One line for an error from AWS or the endpoint, never a traceback or a pasted HTML page."""
+    if isinstance(error, NoCredentialsError):
+        return (
+            "no AWS credentials found (set AWS_PROFILE, run aws sso login, or set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY)"
+        )
+    if isinstance(error, ResponseParserError):
+        return "the AWS endpoint answered with something that is not an AWS response (a server error?); try again"
+    return " ".join(str(error).split())[:500]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Deploy the IAM_USER_CONSOLE_MFA rule (change set, settings kept).")
+    parser = argparse.ArgumentParser(
+        description="Deploy the IAM_USER_CONSOLE_MFA rule (change set, settings kept).",
+        epilog=f"Parameters are also read from {PARAMS_ENVIRONMENT} (make deploy PARAMS=...): Key=value words; "
+        "a word that does not start with Name= continues the previous value. Exit status: 0 deployed, "
+        f"2 refused or failed, {EXIT_STILL_RUNNING} still running when the tool stopped waiting.",
+    )
     parser.add_argument("--bucket", help="S3 bucket for the Lambda zip (in --region); not needed with --member-role")
+    parser.add_argument(
+        "--bucket-owner",
+        metavar="ACCOUNT_ID",
+        help="the account that must own --bucket (default: the caller's account); S3 refuses any other",
+    )
     parser.add_argument("--region", required=True, help="the Region where Config records IAM")
     parser.add_argument("--stack", help="stack name (default: iam-user-console-mfa, or ...-member-role)")
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
     parser.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--yes", action="store_true", help="apply the change set without asking (also when CI=true)")
+    parser.add_argument(
+        "--wait-minutes",
+        type=float,
+        default=DEFAULT_WAIT_MINUTES,
+        help="how long to follow CloudFormation before saying how to follow it yourself "
+        f"(default {DEFAULT_WAIT_MINUTES})",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--organization", action="store_true", help="deploy organization.yaml (management or delegated-admin account)"
@@ -407,45 +814,79 @@ def main(argv: list[str] | None = None) -> int:
         help="with --organization from a delegated administrator: the management account has the member role",
     )
     args = parser.parse_args(argv)
-    session = boto3.Session(region_name=args.region)
+    if args.bucket_owner is not None and not re.fullmatch(r"\d{12}", args.bucket_owner):
+        parser.error(f"--bucket-owner takes a 12-digit account ID, got {args.bucket_owner!r}")
     stack = args.stack or ("iam-user-console-mfa-member-role" if args.member_role else "iam-user-console-mfa")
+    waiting = Waiting(timeout_seconds=args.wait_minutes * 60)
     try:
-        given = _parameters(args.parameter)
+        given = _given_parameters(args.parameter, os.environ.get(PARAMS_ENVIRONMENT, ""))
+        session = boto3.Session(region_name=args.region)
         cloudformation = session.client("cloudformation")
         confirm = _confirmation(args.yes)
         if args.member_role:
-            status = deploy(cloudformation, stack, MEMBER_ROLE_TEMPLATE.read_text(), given, confirm)
-            print(f"stack {stack} in {args.region}: {status}")
+            template = MEMBER_ROLE_TEMPLATE.read_text()
+            done = deploy_stack(cloudformation, stack, template, given, confirm, region=args.region, waiting=waiting)
+            print(f"stack {stack} in {args.region}: {done.status}")
             return 0
         if not args.bucket:
             raise DeployError("--bucket is required (the S3 bucket for the Lambda zip)")
         if not args.zip.exists():
             raise DeployError(f"{args.zip} not found; run 'make package' first")
+        sts = session.client("sts")
+        caller = sts.get_caller_identity()["Account"]
+        bucket_owner = args.bucket_owner or caller
         s3 = session.client("s3")
-        key = upload(s3, args.bucket, args.zip)
-        parameters = {"CodeBucket": args.bucket, "CodeKey": key}
+        deployed = stack_parameters(current_stack(cloudformation, stack))
+        if deployed.get("CodeKey") == content_key(args.zip) and deployed.get("CodeObjectVersion"):
+            # The same zip, pinned before: uploading again would only make a new version and a needless update.
+            digest = hashlib.sha256(args.zip.read_bytes()).digest()
+            code = UploadedObject(args.bucket, deployed["CodeKey"], deployed["CodeObjectVersion"], digest)
+        else:
+            code = upload(s3, args.bucket, args.zip, bucket_owner)
+        # Always given, so an earlier run's version never sticks to a new key.
+        parameters = {"CodeBucket": args.bucket, "CodeKey": code.key, "CodeObjectVersion": code.version_id or ""}
         template = TEMPLATE
+        watch = None
         if args.organization:
             template = ORGANIZATION_TEMPLATE
-            role_key = upload(s3, args.bucket, MEMBER_ROLE_TEMPLATE)
-            parameters["MemberRoleTemplateUrl"] = f"https://{args.bucket}.s3.{args.region}.amazonaws.com/{role_key}"
+            role_template = upload(s3, args.bucket, MEMBER_ROLE_TEMPLATE, bucket_owner)
+            parameters["MemberRoleTemplateUrl"] = role_template.url(args.region)
             organizations = session.client("organizations")
-            organization = read_organization(organizations, session.client("sts"))
+            organization = read_organization(organizations, sts)
             current = stack_parameters(current_stack(cloudformation, stack))
             parameters.update(given)
             parameters.update(
                 organization_parameters(organizations, organization, given, current, args.management_account_has_role)
             )
+            watch = StackSetWatch(f"{stack}-member-role", organization.call_as)
         else:
             parameters.update(given)
-        status = deploy(cloudformation, stack, template.read_text(), parameters, confirm)
+        done = deploy_stack(
+            cloudformation,
+            stack,
+            template.read_text(),
+            parameters,
+            confirm,
+            region=args.region,
+            waiting=waiting,
+            stack_set=watch,
+        )
+        function = verify_function_code(cloudformation, session.client("lambda"), done.stack, code)
+        print(f"function {function} runs the local zip (CodeSha256 {code.lambda_code_sha256})")
+        if watch is not None:
+            verify_stack_set_template(cloudformation, watch, MEMBER_ROLE_TEMPLATE.read_text())
+            report_stack_set(cloudformation, watch, args.region, print)
+    except StillRunning as error:
+        print(f"deploy: {error}", file=sys.stderr)
+        return EXIT_STILL_RUNNING
     except DeployError as error:
         print(f"deploy: {error}", file=sys.stderr)
         return 2
-    except (ClientError, BotoCoreError) as error:
-        print(f"deploy: {error}", file=sys.stderr)
+    except (ClientError, BotoCoreError, ResponseParserError, OSError) as error:
+        print(f"deploy: {_error_line(error)}", file=sys.stderr)
         return 2
-    print(f"stack {stack} in {args.region}: {status} (code s3://{args.bucket}/{key})")
+    version = f" version {code.version_id}" if code.version_id else ""
+    print(f"stack {stack} in {args.region}: {done.status} (code s3://{args.bucket}/{code.key}{version})")
     return 0
 
 

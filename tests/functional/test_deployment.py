@@ -7,13 +7,25 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from cfnlint.decode import decode_str
 
-from tools.deploy import deploy, upload
+from tools.deploy import (
+    DeployError,
+    Plan,
+    StackSetWatch,
+    StillRunning,
+    Waiting,
+    deploy,
+    follow_stack,
+    parameters_from_words,
+    upload,
+)
 from tools.package_lambda import build
 
 from .recorded_run import record_every_path
@@ -179,11 +191,11 @@ def test_stack_creates_in_emulated_cloudformation(aws, tmp_path):
     build(tmp_path / "rule.zip")
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="rule-artifacts")
-    key = upload(s3, "rule-artifacts", tmp_path / "rule.zip")
+    uploaded = upload(s3, "rule-artifacts", tmp_path / "rule.zip", expected_owner="123456789012")
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     parameters = {
         "CodeBucket": "rule-artifacts",
-        "CodeKey": key,
+        "CodeKey": uploaded.key,
         "GracePeriodDays": "14",
         "ExecutionRoleName": "mfa-rule-reader",
     }
@@ -198,3 +210,194 @@ def test_stack_creates_in_emulated_cloudformation(aws, tmp_path):
     assert "config.amazonaws.com" in policy["Policy"] and "123456789012" in policy["Policy"]
     # Deploying the same again is a no-op update, not an error.
     assert deploy(cloudformation, "console-mfa", TEMPLATE_TEXT, parameters) in ("UNCHANGED", "UPDATE_COMPLETE")
+
+
+# --- following a long deployment (botocore's Stubber: moto finishes every stack at once) ---
+
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/iam-user-console-mfa/1"
+WATCH = StackSetWatch("iam-user-console-mfa-member-role", "DELEGATED_ADMIN")
+
+
+class FakeClock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def _one_round(stubber, status, events, instances, operation_status="RUNNING"):
+    stack = {
+        "StackName": "iam-user-console-mfa",
+        "StackId": STACK_ID,
+        "StackStatus": status,
+        "CreationTime": datetime(2026, 1, 1, tzinfo=timezone.utc),
+    }
+    stubber.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": STACK_ID})
+    stubber.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": STACK_ID})
+    stubber.add_response(
+        "list_stack_set_operations",
+        {
+            "Summaries": [
+                {
+                    "OperationId": "op-1",
+                    "Action": "CREATE",
+                    "Status": operation_status,
+                    "CreationTimestamp": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                }
+            ]
+        },
+        {"StackSetName": WATCH.name, "CallAs": WATCH.call_as},
+    )
+    stubber.add_response(
+        "list_stack_instances",
+        {"Summaries": instances},
+        {"StackSetName": WATCH.name, "CallAs": WATCH.call_as},
+    )
+
+
+def _event(number, resource, status, reason=""):
+    event = {
+        "StackId": STACK_ID,
+        "EventId": f"event-{number}",
+        "StackName": "iam-user-console-mfa",
+        "LogicalResourceId": resource,
+        "ResourceStatus": status,
+        "Timestamp": datetime(2026, 1, 1, 12, 0, number, tzinfo=timezone.utc),
+    }
+    if reason:
+        event["ResourceStatusReason"] = reason
+    return event
+
+
+def _instance(account, detailed, reason=""):
+    instance = {
+        "StackSetId": "ss:1",
+        "Region": "us-east-1",
+        "Account": account,
+        "Status": "CURRENT",
+        "StackInstanceStatus": {"DetailedStatus": detailed},
+    }
+    if reason:
+        instance["StatusReason"] = reason
+    return instance
+
+
+def test_a_long_stackset_rollout_is_followed_with_each_new_event_and_the_accounts_counts():
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    printed = []
+    with Stubber(cloudformation) as stubber:
+        _one_round(
+            stubber,
+            "CREATE_IN_PROGRESS",
+            [_event(1, "MemberRoleStackSet", "CREATE_IN_PROGRESS")],
+            [
+                _instance("111111111111", "SUCCEEDED"),
+                _instance("222222222222", "RUNNING"),
+                _instance("333333333333", "PENDING"),
+            ],
+        )
+        _one_round(
+            stubber,
+            "CREATE_COMPLETE",
+            [
+                _event(3, "iam-user-console-mfa", "CREATE_COMPLETE"),
+                _event(2, "MemberRoleStackSet", "CREATE_COMPLETE"),
+                _event(1, "MemberRoleStackSet", "CREATE_IN_PROGRESS"),
+            ],
+            [
+                _instance("111111111111", "SUCCEEDED"),
+                _instance("222222222222", "SUCCEEDED"),
+                _instance("333333333333", "FAILED", "Role name taken"),
+            ],
+            "SUCCEEDED",
+        )
+        clock = FakeClock()
+        planned = Plan("iam-user-console-mfa", "cs-1", True, stack_id=STACK_ID)
+        status = follow_stack(
+            cloudformation, planned, "us-east-1", Waiting(3600, 10, clock, clock.sleep), printed.append, WATCH
+        )
+    assert status == "CREATE_COMPLETE"
+    assert printed == [
+        "  12:00:01 MemberRoleStackSet CREATE_IN_PROGRESS",
+        "  member role StackSet iam-user-console-mfa-member-role (operation CREATE RUNNING): of 3 accounts, 1 succeeded, 0 failed, 2 pending",
+        "  12:00:02 MemberRoleStackSet CREATE_COMPLETE",
+        "  12:00:03 iam-user-console-mfa CREATE_COMPLETE",
+        "  member role StackSet iam-user-console-mfa-member-role (operation CREATE SUCCEEDED): of 3 accounts, 2 succeeded, 1 failed, 0 pending",
+    ]
+
+
+def test_on_its_own_timeout_it_says_what_is_still_running_and_the_commands_to_follow_it():
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    clock = FakeClock()
+    with Stubber(cloudformation) as stubber:
+        for _ in range(4):
+            _one_round(stubber, "UPDATE_IN_PROGRESS", [], [_instance("111111111111", "RUNNING")])
+        planned = Plan("iam-user-console-mfa", "cs-1", False, stack_id=STACK_ID)
+        with pytest.raises(StillRunning) as stopped:
+            follow_stack(
+                cloudformation, planned, "us-east-1", Waiting(30, 10, clock, clock.sleep), lambda _: None, WATCH
+            )
+    message = str(stopped.value)
+    assert "still UPDATE_IN_PROGRESS" in message and "CloudFormation carries on" in message
+    assert "aws cloudformation describe-stack-events --stack-name iam-user-console-mfa --region us-east-1" in message
+    assert (
+        "aws cloudformation list-stack-instances --stack-set-name iam-user-console-mfa-member-role "
+        "--call-as DELEGATED_ADMIN --region us-east-1"
+    ) in message
+    assert clock.now == 30
+
+
+# --- PARAMS syntax ---
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("ExemptUsers=alice, bob GracePeriodDays=7", {"ExemptUsers": "alice, bob", "GracePeriodDays": "7"}),
+        ("GracePeriodDays=14 AlarmEmail=a@b.c", {"GracePeriodDays": "14", "AlarmEmail": "a@b.c"}),
+        ("ExemptUsers='alice, x=y' GracePeriodDays=7", {"ExemptUsers": "alice, x=y", "GracePeriodDays": "7"}),
+        ("ExemptUsers=`id` $HOME", {"ExemptUsers": "`id` $HOME"}),
+        ("ExemptUsers=", {"ExemptUsers": ""}),
+    ],
+)
+def test_params_words_keep_spaces_commas_and_shell_characters_as_text(words, expected):
+    assert parameters_from_words(words) == expected
+
+
+@pytest.mark.parametrize(
+    "words", ["alice GracePeriodDays=7", "GracePeriodDays=7 GracePeriodDays=8", "ExemptUsers='alice"]
+)
+def test_params_words_that_cannot_be_read_one_way_are_refused_naming_the_variable(words):
+    with pytest.raises(DeployError, match="MFA_DEPLOY_PARAMS"):
+        parameters_from_words(words)
+
+
+def test_a_caller_who_may_not_read_the_stackset_still_has_the_stack_followed_to_the_end():
+    cloudformation = boto3.client(
+        "cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    printed = []
+    stack = {"StackName": "iam-user-console-mfa", "StackId": STACK_ID, "CreationTime": datetime(2026, 1, 1)}
+    with Stubber(cloudformation) as stubber:
+        stubber.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "UPDATE_IN_PROGRESS"}]})
+        stubber.add_response("describe_stack_events", {"StackEvents": []})
+        stubber.add_client_error("list_stack_set_operations", "AccessDenied", "not allowed", 403)
+        stubber.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "UPDATE_COMPLETE"}]})
+        stubber.add_response("describe_stack_events", {"StackEvents": []})
+        clock = FakeClock()
+        planned = Plan("iam-user-console-mfa", "cs-1", False, stack_id=STACK_ID)
+        status = follow_stack(
+            cloudformation, planned, "us-east-1", Waiting(3600, 10, clock, clock.sleep), printed.append, WATCH
+        )
+    assert status == "UPDATE_COMPLETE"
+    assert len(printed) == 1 and "cannot read the StackSet's progress" in printed[0]

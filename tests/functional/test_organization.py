@@ -180,14 +180,14 @@ def test_management_account_users_are_evaluated_through_the_role_the_organizatio
     management = "123456789012"
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="artifacts")
-    role_template = upload(s3, "artifacts", ROOT / "cloudformation" / "member-role.yaml")
+    role_template = upload(s3, "artifacts", ROOT / "cloudformation" / "member-role.yaml", management).key
     organizations = boto3.client("organizations", region_name="us-east-1")
     layout = read_organization(organizations, boto3.client("sts", region_name="us-east-1"))
     assert layout.call_as == "SELF" and layout.management_account == management
     assert accounts_under(organizations, [layout.root_id]) == set(members) | {management}
     parameters = {
         "CodeBucket": "artifacts",
-        "CodeKey": upload(s3, "artifacts", ROOT / "cloudformation" / "aggregator.yaml"),  # any object: never run
+        "CodeKey": upload(s3, "artifacts", ROOT / "cloudformation" / "aggregator.yaml", management).key,  # never run
         "MemberRoleTemplateUrl": f"https://artifacts.s3.us-east-1.amazonaws.com/{role_template}",
         **organization_parameters(organizations, layout, {}, {}, management_account_has_role=False, say=lambda _: None),
     }

@@ -1,6 +1,7 @@
 """Deployment traps no linter catches, checked on what each template resolves to for real parameter sets."""
 
 import json
+import re
 
 import pytest
 
@@ -299,6 +300,119 @@ def test_parliament_finds_nothing_in_any_policy(name):
         assert not problems, (where, problems)
         checked += 1
     assert checked >= 1
+
+
+# --- member-role rollout over hundreds of accounts ---
+
+
+def test_member_role_stackset_deploys_many_accounts_at_once_and_survives_a_few_failing():
+    preferences = _stack("organization.yaml").resources["MemberRoleStackSet"]["Properties"]["OperationPreferences"]
+    # CloudFormation's defaults (one account at a time, stop at the first failure) are what this replaces.
+    assert preferences["RegionConcurrencyType"] == "PARALLEL"
+    # Strict mode would cap the concurrency at the failure tolerance plus one account.
+    assert preferences["ConcurrencyMode"] == "SOFT_FAILURE_TOLERANCE"
+    concurrent, tolerated = int(preferences["MaxConcurrentPercentage"]), int(preferences["FailureTolerancePercentage"])
+    assert (concurrent, tolerated) == (25, 10)
+    assert "MaxConcurrentCount" not in preferences and "FailureToleranceCount" not in preferences
+
+
+def test_member_role_rollout_preferences_are_parameters_within_cloudformations_ranges():
+    parameters = ORGANIZATION.parameters
+    assert (
+        parameters["MemberRoleMaxConcurrentPercentage"]["MinValue"],
+        parameters["MemberRoleMaxConcurrentPercentage"]["MaxValue"],
+    ) == (1, 100)
+    assert (
+        parameters["MemberRoleFailureTolerancePercentage"]["MinValue"],
+        parameters["MemberRoleFailureTolerancePercentage"]["MaxValue"],
+    ) == (0, 100)
+    given = _stack(
+        "organization.yaml", MemberRoleMaxConcurrentPercentage="50", MemberRoleFailureTolerancePercentage="0"
+    )
+    preferences = given.resources["MemberRoleStackSet"]["Properties"]["OperationPreferences"]
+    assert (preferences["MaxConcurrentPercentage"], preferences["FailureTolerancePercentage"]) == ("50", "0")
+
+
+# --- the code Lambda installs ---
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_every_function_built_from_the_zip_is_pinned_to_the_uploaded_object_version_when_there_is_one(name):
+    # Every optional function switched on, so that none escapes the check.
+    switched_on = (
+        {"Enforcement": "manual", "AlarmEmail": "secops@example.com"}
+        if "Enforcement" in TEMPLATES[name].parameters
+        else {}
+    )
+    version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    pinned = _of_type(_stack(name, CodeKey="k", CodeObjectVersion=version, **switched_on), "AWS::Lambda::Function")
+    assert pinned
+    for function in pinned.values():
+        assert function["Properties"]["Code"] == {"S3Bucket": "artifacts", "S3Key": "k", "S3ObjectVersion": version}
+    for function in _of_type(_stack(name, CodeKey="k", **switched_on), "AWS::Lambda::Function").values():
+        assert "S3ObjectVersion" not in function["Properties"]["Code"]
+
+
+# --- the failed-invocations destination on a first deployment ---
+
+
+def _references(node):
+    """Logical ids a template node names through Ref, Fn::GetAtt or Fn::Sub."""
+    found = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def _created_before(template, logical_id):
+    """Every resource CloudFormation must finish before creating ``logical_id`` (DependsOn and references)."""
+    resources = template.body["Resources"]
+    pending, found = [logical_id], set()
+    while pending:
+        resource = resources[pending.pop()]
+        depends = resource.get("DependsOn", [])
+        direct = ({depends} if isinstance(depends, str) else set(depends)) | _references(resource.get("Properties", {}))
+        for name in direct & set(resources) - found:
+            found.add(name)
+            pending.append(name)
+    return found
+
+
+@pytest.mark.parametrize("name", FUNCTION_STACKS)
+def test_the_on_failure_destination_is_configured_only_after_the_role_may_send_to_it(name):
+    # Lambda checks the function's role for permission on the destination when the configuration is set
+    # (InvalidParameterValueException otherwise), so the grant must exist before, not beside it.
+    template = FUNCTION_STACKS[name]
+    resources = template.body["Resources"]
+    (config_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    before = _created_before(template, config_id)
+    assert {"FunctionRole", "Function", "FailedInvocationsQueue"} <= before
+    # The grant is inside the role resource: no separate policy that CloudFormation could create later.
+    grants = [
+        s
+        for s in resources["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if isinstance(s, dict) and s.get("Action") == "sqs:SendMessage"
+    ]
+    assert grants and grants[0]["Resource"] == {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}
+    # Any policy attached to the role from outside (a key grant for an encrypted queue, say) comes first too.
+    attached = {
+        k
+        for k, r in resources.items()
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::KMS::Key")
+        and "FunctionRole" in _references(r.get("Properties", {}))
+    }
+    assert attached <= before
 
 
 # --- the checks adopted from AWS's Guard Rules Registry (README: "What the stack creates") ---
