@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 from cfnlint.decode import decode_str
 
+from tests.cfn_template import Template
 from tools.deploy import (
     DeployError,
     Plan,
@@ -112,18 +113,20 @@ def test_zip_imports_and_runs_the_handler(tmp_path):
     assert '"NON_COMPLIANT": 1' in completed.stdout
 
 
-def test_rule_has_all_three_triggers_and_iam_user_scope():
-    rule = RESOURCES["ConfigRule"]["Properties"]
+def test_without_the_event_path_the_rule_has_all_three_triggers_and_iam_user_scope():
+    # With the event path on (the default) the rule is periodic-only: tests/unit/test_rule_triggers.py.
+    given = {"CodeBucket": "artifacts", "ReevaluateOnIamChange": "false", "MaximumExecutionFrequency": "Six_Hours"}
+    rule = Template.load("rule.yaml").resolve(given).resources["ConfigRule"]["Properties"]
     assert rule["Scope"] == {"ComplianceResourceTypes": ["AWS::IAM::User"]}
     assert rule["Source"]["Owner"] == "CUSTOM_LAMBDA"
-    assert rule["Source"]["SourceIdentifier"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert rule["Source"]["SourceIdentifier"] == "getatt:Function.Arn"
     kinds = {detail["MessageType"]: detail for detail in rule["Source"]["SourceDetails"]}
     assert set(kinds) == {
         "ConfigurationItemChangeNotification",
         "OversizedConfigurationItemChangeNotification",
         "ScheduledNotification",
     }
-    assert kinds["ScheduledNotification"]["MaximumExecutionFrequency"] == {"Ref": "MaximumExecutionFrequency"}
+    assert kinds["ScheduledNotification"]["MaximumExecutionFrequency"] == "Six_Hours"
 
 
 def test_every_rule_parameter_is_passed_through_with_the_codes_validation():

@@ -129,11 +129,7 @@ def test_function_role_only_assumes_the_member_role_inside_the_organization():
 def test_organization_rule_wiring():
     rule = ORGANIZATION["Resources"]["OrganizationRule"]["Properties"]
     metadata = rule["OrganizationCustomRuleMetadata"]
-    assert set(metadata["OrganizationConfigRuleTriggerTypes"]) == {
-        "ConfigurationItemChangeNotification",
-        "OversizedConfigurationItemChangeNotification",
-        "ScheduledNotification",
-    }
+    # The triggers under either ReevaluateOnIamChange: tests/unit/test_rule_triggers.py.
     assert metadata["ResourceTypesScope"] == ["AWS::IAM::User"]
     assert metadata["LambdaFunctionArn"] == {"Fn::GetAtt": ["Function", "Arn"]}
     resolved = Template.load("organization.yaml").resolve(
@@ -161,11 +157,14 @@ def test_organization_rule_wiring():
     assert stackset["PermissionModel"] == "SERVICE_MANAGED" and stackset["AutoDeployment"]["Enabled"] is True
 
 
-def test_conformance_pack_holds_the_rule_with_all_triggers():
+def test_conformance_pack_without_the_event_path_holds_the_rule_with_all_triggers():
+    # With the event path on (the default) the rule is periodic-only: tests/unit/test_rule_triggers.py.
     rule = CONFORMANCE_PACK["Resources"]["IamUserConsoleMfa"]["Properties"]
     assert rule["Source"]["SourceIdentifier"] == {"Ref": "FunctionArn"}
     assert rule["Scope"] == {"ComplianceResourceTypes": ["AWS::IAM::User"]}
-    assert len(rule["Source"]["SourceDetails"]) == 3
+    given = {"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f", "ReevaluateOnIamChange": "false"}
+    resolved = Template.load("conformance-pack.yaml").resolve(given).resources["IamUserConsoleMfa"]["Properties"]
+    assert len(resolved["Source"]["SourceDetails"]) == 3
     assert set(rule["InputParameters"]) >= {"ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ExecutionRoleName"}
 
 
