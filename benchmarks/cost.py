@@ -24,10 +24,15 @@ import json
 import os
 import random
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from console_mfa.facts import MfaType
+from console_mfa.verdict import FactsRecord, parse_annotation
 
 from benchmarks.sweep import ACCOUNT_ID, PARAMETERS, seed_mix, use_emulated_account
 
@@ -58,7 +63,17 @@ class DayOfSweeps:
     calls_per_sweep: list[dict[str, int]]
     first_sweep_evaluations: int
     first_sweep_calls: dict[str, int]
-    every_sweep_right: bool
+    # After every sweep: what Config holds against a live per-user check.
+    checks: list[TruthCheck] = field(default_factory=list)
+
+    @property
+    def wrong_compliance_types(self) -> int:
+        """Results, summed over the day's sweeps, whose compliance type differs from a live per-user check."""
+        return sum(check.wrong_compliance_types for check in self.checks)
+
+    @property
+    def every_sweep_right(self) -> bool:
+        return all(check.right for check in self.checks)
 
     @property
     def evaluations_per_day(self) -> int:
@@ -85,25 +100,42 @@ class Clock:
         return self.now
 
 
-def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> None:
-    """One user's password or MFA changes, so that its verdict changes."""
+def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> bool:
+    """One user's password or MFA changes, so that its verdict changes; False when no user is left to change."""
     from mfa_audit.emulated_account import device_serial
 
-    kind = rng.choice(("gains-password", "gains-mfa", "loses-password"))
-    if kind == "gains-password" and state["without_password"]:
-        name = state["without_password"].pop()
-        iam.create_login_profile(UserName=name, Password="Emulated-Passw0rd!")  # noqa: S106 - emulated account
-    elif kind == "gains-mfa" and state["without_mfa"]:
-        name = state["without_mfa"].pop()
-        serial = device_serial("hardware", name, ACCOUNT_ID, 7)
-        iam.enable_mfa_device(
-            UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
-        )
-    elif state["with_password"]:
-        iam.delete_login_profile(UserName=state["with_password"].pop())
+    kinds = ["gains-password", "gains-mfa", "loses-password"]
+    rng.shuffle(kinds)
+    for kind in kinds:
+        if kind == "gains-password" and state["without_password"]:
+            name = state["without_password"].pop()
+            iam.create_login_profile(UserName=name, Password="Emulated-Passw0rd!")  # noqa: S106 - emulated account
+            return True
+        if kind == "gains-mfa" and state["without_mfa"]:
+            name = state["without_mfa"].pop()
+            serial = device_serial("hardware", name, ACCOUNT_ID, 7)
+            iam.enable_mfa_device(
+                UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+            )
+            return True
+        if kind == "loses-password" and state["with_password"]:
+            iam.delete_login_profile(UserName=state["with_password"].pop())
+            return True
+    return False
 
 
-def _truth(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
+@contextmanager
+def _strategy(strategy: str) -> Iterator[None]:
+    before = os.environ.get("SWEEP_STRATEGY")
+    os.environ["SWEEP_STRATEGY"] = strategy
+    try:
+        yield
+    finally:
+        os.environ["SWEEP_STRATEGY"] = before if before is not None else "auto"
+
+
+def _live_check(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
+    """What a live per-user check of every user decides now (Config left as it was)."""
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
     from mfa_audit.events import LambdaContext, scheduled_event
@@ -113,21 +145,96 @@ def _truth(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
     event = scheduled_event(PARAMETERS)
     event["resultToken"] = "TESTMODE"
     config.put_calls.clear()
-    lambda_handler(event, LambdaContext(), clock=clock)
+    with _strategy("live"):
+        lambda_handler(event, LambdaContext(), clock=clock)
     decided = {e["ComplianceResourceId"]: (e["ComplianceType"], e["Annotation"]) for e in config.sent}
     config.results, config.recorded_at, config.result_accounts = kept
     return decided
 
 
-def _holds_the_truth(config: Any, clock: Clock) -> bool:
-    decided = _truth(config, clock)
+def _record_holds(held: FactsRecord | None, live: FactsRecord | None) -> bool:
+    """Whether the facts record Config holds is true of the facts a live check reads.
+
+    A record from a check (``pw=``, ``mfa=``) must equal the live one. A record the bulk sweep settled from
+    the credential report states bounds: the profile created at that second or later (and either both or
+    neither have a profile), and at least its device kinds, where ``u`` (the report's device of unknown
+    kind) stands for one device of any kind.
+    """
+    if held is None or live is None:
+        return held == live
+    if not held.from_credential_report:
+        return held == live
+    if (held.login_profile_created is None) != (live.login_profile_created is None):
+        return False
+    if held.login_profile_created is not None and held.login_profile_created > live.login_profile_created:
+        return False
+    known = held.mfa_types - {MfaType.UNVERIFIED}
+    return known <= live.mfa_types and (MfaType.UNVERIFIED not in held.mfa_types or bool(live.mfa_types - known))
+
+
+@dataclass
+class TruthCheck:
+    """How what Config holds after one sweep differs from a live per-user check of every user."""
+
+    wrong_compliance_types: int = 0
+    # Same compliance type, but the annotation's text for people (before the facts record) differs.
+    human_text_differs: int = 0
+    # The facts record is not true of the live facts (see _record_holds).
+    record_untrue: int = 0
+    # A user IAM lists that Config holds no result for; a result for a user IAM no longer lists, not NOT_APPLICABLE.
+    missing: int = 0
+    gone_not_cleared: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def right(self) -> bool:
+        return not (
+            self.wrong_compliance_types
+            or self.human_text_differs
+            or self.record_untrue
+            or self.missing
+            or self.gone_not_cleared
+        )
+
+
+def check_against_live(config: Any, clock: Clock) -> TruthCheck:
+    """Compare every result Config holds with a live per-user check (see TruthCheck)."""
+    live = _live_check(config, clock)
     holds = {rid: (e["ComplianceType"], e["Annotation"]) for rid, e in config.results.items()}
-    current_right = all(holds.get(rid) == verdict for rid, verdict in decided.items())
-    gone_cleared = all(holds[rid][0] == "NOT_APPLICABLE" for rid in set(holds) - set(decided))
-    return current_right and gone_cleared
+    check = TruthCheck()
+    for rid, (compliance_type, annotation) in live.items():
+        held = holds.get(rid)
+        if held is None:
+            check.missing += 1
+            kind = "missing"
+        elif held[0] != compliance_type:
+            check.wrong_compliance_types += 1
+            kind = "wrong compliance type"
+        else:
+            held_annotation, live_annotation = parse_annotation(held[1]), parse_annotation(annotation)
+            if held_annotation.text != live_annotation.text:
+                check.human_text_differs += 1
+                kind = "human text differs"
+            elif not _record_holds(held_annotation.facts, live_annotation.facts):
+                check.record_untrue += 1
+                kind = "facts record untrue"
+            else:
+                continue
+        if len(check.examples) < 3:
+            check.examples.append(f"{kind}: {rid} holds {held!r}, live {(compliance_type, annotation)!r}")
+    for rid in set(holds) - set(live):
+        if holds[rid][0] != "NOT_APPLICABLE":
+            check.gone_not_cleared += 1
+    return check
 
 
-def simulate_day(size: int, seed: int) -> DayOfSweeps:
+def simulate_day(size: int, seed: int, changed_per_sweep: float | None = None, held_from: str = "live") -> DayOfSweeps:
+    """One day of hourly sweeps; ``changed_per_sweep`` (a fraction of users) replaces the 1% daily churn.
+
+    ``held_from`` is the sweep whose results Config holds at the start: ``live`` (the steady state: within
+    ReconfirmDays every result is rewritten by a live re-confirmation) or ``bulk`` (just after a bulk
+    sweep, as on the first day or after a fallback: its results settled from the credential report).
+    """
     import boto3
     from console_mfa.config_report import latest_reconfirmation_moment
     from console_mfa.policy import DEFAULT_RECONFIRM_DAYS
@@ -164,18 +271,25 @@ def simulate_day(size: int, seed: int) -> DayOfSweeps:
         cloudtrail.age_history(timedelta(days=DEFAULT_RECONFIRM_DAYS + 1))
         report.generate_now()
 
+        # "before": the sweep of old (bulk above 200 users), sending every result.
         with ApiCallCounter() as counter:
             lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
-        first = DayOfSweeps(size, 0, [], [], len(config.sent), dict(counter.calls), True)
+        first = DayOfSweeps(size, 0, [], [], len(config.sent), dict(counter.calls))
+        if held_from == "live":
+            config.forget_results()
+            with _strategy("live"):
+                lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
         # Steady state: every result last recorded at its user's latest re-confirmation moment.
         for resource_id in config.recorded_at:
             config.recorded_at[resource_id] = latest_reconfirmation_moment(resource_id, clock(), DEFAULT_RECONFIRM_DAYS)
 
-        changes_due, changes_made = size * DAILY_CHURN, 0
+        changes_due = size * (DAILY_CHURN if changed_per_sweep is None else changed_per_sweep * SWEEPS_PER_DAY)
+        changes_made = 0
         for hour in range(1, SWEEPS_PER_DAY + 1):
             clock.now += timedelta(hours=1)
             while changes_made < round(changes_due * hour / SWEEPS_PER_DAY):
-                _change_one(iam, state, rng)
+                if not _change_one(iam, state, rng):
+                    raise RuntimeError(f"{size} users: no user left to change after {changes_made} changes")
                 changes_made += 1
             if hour % REPORT_REUSE_HOURS == 0:
                 report.generate_now()
@@ -184,7 +298,7 @@ def simulate_day(size: int, seed: int) -> DayOfSweeps:
                 lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
             first.evaluations_per_sweep.append(len(config.sent))
             first.calls_per_sweep.append(dict(counter.calls))
-            first.every_sweep_right = first.every_sweep_right and _holds_the_truth(config, clock)
+            first.checks.append(check_against_live(config, clock))
         first.changes = changes_made
         return first
 
@@ -193,11 +307,11 @@ def table(days: list[DayOfSweeps], header: bool = True) -> str:
     """The table's rows for these days, under its two header lines unless ``header`` is false."""
     title = (
         f"{'users':>6} {'changes/day':>11} {'evals/sweep':>11} | {'evaluations per day':^34} | "
-        f"{'Config charge per month (USD)':^34} | {'API calls per day':^37} | {'IAM per sweep':^21} | {'right':>5}"
+        f"{'Config charge per month (USD)':^34} | {'API calls per day':^37} | {'IAM per sweep':^21} | {'wrong':>5} {'right':>5}"
     )
     sub = (
         f"{'':>6} {'':>11} {'(hourly)':>11} | {'managed':>10} {'before':>10} {'hourly':>10} | "
-        f"{'managed':>10} {'before':>10} {'hourly':>10} | {'before':>8} {'hourly':>8} {'IAM':>8} {'CT':>8} | {'mean':>6} {'max':>6} {'target':>7} | {'':>5}"
+        f"{'managed':>10} {'before':>10} {'hourly':>10} | {'before':>8} {'hourly':>8} {'IAM':>8} {'CT':>8} | {'mean':>6} {'max':>6} {'target':>7} | {'types':>5} {'':>5}"
     )
     lines = [title, sub, "-" * len(sub)] if header else []
     for day in days:
@@ -209,7 +323,7 @@ def table(days: list[DayOfSweeps], header: bool = True) -> str:
             f"{monthly_charge(day.size):>10.2f} {monthly_charge(before):>10.2f} {monthly_charge(day.evaluations_per_day):>10.2f} | "
             f"{sum(day.first_sweep_calls.values()):>8} {day.calls_per_day():>8} {day.calls_per_day('iam:'):>8} "
             f"{day.calls_per_day('cloudtrail:'):>8} | {iam_mean:>6.1f} {iam_max:>6} {day.iam_target():>7.0f} | "
-            f"{'yes' if day.every_sweep_right else 'NO':>5}"
+            f"{day.wrong_compliance_types:>5} {'yes' if day.every_sweep_right else 'NO':>5}"
         )
     return "\n".join(lines)
 
@@ -219,22 +333,45 @@ def main() -> None:
     parser.add_argument("--sizes", default="500,2000,5000")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("bench-results/cost.json"))
+    parser.add_argument(
+        "--changed-per-sweep",
+        type=float,
+        help="fraction of users changed between two sweeps (e.g. 0.01), instead of 1%% churn per day",
+    )
+    parser.add_argument(
+        "--held-from",
+        choices=("live", "bulk"),
+        default="live",
+        help="what Config holds at the start: a live sweep's results (steady state) or a bulk sweep's",
+    )
     args = parser.parse_args()
     use_emulated_account()
 
+    churn = (
+        f"{DAILY_CHURN:.0%} churn per day"
+        if args.changed_per_sweep is None
+        else (f"{args.changed_per_sweep:.0%} of users changed per sweep")
+    )
     # One table on stdout, each size's row added as soon as it is measured; progress goes to stderr.
     days: list[DayOfSweeps] = []
     for size in (int(s) for s in args.sizes.split(",")):
-        print(f"one day of hourly sweeps, {size} users, {DAILY_CHURN:.0%} churn ...", file=sys.stderr, flush=True)
-        day = simulate_day(size, args.seed)
+        print(f"one day of hourly sweeps, {size} users, {churn} ...", file=sys.stderr, flush=True)
+        day = simulate_day(size, args.seed, args.changed_per_sweep, args.held_from)
         print(table([day], header=not days), flush=True)
+        for hour, check in enumerate(day.checks, 1):
+            for example in check.examples:
+                print(f"  after sweep {hour}: {example}", file=sys.stderr)
         days.append(day)
     print(
-        "\nmanaged: AWS's managed rule, daily; before: this rule sending every result, daily; hourly: this rule\n"
+        f"\n{churn}; Config holds a {args.held_from} sweep's results at the start.\n"
+        "managed: AWS's managed rule, daily; before: this rule sending every result, daily; hourly: this rule\n"
         "sending only changes and due re-confirmations (ReconfirmDays 30), hourly. API calls: before = one daily\n"
         "sweep; hourly = 24 sweeps (IAM and CloudTrail (CT) of those). Charge for this rule alone in the account.\n"
         "IAM per sweep: one steady-state hourly sweep (carry-forward), mean and largest of the day, against\n"
-        "issue 19's target of 3% of users + 20. right: Config held the truth after every sweep."
+        "issue 19's target of 3% of users + 20. After every sweep, each result Config holds is compared with a\n"
+        "live per-user check: wrong types = results (summed over the sweeps) whose compliance type differs;\n"
+        "right = also the same text for people, a facts record true of the live facts (equal, or bounds that\n"
+        "hold for a record settled from the credential report), no user missing, every gone user NOT_APPLICABLE."
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(day) for day in days], indent=2))
