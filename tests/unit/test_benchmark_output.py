@@ -21,7 +21,8 @@ def _run(strategy: str, size: int) -> sweep.Run:
 
 
 def _day(size: int) -> cost.DayOfSweeps:
-    return cost.DayOfSweeps(size, 1, [1] * 24, [{"iam:ListUsers": 1}] * 24, size, {"iam:ListUsers": 1}, True)
+    checks = [cost.TruthCheck()] * 24
+    return cost.DayOfSweeps(size, 1, [1] * 24, [{"iam:ListUsers": 1}] * 24, size, {"iam:ListUsers": 1}, checks)
 
 
 def _main(module, monkeypatch, tmp_path, sizes: str) -> None:
@@ -45,7 +46,7 @@ def test_the_sweep_benchmark_prints_its_header_and_each_row_once(monkeypatch, tm
 @pytest.mark.parametrize("sizes", ["500", "500,2000"])
 def test_the_cost_benchmark_prints_its_header_and_each_row_once(monkeypatch, tmp_path, capsys, sizes):
     monkeypatch.setattr(cost, "use_emulated_account", lambda: None)
-    monkeypatch.setattr(cost, "simulate_day", lambda size, seed: _day(size))
+    monkeypatch.setattr(cost, "simulate_day", lambda size, *_: _day(size))
     _main(cost, monkeypatch, tmp_path, sizes)
     out = capsys.readouterr().out
     header = cost.table([]).splitlines()[0]
