@@ -9,6 +9,7 @@ from console_mfa.verdict import (
     RECORD_MAX_LENGTH,
     FactsRecord,
     decide,
+    human_text,
     parse_annotation,
     verdict_for_missing_user,
 )
@@ -108,3 +109,19 @@ def test_the_recorded_time_is_whole_seconds_rounded_down():
     created = datetime(2026, 1, 1, 12, 0, 0, 900000, tzinfo=timezone.utc)
     record = FactsRecord.of(_bob(created=created))
     assert record.login_profile_created == datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.data())
+def test_the_human_text_of_any_annotation_has_no_facts_record_and_keeps_the_rest(data):
+    user = data.draw(users())
+    verdict = decide(user, data.draw(policies(user)), NOW)
+    text = human_text(verdict.annotation)
+    assert "[v1 " not in text
+    assert text.strip() and verdict.annotation.startswith(text)
+    assert verdict.annotation[len(text) :] == parse_annotation(verdict.annotation).facts.as_text()
+
+
+def test_the_human_text_of_an_annotation_without_a_record_is_the_whole_annotation():
+    gone = verdict_for_missing_user("The user was deleted. [not a record]")
+    assert human_text(gone.annotation) == gone.annotation

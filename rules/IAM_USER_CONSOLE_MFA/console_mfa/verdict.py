@@ -10,7 +10,8 @@ from the credential report: the profile was created at that second or later, and
 has these devices or more). The human text is cut to leave room, so the record always
 survives Config's 256-character limit. The format and its reader, :func:`parse_annotation`,
 live here side by side; the sweep rebuilds a user's facts from a held result's record, and
-the organization report reads the found/allowed columns with the same reader.
+the organization report reads the found/allowed columns with the same reader. Outputs for
+people show :func:`human_text` (the annotation without its record).
 
 Example::
 
@@ -244,6 +245,21 @@ def parse_annotation(annotation: str) -> ParsedAnnotation:
     found_allowed = _FOUND_AND_ALLOWED.search(text)
     found, allowed = (found_allowed.group(1).strip(), found_allowed.group(2).strip()) if found_allowed else ("-", "-")
     return ParsedAnnotation(text, facts, found, allowed)
+
+
+def human_text(annotation: str) -> str:
+    """The annotation as people should read it: its text without the facts record at the end.
+
+    For every output a person reads (tables, markdown, CSV, HTML, findings, the organization report);
+    Config keeps the whole annotation, since the sweep carries results forward from the record. An
+    annotation without a record (older, another rule's, a gone user's) is returned as it is.
+
+    Example::
+
+        human_text("Console password with MFA: virtual. [v1 pw=1767225600 mfa=v]")
+        # "Console password with MFA: virtual."
+    """
+    return parse_annotation(annotation).text
 
 
 def _facts_from(match: re.Match[str]) -> FactsRecord | None:
