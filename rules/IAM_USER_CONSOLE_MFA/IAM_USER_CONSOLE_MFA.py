@@ -136,7 +136,10 @@ def periodic_evaluations(
     evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}
     evaluations += [evaluation_for(user_id, gone, timestamp) for user_id in gone_user_ids(held, evaluated_ids)]
     return PeriodicRun(
-        evaluations, worth_sending(evaluations, held, now, policy.reconfirm_days), sweep.checked, sweep.listed
+        evaluations,
+        worth_sending(evaluations, held, now, policy.reconfirm_days, sweep.rerecord),
+        sweep.checked,
+        sweep.listed,
     )
 
 

@@ -233,3 +233,19 @@ def test_a_window_past_cloudtrails_history_falls_back_and_says_why(account, conf
     log = last_log(caplog)
     assert log["strategy"] == "live"
     assert "CloudTrail keeps 90 days" in log["notes"][0]
+
+
+def test_a_user_checked_live_after_a_change_is_carried_from_the_sweep_after_next(account, iam, config, clock):
+    # The change lies within the margin before the result's recording, so the next sweep checks the user
+    # again; that check must re-record the (unchanged) result, or every later sweep would check it again too.
+    iam.create_login_profile(UserName="dave", Password="Emulated-Passw0rd!")  # noqa: S106
+    run(config, clock)
+    clock.advance(hours=1)
+    again = run(config, clock)
+    assert per_user_calls(again) >= 1
+    assert [e["ComplianceType"] for e in config.sent] == ["NON_COMPLIANT"]
+    for _ in range(3):
+        clock.advance(hours=1)
+        assert per_user_calls(run(config, clock)) == 0
+        assert config.sent == []
+    assert_config_holds_the_truth(config, clock)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
@@ -214,14 +214,22 @@ def reconfirmation_due(resource_id: str, recorded: datetime, now: datetime, reco
 
 
 def worth_sending(
-    evaluations: Sequence[dict[str, Any]], held: Mapping[str, HeldResult], now: datetime, reconfirm_days: int
+    evaluations: Sequence[dict[str, Any]],
+    held: Mapping[str, HeldResult],
+    now: datetime,
+    reconfirm_days: int,
+    rerecord: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """The evaluations that change what Config holds, or re-confirm a result that is due."""
+    """The evaluations that change what Config holds, re-confirm a result that is due, or are for ``rerecord``.
+
+    ``rerecord``: resource ids whose result is sent even when unchanged, to move its recorded time forward.
+    """
     to_send = []
     for evaluation in evaluations:
         current = held.get(evaluation["ComplianceResourceId"])
         if (
             current is None
+            or evaluation["ComplianceResourceId"] in rerecord
             or current.compliance_type != evaluation["ComplianceType"]
             or current.annotation != evaluation.get("Annotation", "")
             or reconfirmation_due(evaluation["ComplianceResourceId"], current.recorded, now, reconfirm_days)

@@ -91,6 +91,10 @@ class SweepResult:
     notes: list[str] = field(default_factory=list)
     # How many users ListUsers returned; more than were settled when the deadline stopped the sweep.
     listed: int = 0
+    # A carry-forward sweep's users checked live (UserIds): their results are sent even when unchanged, so that
+    # the recorded time moves past what sent them to a live check (a change, for one) and the next sweep can
+    # carry them; a result not sent keeps its old recorded time, and its user would be checked live every sweep.
+    rerecord: set[str] = field(default_factory=set)
 
     @property
     def checked(self) -> int:
@@ -305,7 +309,9 @@ def _carry_forward(
         f"carried {len(plan.carried)} held results; checked {len(plan.check_live)} users live"
         + (f" ({_reasons(plan.why_live)})" if plan.why_live else ""),
     ]
-    return _result([carried.get(u.user_id) or checked[u.user_id] for u in users], "carry-forward", notes)
+    result = _result([carried.get(u.user_id) or checked[u.user_id] for u in users], "carry-forward", notes)
+    result.rerecord = {facts.user_id for facts in result.users if facts.user_id not in carried}
+    return result
 
 
 def _reasons(why: Mapping[str, int]) -> str:
