@@ -33,14 +33,23 @@ class Clock:
 
 
 @pytest.fixture
-def clock(config):
+def clock(config, cloudtrail):
     moving = Clock()
     config.clock = moving
+    cloudtrail.clock = moving
+    moving.cloudtrail = cloudtrail
     return moving
+
+
+# Before the rule's first sweep, the account's users were set up longer ago than the carry-forward's margin:
+# a user changed within it is checked live once more, and its result sent again, by the next sweep.
+SET_UP_BEFORE_THE_FIRST_SWEEP = timedelta(hours=1)
 
 
 def sweep(config, clock, parameters=None):
     """One periodic run; returns the UserIds it sent."""
+    if not config.results and getattr(clock, "cloudtrail", None) is not None:
+        clock.cloudtrail.age_history(SET_UP_BEFORE_THE_FIRST_SWEEP)
     config.put_calls.clear()
     lambda_handler(scheduled_event(parameters), LambdaContext(), clock=clock)
     return {e["ComplianceResourceId"] for e in config.sent}
