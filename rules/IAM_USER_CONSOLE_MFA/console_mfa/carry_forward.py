@@ -14,6 +14,9 @@ call. A held result is *carried* only when all of these hold:
     up to now. The margin covers the time between the live read and Config's recording (at most a
     Lambda's 15 minutes) and IAM's propagation. The search starts at the oldest carried result, so a
     late-delivered event is still seen by the next sweep: a result not re-sent keeps its recorded time.
+    For the same reason the sweep re-sends the result of every user it checks live, changed or not
+    (``SweepResult.rerecord``): otherwise a change within the margin before a recording would send
+    its user to a live check on every later sweep.
 (c) **It is not due for re-confirmation** (``ReconfirmDays``, :func:`reconfirmation_due`): due users are
     checked live, so no result is carried longer than ``ReconfirmDays`` without a check.
 
