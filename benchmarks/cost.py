@@ -228,7 +228,13 @@ def check_against_live(config: Any, clock: Clock) -> TruthCheck:
     return check
 
 
-def simulate_day(size: int, seed: int, changed_per_sweep: float | None = None, held_from: str = "live") -> DayOfSweeps:
+def simulate_day(
+    size: int,
+    seed: int,
+    changed_per_sweep: float | None = None,
+    held_from: str = "live",
+    changes_at_the_sweep: bool = False,
+) -> DayOfSweeps:
     """One day of hourly sweeps; ``changed_per_sweep`` (a fraction of users) replaces the 1% daily churn.
 
     ``held_from`` is the sweep whose results Config holds at the start: ``live`` (the steady state: within
@@ -286,11 +292,21 @@ def simulate_day(size: int, seed: int, changed_per_sweep: float | None = None, h
         changes_due = size * (DAILY_CHURN if changed_per_sweep is None else changed_per_sweep * SWEEPS_PER_DAY)
         changes_made = 0
         for hour in range(1, SWEEPS_PER_DAY + 1):
-            clock.now += timedelta(hours=1)
-            while changes_made < round(changes_due * hour / SWEEPS_PER_DAY):
+            last_sweep = clock.now
+            due_by_now = round(changes_due * hour / SWEEPS_PER_DAY)
+            # Each change at its own moment since the last sweep, in CloudTrail too; or all at the sweep's moment,
+            # the worst case: every changed user's change then lies within the carry-forward's margin.
+            moments = (
+                [timedelta(hours=1)] * (due_by_now - changes_made)
+                if changes_at_the_sweep
+                else sorted(timedelta(seconds=rng.uniform(0, 3600)) for _ in range(due_by_now - changes_made))
+            )
+            for moment in moments:
+                clock.now = last_sweep + moment
                 if not _change_one(iam, state, rng):
                     raise RuntimeError(f"{size} users: no user left to change after {changes_made} changes")
                 changes_made += 1
+            clock.now = last_sweep + timedelta(hours=1)
             if hour % REPORT_REUSE_HOURS == 0:
                 report.generate_now()
             config.put_calls.clear()
@@ -344,6 +360,11 @@ def main() -> None:
         default="live",
         help="what Config holds at the start: a live sweep's results (steady state) or a bulk sweep's",
     )
+    parser.add_argument(
+        "--changes-at-the-sweep",
+        action="store_true",
+        help="make every change at the moment of the next sweep (worst case), not at a random moment before it",
+    )
     args = parser.parse_args()
     use_emulated_account()
 
@@ -356,14 +377,16 @@ def main() -> None:
     days: list[DayOfSweeps] = []
     for size in (int(s) for s in args.sizes.split(",")):
         print(f"one day of hourly sweeps, {size} users, {churn} ...", file=sys.stderr, flush=True)
-        day = simulate_day(size, args.seed, args.changed_per_sweep, args.held_from)
+        day = simulate_day(size, args.seed, args.changed_per_sweep, args.held_from, args.changes_at_the_sweep)
         print(table([day], header=not days), flush=True)
         for hour, check in enumerate(day.checks, 1):
             for example in check.examples:
                 print(f"  after sweep {hour}: {example}", file=sys.stderr)
         days.append(day)
     print(
-        f"\n{churn}; Config holds a {args.held_from} sweep's results at the start.\n"
+        f"\n{churn}, each "
+        + ("at the moment of the next sweep" if args.changes_at_the_sweep else "at a random moment between sweeps")
+        + f"; Config holds a {args.held_from} sweep's results at the start.\n"
         "managed: AWS's managed rule, daily; before: this rule sending every result, daily; hourly: this rule\n"
         "sending only changes and due re-confirmations (ReconfirmDays 30), hourly. API calls: before = one daily\n"
         "sweep; hourly = 24 sweeps (IAM and CloudTrail (CT) of those). Charge for this rule alone in the account.\n"
