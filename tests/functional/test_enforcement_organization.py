@@ -20,7 +20,7 @@ from enforcement_handler import _memberships, handler
 from mfa_audit.emulated_account import SeedUser, create_user
 from mfa_audit.emulated_services import ApiCallCounter, EmulatedError, JsonServiceEmulator
 from mfa_audit.events import LambdaContext
-from tests.cfn_template import Template
+from tests.cfn_template import TEMPLATES, Template
 
 MANAGEMENT = "123456789012"
 TABLE = "org-enforcement-ledger"
@@ -77,7 +77,7 @@ class EmulatedAutomation(JsonServiceEmulator):
         return {"AutomationExecution": execution}
 
 
-def clients_in(account, service):
+def clients_in(account, service, **options):
     credentials = boto3.client("sts", region_name="us-east-1").assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="test-setup"
     )["Credentials"]
@@ -87,6 +87,7 @@ def clients_in(account, service):
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
+        **options,
     )
 
 
@@ -275,3 +276,33 @@ def test_each_role_grants_exactly_the_actions_the_code_calls_in_its_account(orga
         "kms:GenerateDataKey*",
     }
     assert in_member == _actions(member_stack(organization["id"]).resources["EnforcerRole"])
+
+
+# moto's CloudFormation creates the roles and the document (it skips AWS::IAM::Group: the unit tests check it).
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_the_member_role_stack_creates_the_enforcement_resources_under_their_fixed_names(organization):
+    prod, _ = organization["members"]
+    cloudformation = clients_in(prod, "cloudformation")
+    parameters = {
+        "FunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/rule",
+        "OrganizationId": organization["id"],
+        "EnforcementFunctionArn": f"arn:aws:lambda:us-east-1:{MANAGEMENT}:function:console-mfa-enforce-mfa",
+        "EnforcementFunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/enforcer",
+    }
+    cloudformation.create_stack(
+        StackName="console-mfa-member",
+        TemplateBody=(TEMPLATES / "member-role.yaml").read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    stack = cloudformation.describe_stacks(StackName="console-mfa-member")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    iam = clients_in(prod, "iam")
+    for role in ("iam-user-console-mfa-enforcement-automation", "iam-user-console-mfa-enforcer"):
+        assert iam.get_role(RoleName=role)["Role"]["Arn"] == f"arn:aws:iam::{prod}:role/{role}"
+    # moto's own SSM, past the automation emulator.
+    ssm = clients_in(prod, "ssm", endpoint_url="https://ssm.us-east-1.amazonaws.com")
+    document = ssm.get_document(Name=organization["document"])
+    assert document["DocumentType"] == "Automation"
+    # (moto stores the content as CloudFormation gave it, not as JSON text.)
+    assert parameters["EnforcementFunctionArn"] in document["Content"]
