@@ -38,6 +38,11 @@ class AccountOutsideOrganizationError(RuleError):
     """The event is for an account outside the organization the rule serves; refused, nothing assumed or read."""
 
 
+class UnconfirmedAutomationError(RuleError):
+    """An organization enforcement request names no automation of the enforcement document running in that
+    account for that user; refused, nothing changed."""
+
+
 class MissingPermissionError(RuleError):
     """AWS denied a call; ``action`` is the IAM action to grant (e.g. ``iam:ListMFADevices``)."""
 
