@@ -31,7 +31,7 @@ import pytest
 from botocore import xform_name
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(
     r"(?P<mark><!-- docs-test: skip \((?P<why>[^)]+)\) -->\s*\n)?"
     r"^(?P<indent>[ \t]*)```(?P<lang>sh|console)\n(?P<body>.*?)^(?P=indent)```",
