@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test docs screenshot check guard audit browser bench bench-cost bench-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
+.PHONY: help demo test docs screenshot check guard audit browser bench bench-cost bench-quick bench-freshness bench-freshness-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
 
 # `make` alone, or `make help`: every target with the text after `## ` on its line, or on a
 # `## target: text` line (for the deploy targets, whose lines are kept as they are).
@@ -95,7 +95,8 @@ package: $(STAMP) ## Build dist/IAM_USER_CONSOLE_MFA.zip (reproducible) and prin
 # Key=value words; a word that does not start with Name= continues the previous value, so
 # PARAMS="ExemptUsers=alice, bob GracePeriodDays=7" is two parameters. Quote a value holding " Name=".
 # make deploy BUCKET=my-artifacts REGION=us-east-1 [STACK=iam-user-console-mfa] [PARAMS="GracePeriodDays=14 AlarmEmail=a@b.c"] [YES=1]
-deploy deploy-organization deploy-member-role: export MFA_DEPLOY_PARAMS = $(value PARAMS)
+# Exported for every recipe (only the deploy tool reads it), so that make's database keeps one block per target.
+export MFA_DEPLOY_PARAMS = $(value PARAMS)
 
 deploy: package
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
@@ -141,7 +142,6 @@ bench-quick: $(STAMP) ## The three benchmarks at 500 users only (about 2 minutes
 
 # Change -> right result in Config, with and without the event path, under each reading of
 # StartConfigRulesEvaluation (simulated clock, a few seconds); the quick variant at 500 users.
-.PHONY: bench-freshness bench-freshness-quick
 bench-freshness: $(STAMP) ## Freshness benchmark: change to right result, with and without the event path
 	$(BIN)/python -m benchmarks.freshness
 

@@ -80,6 +80,16 @@ class ConsoleMfaRuleTest(unittest.TestCase):
         self.iam.add_response("list_mfa_devices", {"MFADevices": listed, "IsTruncated": False}, {"UserName": "bob"})
 
     def expect_evaluation(self, compliance_type):
+        # A change-triggered run first reads what Config holds for the user (here: nothing), then sends.
+        self.config.add_response(
+            "get_compliance_details_by_resource",
+            {"EvaluationResults": []},
+            {
+                "ResourceType": "AWS::IAM::User",
+                "ResourceId": USER_ID,
+                "ComplianceTypes": ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"],
+            },
+        )
         self.config.add_response(
             "put_evaluations",
             {"FailedEvaluations": []},

@@ -24,7 +24,7 @@ def test_stack_with_automatic_enforcement_creates_in_emulated_cloudformation(aws
     build(tmp_path / "rule.zip")
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="rule-artifacts")
-    key = upload(s3, "rule-artifacts", tmp_path / "rule.zip")
+    key = upload(s3, "rule-artifacts", tmp_path / "rule.zip", expected_owner="123456789012").key
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     parameters = {
         "CodeBucket": "rule-artifacts",

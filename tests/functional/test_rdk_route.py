@@ -65,7 +65,13 @@ def test_rdk_create_rule_template_gives_a_template_cfn_lint_finds_no_error_in(rd
     (rule,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Config::ConfigRule"]
     assert rule["ConfigRuleName"] == "IAM_USER_CONSOLE_MFA"
     assert rule["Scope"] == {"ComplianceResourceTypes": ["AWS::IAM::User"]}
-    assert set(rule["InputParameters"]) == {"ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ReconfirmDays"}
+    assert set(rule["InputParameters"]) == {
+        "ExemptUsers",
+        "GracePeriodDays",
+        "AllowedMfaTypes",
+        "ReconfirmDays",
+        "Enforcement",
+    }
     lint = subprocess.run([str(CFN_LINT), str(output)], capture_output=True, text=True, timeout=300)
     assert lint.returncode & CFN_LINT_ERRORS == 0, lint.stdout
     # The only findings are in RDK's own boilerplate: a DependsOn its ConfigRole already implies.
