@@ -14,6 +14,7 @@ into 0 for demo, audit and report (``make demo`` uses it: the demo's NON_COMPLIA
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import traceback
@@ -187,8 +188,15 @@ def _result_code(args: argparse.Namespace, non_compliant: bool) -> int:
     return EXIT_NON_COMPLIANT if non_compliant and not args.exit_zero else EXIT_OK
 
 
+def _need_emulation(command: str) -> None:
+    """The emulator is an extra (``pip install ".[cli]"`` has no moto): say so instead of a traceback."""
+    if importlib.util.find_spec("moto") is None:
+        raise RuleError(f'{command} needs the emulator (moto): pip install ".[cli,emulation]"')
+
+
 def _demo(args: argparse.Namespace) -> int:
-    from mfa_audit.demo import run_demo
+    _need_emulation("mfa-audit demo")
+    from mfa_audit.emulation.demo import run_demo
 
     rows, parameters = run_demo()
     if args.format == "table" and not args.quiet:
@@ -229,7 +237,8 @@ def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     if args.demo:
-        from mfa_audit.demo_organization import demo_report
+        _need_emulation("mfa-audit report --demo")
+        from mfa_audit.emulation.organization import demo_report
 
         report = demo_report()
         _note(args, "EMULATED ORGANIZATION (moto and an emulated Config aggregator): no AWS account is contacted.")

@@ -80,8 +80,8 @@ def test_zip_imports_and_runs_the_handler(tmp_path):
         import boto3
         import console_mfa, IAM_USER_CONSOLE_MFA
         assert console_mfa.__file__.startswith({str(tmp_path / "rule.zip")!r}), console_mfa.__file__
-        from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
-        from mfa_audit.events import scheduled_event
+        from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
+        from mfa_audit.emulation.events import scheduled_event
         with mock_aws(), EmulatedCloudTrail(), EmulatedConfig("IAM_USER_CONSOLE_MFA") as config:
             iam = boto3.client("iam")
             iam.create_user(UserName="bob")

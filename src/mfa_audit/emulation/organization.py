@@ -20,7 +20,7 @@ from console_mfa.facts import MfaDevice, UserFacts
 from console_mfa.policy import parse_rule_parameters
 from console_mfa.verdict import decide
 
-from mfa_audit.emulated_account import device_serial, emulated_credentials
+from mfa_audit.emulation.account import device_serial, emulated_credentials
 from mfa_audit.org_report import OrgReport
 
 DEMO_AGGREGATOR = "organization (emulated)"
@@ -89,7 +89,7 @@ def demo_report(seed: int = 7) -> OrgReport:
     import boto3
     from moto import mock_aws
 
-    from mfa_audit.emulated_services import EmulatedAggregator
+    from mfa_audit.emulation.services import EmulatedAggregator
     from mfa_audit.org_report import gather_report
 
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, nothing secret
