@@ -19,6 +19,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -26,15 +27,13 @@ from pathlib import Path
 from console_mfa.credential_report import check_report_size
 from console_mfa.exceptions import RuleError
 from console_mfa.policy import Policy, parse_rule_parameters
-from console_mfa.verdict import ComplianceType
 
-from mfa_audit.findings import render_asff, render_junit, render_ocsf
-from mfa_audit.org_report_render import REPORT_FORMATS, render_report
-from mfa_audit.output import FORMATS, ResultRow, in_user_order, render
-from mfa_audit.tabular import error_line
+from mfa_audit import formats
+from mfa_audit.formats import Subject
+from mfa_audit.formats._tabular import error_line
+from mfa_audit.results import ResultRow, UserResults
 
 EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
-FINDING_FORMATS = ("asff", "ocsf", "junit")
 PROGRESS_THRESHOLD = 300
 DEBUG_VARIABLE = "MFA_AUDIT_DEBUG"
 
@@ -56,6 +55,11 @@ def _add_output_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--version", action="version", version=f"mfa-audit {_version()}")
 
 
+def _add_format_flag(command: argparse.ArgumentParser, subject: Subject) -> None:
+    """The formats registered for what the subcommand produces (mfa_audit.formats), read when the parser is built."""
+    command.add_argument("--format", choices=formats.names(subject), default="table")
+
+
 def _add_exit_zero_flag(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--exit-zero",
@@ -70,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="evaluate an emulated account with the real Lambda handler")
-    demo.add_argument("--format", choices=FORMATS + FINDING_FORMATS, default="table")
+    _add_format_flag(demo, Subject.USER_RESULTS)
     _add_exit_zero_flag(demo)
     _add_output_flags(demo)
 
@@ -85,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--exempt-users", help="as the ExemptUsers rule parameter")
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
-    audit.add_argument("--format", choices=FORMATS + FINDING_FORMATS, default="table")
+    _add_format_flag(audit, Subject.USER_RESULTS)
     _add_exit_zero_flag(audit)
     _add_output_flags(audit)
 
@@ -99,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the rule's name (organization and conformance-pack copies are found too)",
     )
     _add_credential_flags(report)
-    report.add_argument("--format", choices=REPORT_FORMATS, default="table")
+    _add_format_flag(report, Subject.ORGANIZATION_REPORT)
     _add_exit_zero_flag(report)
     _add_output_flags(report)
 
@@ -159,29 +163,10 @@ def _emit(
 ) -> int:
     for line in limitations:
         _note(args, line)
-    # One order for every format, so two formats of one audit list the users alike.
-    rows = in_user_order(rows)
-    if args.format in FINDING_FORMATS:
-        listed = [r for r in rows if r.result is ComplianceType.NON_COMPLIANT] if args.only_failed else rows
-        generated = datetime.now(timezone.utc)
-        region = getattr(args, "region", None) or "us-east-1"
-        if args.format == "asff":
-            text = render_asff(listed, generated=generated, region=region)
-        elif args.format == "ocsf":
-            text = render_ocsf(listed, generated=generated, region=region, version=_version())
-        else:
-            text = render_junit(listed, generated=generated)
-    else:
-        text = render(
-            rows,
-            args.format,
-            source=source,
-            parameters=parameters,
-            limitations=limitations,
-            only_failed=args.only_failed,
-        )
-    _write(args, text)
-    return _result_code(args, any(row.result is ComplianceType.NON_COMPLIANT for row in rows))
+    results = UserResults.of(rows, source=source, parameters=parameters, limitations=limitations, version=_version())
+    region = getattr(args, "region", None) or "us-east-1"
+    _write(args, formats.render(args.format, results, region=region, only_failed=args.only_failed))
+    return _result_code(args, results.non_compliant)
 
 
 def _result_code(args: argparse.Namespace, non_compliant: bool) -> int:
@@ -248,10 +233,9 @@ def _report(args: argparse.Namespace) -> int:
 
         clients = clients_for_cli(args.profile, args.region, args.role_arn)
         report = gather_report(clients.config, args.aggregator, args.rule_name, clients.client("organizations"))
-    report.tool_version = _version()
-    if args.only_failed:
-        report.users = report.non_compliant
-    _write(args, render_report(report, args.format, args.region or "us-east-1"))
+    report = replace(report, tool_version=_version())
+    region = args.region or "us-east-1"
+    _write(args, formats.render(args.format, report, region=region, only_failed=args.only_failed))
     return _result_code(args, bool(report.non_compliant))
 
 

@@ -1,13 +1,13 @@
 """The organization-wide report: the rule's results across accounts, read from a Config aggregator.
 
-Gathering is the only part that calls AWS (read-only aggregator APIs); rendering lives in
-:mod:`mfa_audit.org_report_render`. Each user (account, Region, UserId) is counted once, however many
+Gathering is the only part that calls AWS (read-only aggregator APIs); rendering is the formats'
+(:mod:`mfa_audit.formats`). Each user (account, Region, UserId) is counted once, however many
 rules in its account match the rule name (:func:`worst_result`), and such accounts are flagged.
 
 Example::
 
     report = gather_report(config_client, aggregator="organization", rule="IAM_USER_CONSOLE_MFA")
-    print(render_report(report, "markdown"))
+    print(render("markdown", report))
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from botocore.client import BaseClient
 from console_mfa.aws import collect
@@ -283,38 +282,3 @@ def _results(config: BaseClient, aggregator: str, rule_name: str, account_id: st
         AccountId=account_id,
         AwsRegion=region,
     )
-
-
-def as_document(report: OrgReport) -> dict[str, Any]:
-    """The JSON form (schema ``mfa-audit-report/v2``: counts hold only what the aggregator returns)."""
-    return {
-        "schema": "mfa-audit-report/v2",
-        "aggregator": report.aggregator,
-        "rule": report.rule,
-        "generated": report.generated.isoformat(),
-        "newest_result": report.newest_result.isoformat() if report.newest_result else None,
-        "totals": report.totals,
-        "accounts": [
-            {
-                "account_id": a.account_id,
-                "account_name": report.account_names.get(a.account_id),
-                "region": a.region,
-                "status": a.status,
-                "counts": a.counts,
-                "rules": a.rules,
-                "more_than_one_rule": a.more_than_one_rule,
-            }
-            for a in report.accounts
-        ],
-        "non_compliant": [
-            {
-                "account_id": u.account_id,
-                "region": u.region,
-                "user_name": u.user_name,
-                "user_id": u.user_id,
-                "annotation": u.annotation,
-                "rule": u.rule,
-            }
-            for u in report.non_compliant
-        ],
-    }

@@ -16,8 +16,8 @@ from console_mfa.aws import AwsClients
 
 from mfa_audit import cli
 from mfa_audit.emulation.services import EmulatedAggregator
+from mfa_audit.formats import FIXING_URL, REPORT_FORMATS, render_report
 from mfa_audit.org_report import gather_report
-from mfa_audit.org_report_render import FIXING_URL, REPORT_FORMATS, render_report
 
 AGGREGATOR = "organization"
 ROOT = Path(__file__).resolve().parents[2]
