@@ -61,7 +61,7 @@ def test_a_registered_format_is_offered_by_the_cli_and_rendered(throwaway_format
         + ",N/A" * 14
         + "\n"
     )
-    parser = cli._parser()
+    parser = cli.parser()
     assert parser.parse_args(["audit", "--format", "names"]).format == "names"
     assert parser.parse_args(["report", "--demo", "--format", "names"]).format == "names"
     code = cli.main(["audit", "--credential-report", str(report), "--format", "names", "--quiet"])
@@ -74,7 +74,7 @@ def test_a_format_for_the_organization_report_only_is_not_offered_to_audit():
         assert "org-only" in formats.names(Subject.ORGANIZATION_REPORT)
         assert "org-only" not in formats.names(Subject.USER_RESULTS)
         with pytest.raises(SystemExit):
-            cli._parser().parse_args(["audit", "--format", "org-only"])
+            cli.parser().parse_args(["audit", "--format", "org-only"])
     finally:
         formats.unregister("org-only")
 
