@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from botocore.client import BaseClient
+from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import collect
 from console_mfa.exceptions import AwsCallError
 
@@ -174,72 +175,18 @@ def users_worst_account_first(users: list[UserResult], accounts: list[AccountSum
 
 def gather_report(config: BaseClient, aggregator: str, rule: str, organizations: BaseClient | None = None) -> OrgReport:
     """Read every account's results for ``rule`` through ``aggregator`` (paginated, retried by botocore)."""
-    sources = collect(
-        config,
-        "DescribeConfigurationAggregatorSourcesStatus",
-        "AggregatedSourceStatusList",
-        ConfigurationAggregatorName=aggregator,
-    )
-    rules = collect(
-        config,
-        "DescribeAggregateComplianceByConfigRules",
-        "AggregateComplianceByConfigRules",
-        ConfigurationAggregatorName=aggregator,
-    )
-    names = {
-        (item["SourceAccountId"], item["ResourceId"]): item.get("ResourceName", "")
-        for item in collect(
-            config,
-            "ListAggregateDiscoveredResources",
-            "ResourceIdentifiers",
-            ConfigurationAggregatorName=aggregator,
-            ResourceType="AWS::IAM::User",
-        )
-    }
-    accounts: dict[tuple[str, str], AccountSummary] = {}
-    for source in sources:
-        if source.get("SourceType") == "ORGANIZATION" or not str(source.get("SourceId", "")).isdigit():
-            continue
-        key = (source["SourceId"], source.get("AwsRegion", "-"))
-        status = source.get("LastUpdateStatus", "UNKNOWN")
-        accounts[key] = AccountSummary(
-            *key,
-            status="no results for this rule (not deployed, excluded or not yet run)"
-            if status == "SUCCEEDED"
-            else f"not collected by the aggregator: {status} {source.get('LastErrorMessage', '')}".strip(),
-        )
-    # Every copy of the rule per account and Region, the organization rule first.
-    matching: dict[tuple[str, str], list[str]] = {}
-    for entry in rules:
-        if rule_matches(entry["ConfigRuleName"], rule):
-            matching.setdefault((entry["AccountId"], entry["AwsRegion"]), []).append(entry["ConfigRuleName"])
+    # In this order: the sources, the rules, then the names (the Stubber tests expect the calls so).
+    accounts = _accounts_by_source(config, aggregator)
+    matching = _matching_rules(config, aggregator, rule)
+    names = _user_names(config, aggregator)
     users: list[UserResult] = []
     newest: datetime | None = None
-    for key in sorted(matching):
+    for key, rule_names in sorted(matching.items()):
         summary = accounts.setdefault(key, AccountSummary(*key))
         summary.status = "collected"
-        summary.rules = sorted(set(matching[key]), key=lambda name: (not is_organization_rule(name, rule), name))
-        candidates: dict[str, list[UserResult]] = {}
-        for rule_name in summary.rules:
-            for result in _results(config, aggregator, rule_name, *key):
-                kind = result.get("ComplianceType", "")
-                if kind not in summary.counts:
-                    continue
-                recorded = result.get("ResultRecordedTime")
-                if isinstance(recorded, datetime) and (newest is None or recorded > newest):
-                    newest = recorded
-                user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
-                candidates.setdefault(user_id, []).append(
-                    UserResult(
-                        key[0],
-                        key[1],
-                        names.get((key[0], user_id), "") or "(unknown)",
-                        user_id,
-                        kind,
-                        result.get("Annotation", ""),
-                        rule_name,
-                    )
-                )
+        summary.rules = sorted(set(rule_names), key=lambda name: (not is_organization_rule(name, rule), name))
+        candidates, recorded = _candidates(config, aggregator, summary, names)
+        newest = max((t for t in (newest, recorded) if t is not None), default=None)
         for chosen in _one_per_user(candidates, rule):
             summary.counts[chosen.result] += 1
             users.append(chosen)
@@ -253,6 +200,86 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
         account_names(organizations),
         newest,
     )
+
+
+def _accounts_by_source(config: BaseClient, aggregator: str) -> dict[tuple[str, str], AccountSummary]:
+    """An (account, Region) row for each account source of the aggregator, saying why it has no results yet."""
+    sources = collect(
+        config,
+        "DescribeConfigurationAggregatorSourcesStatus",
+        "AggregatedSourceStatusList",
+        ConfigurationAggregatorName=aggregator,
+    )
+    accounts: dict[tuple[str, str], AccountSummary] = {}
+    for source in sources:
+        if source.get("SourceType") == "ORGANIZATION" or not str(source.get("SourceId", "")).isdigit():
+            continue
+        key = (source["SourceId"], source.get("AwsRegion", "-"))
+        status = source.get("LastUpdateStatus", "UNKNOWN")
+        accounts[key] = AccountSummary(
+            *key,
+            status="no results for this rule (not deployed, excluded or not yet run)"
+            if status == "SUCCEEDED"
+            else f"not collected by the aggregator: {status} {source.get('LastErrorMessage', '')}".strip(),
+        )
+    return accounts
+
+
+def _user_names(config: BaseClient, aggregator: str) -> dict[tuple[str, str], str]:
+    """(account, UserId) -> user name, from the aggregator's resource inventory."""
+    return {
+        (item["SourceAccountId"], item["ResourceId"]): item.get("ResourceName", "")
+        for item in collect(
+            config,
+            "ListAggregateDiscoveredResources",
+            "ResourceIdentifiers",
+            ConfigurationAggregatorName=aggregator,
+            ResourceType=RESOURCE_TYPE,
+        )
+    }
+
+
+def _matching_rules(config: BaseClient, aggregator: str, rule: str) -> dict[tuple[str, str], list[str]]:
+    """Every copy of the rule per account and Region."""
+    matching: dict[tuple[str, str], list[str]] = {}
+    for entry in collect(
+        config,
+        "DescribeAggregateComplianceByConfigRules",
+        "AggregateComplianceByConfigRules",
+        ConfigurationAggregatorName=aggregator,
+    ):
+        if rule_matches(entry["ConfigRuleName"], rule):
+            matching.setdefault((entry["AccountId"], entry["AwsRegion"]), []).append(entry["ConfigRuleName"])
+    return matching
+
+
+def _candidates(
+    config: BaseClient, aggregator: str, summary: AccountSummary, names: dict[tuple[str, str], str]
+) -> tuple[dict[str, list[UserResult]], datetime | None]:
+    """Each user's results in one account, one per copy of the rule, and when the newest was recorded."""
+    candidates: dict[str, list[UserResult]] = {}
+    newest: datetime | None = None
+    for rule_name in summary.rules:
+        for result in _results(config, aggregator, rule_name, summary.account_id, summary.region):
+            kind = result.get("ComplianceType", "")
+            if kind not in summary.counts:
+                continue
+            recorded = result.get("ResultRecordedTime")
+            if isinstance(recorded, datetime) and (newest is None or recorded > newest):
+                newest = recorded
+            user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
+            candidates.setdefault(user_id, []).append(
+                UserResult(
+                    summary.account_id,
+                    summary.region,
+                    names.get((summary.account_id, user_id), "") or "(unknown)",
+                    user_id,
+                    kind,
+                    result.get("Annotation", ""),
+                    rule_name,
+                )
+            )
+    return candidates, newest
 
 
 def _one_row_per_account_without_results(accounts: list[AccountSummary]) -> list[AccountSummary]:
