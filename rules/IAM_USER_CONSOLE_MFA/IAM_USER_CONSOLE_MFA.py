@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 import boto3
-from console_mfa import RESOURCE_TYPE
+from console_mfa import RESOURCE_TYPE, RULE_NAME
 from console_mfa.aws import AwsClients
 from console_mfa.boundaries import OrganizationMembership, account_read_by, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
@@ -209,7 +209,7 @@ def lambda_handler(
     Logs one JSON line per invocation: message type, account, result counts, AWS calls, duration.
     """
     started = time.monotonic()
-    log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA"}
+    log: dict[str, Any] = {"rule": RULE_NAME}
     clients: AwsClients | None = None
     own_clients: AwsClients | None = None
     try:

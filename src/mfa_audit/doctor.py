@@ -9,7 +9,7 @@ the command) or ``SKIPPED`` (not made, and why: what it needs is missing, e.g. a
 this project's has none of the outputs that name the function, rule and queue). Only a list of
 ``ok`` lines means a healthy deployment.
 
-    checks = check_account_stack(clients, stack="iam-user-console-mfa", rule_name="IAM_USER_CONSOLE_MFA")
+    checks = check_account_stack(clients, stack="iam-user-console-mfa", rule_name=RULE_NAME)
     print(render_checks(checks))
 
 Every AWS call goes through :func:`console_mfa.aws.call` / :func:`~console_mfa.aws.collect`, so a

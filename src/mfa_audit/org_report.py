@@ -6,7 +6,7 @@ rules in its account match the rule name (:func:`worst_result`), and such accoun
 
 Example::
 
-    report = gather_report(config_client, aggregator="organization", rule="IAM_USER_CONSOLE_MFA")
+    report = gather_report(config_client, aggregator="organization", rule=RULE_NAME)
     print(render("markdown", report))
 """
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from console_mfa import RULE_NAME
+
 from mfa_audit.cli._common import EXIT_NON_COMPLIANT, EXIT_OK, add_credential_flags, add_output_flags, write
 
 
@@ -16,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     doctor = subparsers.add_parser("doctor", help="check a live deployment, read-only: one line per check")
     doctor.add_argument("--organization", action="store_true", help="the organization stack (organization.yaml)")
     doctor.add_argument("--stack", default="iam-user-console-mfa", help="the stack name (default: %(default)s)")
-    doctor.add_argument("--rule-name", default="IAM_USER_CONSOLE_MFA", help="the (organization) rule's name")
+    doctor.add_argument("--rule-name", default=RULE_NAME, help="the (organization) rule's name")
     add_credential_flags(doctor)
     add_output_flags(doctor)
     doctor.set_defaults(run=run)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from console_mfa import RULE_NAME
+
 from mfa_audit import formats
 from mfa_audit.cli._common import (
     add_credential_flags,
@@ -32,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     source.add_argument("--demo", action="store_true", help="an emulated organization of 14 accounts, no AWS needed")
     report.add_argument(
         "--rule-name",
-        default="IAM_USER_CONSOLE_MFA",
+        default=RULE_NAME,
         help="the rule's name (organization and conformance-pack copies are found too)",
     )
     add_credential_flags(report)

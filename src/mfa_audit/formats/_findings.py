@@ -8,16 +8,15 @@ Example::
 
 from __future__ import annotations
 
+from console_mfa import SEVERITY as RULE_SEVERITY
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.org_report import OrgReport
 from mfa_audit.results import ResultRow
 
-TITLE = "IAM users with a console password have MFA (CIS AWS Foundations 1.10, Security Hub IAM.5)"
-FINDING_TYPE = "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"
 SEVERITY = {
     ComplianceType.COMPLIANT: "INFORMATIONAL",
-    ComplianceType.NON_COMPLIANT: "MEDIUM",  # Security Hub's own severity for IAM.5
+    ComplianceType.NON_COMPLIANT: RULE_SEVERITY,
     ComplianceType.NOT_APPLICABLE: "INFORMATIONAL",
 }
 

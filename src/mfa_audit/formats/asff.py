@@ -15,15 +15,16 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from console_mfa import FINDING_TYPE, RULE_NAME, TITLE
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.formats import Format, register
-from mfa_audit.formats._findings import FINDING_TYPE, SEVERITY, TITLE, arn_parts, flagged_users, report_rows
+from mfa_audit.formats._findings import SEVERITY, arn_parts, flagged_users, report_rows
 from mfa_audit.org_report import OrgReport
 from mfa_audit.results import ResultRow, UserResults
 
 ASFF_SCHEMA_VERSION = "2018-10-08"
-GENERATOR_ID = "iam-user-console-mfa/IAM_USER_CONSOLE_MFA"
+GENERATOR_ID = f"iam-user-console-mfa/{RULE_NAME}"
 COMPLIANCE_STATUS = {
     ComplianceType.COMPLIANT: "PASSED",
     ComplianceType.NON_COMPLIANT: "FAILED",

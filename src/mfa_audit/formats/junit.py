@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from datetime import datetime
 
+from console_mfa import RULE_NAME
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.formats import Format, register
@@ -27,7 +28,7 @@ def render_junit(rows: Sequence[ResultRow], *, generated: datetime) -> str:
     skipped = [r for r in rows if r.result is ComplianceType.NOT_APPLICABLE]
     suite = ElementTree.Element(
         "testsuite",
-        name="IAM_USER_CONSOLE_MFA",
+        name=RULE_NAME,
         tests=str(len(rows)),
         failures=str(len(failures)),
         errors="0",

@@ -15,10 +15,11 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from console_mfa import CONTROLS, FINDING_TYPE, RULE_NAME, TITLE
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.formats import Format, register
-from mfa_audit.formats._findings import FINDING_TYPE, SEVERITY, TITLE, arn_parts, flagged_users, report_rows
+from mfa_audit.formats._findings import SEVERITY, arn_parts, flagged_users, report_rows
 from mfa_audit.org_report import OrgReport
 from mfa_audit.results import ResultRow, UserResults
 
@@ -29,6 +30,9 @@ OCSF_COMPLIANCE_STATUS = {  # OCSF compliance status_id: 1 Pass, 3 Fail, 0 Unkno
     ComplianceType.NOT_APPLICABLE: (0, "Unknown"),
 }
 OCSF_SEVERITY = {"INFORMATIONAL": (1, "Informational"), "MEDIUM": (3, "Medium")}
+# compliance.control holds the CIS control; standards name CIS, then each further control with its standard.
+(CIS_STANDARD, CIS_CONTROL), *OTHER_CONTROLS = CONTROLS
+STANDARDS = [CIS_STANDARD, *(f"{standard} {control}" for standard, control in OTHER_CONTROLS)]
 
 
 def ocsf_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str, version: str) -> list[dict]:
@@ -56,7 +60,7 @@ def ocsf_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
                 "message": row.annotation,
                 "metadata": {
                     "version": OCSF_VERSION,
-                    "event_code": "IAM_USER_CONSOLE_MFA",
+                    "event_code": RULE_NAME,
                     "product": {"name": "mfa-audit", "vendor_name": "iam-user-console-mfa", "version": version},
                 },
                 "finding_info": {
@@ -67,8 +71,8 @@ def ocsf_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
                     "created_time": milliseconds,
                 },
                 "compliance": {
-                    "control": "1.10",
-                    "standards": ["CIS AWS Foundations Benchmark", "AWS Security Hub IAM.5"],
+                    "control": CIS_CONTROL,
+                    "standards": STANDARDS,
                     "status_id": status_id,
                     "status": status,
                 },
