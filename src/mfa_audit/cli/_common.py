@@ -12,12 +12,11 @@ import argparse
 import importlib.util
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
 from console_mfa.exceptions import RuleError
 
-from mfa_audit import formats
+from mfa_audit import __version__, formats
 from mfa_audit.formats import Subject
 from mfa_audit.results import ResultRow, UserResults
 
@@ -25,10 +24,8 @@ EXIT_OK, EXIT_NON_COMPLIANT, EXIT_ERROR = 0, 1, 2
 
 
 def tool_version() -> str:
-    try:
-        return metadata.version("iam-user-console-mfa")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
+    """mfa-audit's version: ``mfa_audit.__version__``, pyproject.toml's as installed."""
+    return __version__
 
 
 def add_output_flags(command: argparse.ArgumentParser) -> None:
