@@ -71,6 +71,18 @@ def test_zip_refuses_to_build_outside_a_git_checkout(tmp_path):
         build(tmp_path / "rule.zip", rule_dir=rule_dir)
 
 
+def _run_offline(script: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter, with fake credentials (it runs against moto)."""
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+
+
 def test_zip_imports_and_runs_the_handler(tmp_path):
     build(tmp_path / "rule.zip")
     script = textwrap.dedent(f"""
@@ -88,14 +100,7 @@ def test_zip_imports_and_runs_the_handler(tmp_path):
             iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
             print(json.dumps(IAM_USER_CONSOLE_MFA.lambda_handler(scheduled_event(), None)))
     """)
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="x",
-        AWS_SECRET_ACCESS_KEY="x",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    completed = _run_offline(script)
     assert completed.returncode == 0, completed.stderr
     assert '"NON_COMPLIANT": 1' in completed.stdout
 
@@ -124,14 +129,7 @@ def test_the_zip_carries_the_version_and_the_handler_logs_it_without_package_met
         (line,) = [json.loads(r.getMessage()) for r in records if r.getMessage().startswith("{{")]
         print(line["version"])
     """)
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="x",
-        AWS_SECRET_ACCESS_KEY="x",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    completed = _run_offline(script)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().splitlines()[-1] == project_version()
 

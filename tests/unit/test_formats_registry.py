@@ -11,15 +11,9 @@ from mfa_audit import cli, formats
 from mfa_audit.formats import Format, Subject
 from mfa_audit.org_report import AccountSummary, OrgReport, UserResult
 from mfa_audit.results import ResultRow, UserResults
+from tests.credential_report_text import HEADER, console_user_without_mfa
 
 NOW = datetime(2025, 1, 1, tzinfo=timezone.utc)
-HEADER = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
-    "mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,"
-    "access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,"
-    "cert_2_last_rotated\n"
-)
 
 
 def _row(name: str, result: ComplianceType) -> ResultRow:
@@ -55,12 +49,7 @@ def throwaway_format():
 
 def test_a_registered_format_is_offered_by_the_cli_and_rendered(throwaway_format, tmp_path, capsys):
     report = tmp_path / "report.csv"
-    report.write_text(
-        HEADER
-        + "bob,arn:aws:iam::123456789012:user/bob,2024-01-01T00:00:00+00:00,true,N/A,N/A,N/A,false"
-        + ",N/A" * 14
-        + "\n"
-    )
+    report.write_text(HEADER + console_user_without_mfa("bob"))
     parser = cli.parser()
     assert parser.parse_args(["audit", "--format", "names"]).format == "names"
     assert parser.parse_args(["report", "--demo", "--format", "names"]).format == "names"

@@ -6,16 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-LIVE_MODULES = ("mfa_audit.cli", "mfa_audit.live", "mfa_audit.doctor", "mfa_audit.org_report")
+from tests.credential_report_text import HEADER, console_user_without_mfa
 
-HEADER = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,"
-    "mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,"
-    "access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,"
-    "cert_2_last_rotated\n"
-)
-ROW = "bob,arn:aws:iam::123456789012:user/bob,2024-01-01T00:00:00+00:00,true,N/A,N/A,N/A,false" + ",N/A" * 14 + "\n"
+LIVE_MODULES = ("mfa_audit.cli", "mfa_audit.live", "mfa_audit.doctor", "mfa_audit.org_report")
 
 
 def _modules_loaded_by(script: str) -> list[str]:
@@ -34,7 +27,7 @@ def test_importing_the_live_modules_loads_no_emulation():
 
 def test_an_offline_audit_through_the_cli_loads_no_emulation(tmp_path):
     report = tmp_path / "report.csv"
-    report.write_text(HEADER + ROW)
+    report.write_text(HEADER + console_user_without_mfa("bob"))
     script = textwrap.dedent(
         f"""
         import contextlib, io, json, sys

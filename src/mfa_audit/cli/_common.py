@@ -43,6 +43,13 @@ def add_format_flag(command: argparse.ArgumentParser, subject: Subject) -> None:
     command.add_argument("--format", choices=formats.names(subject), default="table")
 
 
+def add_result_flags(command: argparse.ArgumentParser, subject: Subject) -> None:
+    """What every subcommand that produces results takes: --format, --exit-zero and the output flags."""
+    add_format_flag(command, subject)
+    add_exit_zero_flag(command)
+    add_output_flags(command)
+
+
 def add_exit_zero_flag(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--exit-zero",

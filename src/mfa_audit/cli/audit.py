@@ -18,9 +18,7 @@ from console_mfa.policy import Policy, parse_rule_parameters
 
 from mfa_audit.cli._common import (
     add_credential_flags,
-    add_exit_zero_flag,
-    add_format_flag,
-    add_output_flags,
+    add_result_flags,
     emit,
 )
 from mfa_audit.formats import Subject
@@ -40,9 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     audit.add_argument("--exempt-users", help="as the ExemptUsers rule parameter")
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
-    add_format_flag(audit, Subject.USER_RESULTS)
-    add_exit_zero_flag(audit)
-    add_output_flags(audit)
+    add_result_flags(audit, Subject.USER_RESULTS)
     audit.set_defaults(run=run)
     return audit
 

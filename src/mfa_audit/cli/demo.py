@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mfa_audit.cli._common import add_exit_zero_flag, add_format_flag, add_output_flags, emit, need_emulation
+from mfa_audit.cli._common import add_result_flags, emit, need_emulation
 from mfa_audit.formats import Subject
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     demo = subparsers.add_parser("demo", help="evaluate an emulated account with the real Lambda handler")
-    add_format_flag(demo, Subject.USER_RESULTS)
-    add_exit_zero_flag(demo)
-    add_output_flags(demo)
+    add_result_flags(demo, Subject.USER_RESULTS)
     demo.set_defaults(run=run)
     return demo
 

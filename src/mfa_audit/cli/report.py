@@ -15,9 +15,7 @@ from console_mfa import RULE_NAME
 from mfa_audit import formats
 from mfa_audit.cli._common import (
     add_credential_flags,
-    add_exit_zero_flag,
-    add_format_flag,
-    add_output_flags,
+    add_result_flags,
     need_emulation,
     note,
     result_code,
@@ -38,9 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="the rule's name (organization and conformance-pack copies are found too)",
     )
     add_credential_flags(report)
-    add_format_flag(report, Subject.ORGANIZATION_REPORT)
-    add_exit_zero_flag(report)
-    add_output_flags(report)
+    add_result_flags(report, Subject.ORGANIZATION_REPORT)
     report.set_defaults(run=run)
     return report
 
