@@ -78,7 +78,7 @@ class Clock:
 
 def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> None:
     """One user's password or MFA changes, so that its verdict changes."""
-    from mfa_audit.emulated_account import device_serial
+    from mfa_audit.emulation.account import device_serial
 
     kind = rng.choice(("gains-password", "gains-mfa", "loses-password"))
     if kind == "gains-password" and state["without_password"]:
@@ -97,7 +97,7 @@ def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> None:
 def _truth(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
-    from mfa_audit.events import LambdaContext, scheduled_event
+    from mfa_audit.emulation.events import LambdaContext, scheduled_event
 
     kept = (dict(config.results), dict(config.recorded_at), dict(config.result_accounts))
     config.forget_results()
@@ -125,9 +125,9 @@ def simulate_day(size: int, seed: int) -> DayOfSweeps:
     from IAM_USER_CONSOLE_MFA import lambda_handler
     from moto import mock_aws
 
-    from mfa_audit.emulated_account import create_user
-    from mfa_audit.emulated_services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig, FrozenCredentialReport
-    from mfa_audit.events import RULE_NAME, LambdaContext, scheduled_event
+    from mfa_audit.emulation.account import create_user
+    from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
+    from mfa_audit.emulation.services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig, FrozenCredentialReport
 
     rng = random.Random(seed + size)
     os.environ["SWEEP_STRATEGY"] = "auto"

@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+from console_mfa import RULE_NAME
 from console_mfa.aws import AwsClients, call, collect, collect_if_exists
 from console_mfa.boundaries import OrganizationMembership, account_read_by
 from console_mfa.enforcement import (
@@ -413,7 +414,7 @@ def handler(
 ) -> dict[str, Any]:
     """Run the event's action; return what was done. Raises on any AWS error or bad input."""
     started = time.monotonic()
-    log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA", "function": "enforcement"}
+    log: dict[str, Any] = {"rule": RULE_NAME, "function": "enforcement"}
     clients: AwsClients | None = None
     member: AwsClients | None = None
     try:

@@ -9,7 +9,7 @@ the command) or ``SKIPPED`` (not made, and why: what it needs is missing, e.g. a
 this project's has none of the outputs that name the function, rule and queue). Only a list of
 ``ok`` lines means a healthy deployment.
 
-    checks = check_account_stack(clients, stack="iam-user-console-mfa", rule_name="IAM_USER_CONSOLE_MFA")
+    checks = check_account_stack(clients, stack="iam-user-console-mfa", rule_name=RULE_NAME)
     print(render_checks(checks))
 
 Every AWS call goes through :func:`console_mfa.aws.call` / :func:`~console_mfa.aws.collect`, so a
@@ -205,19 +205,33 @@ def check_rule(rule: dict[str, Any] | None, rule_name: str, function_arn: str, r
     if rule is None:
         return Check.failed("rule", f"no Config rule named {rule_name}", redeploy)
     source = rule.get("Source", {})
-    triggers = {d.get("MessageType") for d in source.get("SourceDetails", [])}
+    problems = rule_problems(
+        {d.get("MessageType") for d in source.get("SourceDetails", [])},
+        rule.get("Scope", {}).get("ComplianceResourceTypes"),
+        source.get("SourceIdentifier"),
+        function_arn,
+    )
+    if rule.get("ConfigRuleState", "ACTIVE") != "ACTIVE":
+        problems.append(f"state {rule['ConfigRuleState']}")
+    return _rule_check("rule", rule_name, problems, redeploy)
+
+
+def rule_problems(triggers: set[Any], scope: Any, runs: str | None, function_arn: str) -> list[str]:
+    """What is wrong with a rule (an account's or the organization's, each read in its own shape)."""
     problems = []
     if missing := TRIGGERS - triggers:
         problems.append(f"missing triggers {', '.join(sorted(missing))}")
-    if rule.get("Scope", {}).get("ComplianceResourceTypes") != [RESOURCE_TYPE]:
+    if scope != [RESOURCE_TYPE]:
         problems.append(f"scope is not {RESOURCE_TYPE}")
-    if source.get("SourceIdentifier") != function_arn:
-        problems.append(f"runs {source.get('SourceIdentifier')}, not the stack's function")
-    if rule.get("ConfigRuleState", "ACTIVE") != "ACTIVE":
-        problems.append(f"state {rule['ConfigRuleState']}")
+    if runs != function_arn:
+        problems.append(f"runs {runs}, not the stack's function")
+    return problems
+
+
+def _rule_check(name: str, rule_name: str, problems: list[str], redeploy: str) -> Check:
     if problems:
-        return Check.failed("rule", f"{rule_name}: " + "; ".join(problems), redeploy)
-    return Check.passed("rule", f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}")
+        return Check.failed(name, f"{rule_name}: " + "; ".join(problems), redeploy)
+    return Check.passed(name, f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}")
 
 
 def check_last_run(config: BaseClient, rule_name: str, function_name: str) -> Check:
@@ -402,17 +416,22 @@ def check_organization_rule(rule: dict[str, Any] | None, rule_name: str, functio
     if rule is None:
         return Check.failed("organization rule", f"no organization Config rule named {rule_name}", redeploy)
     metadata = rule.get("OrganizationCustomRuleMetadata", {})
-    triggers = set(metadata.get("OrganizationConfigRuleTriggerTypes", []))
-    problems = [f"missing triggers {', '.join(sorted(TRIGGERS - triggers))}"] if TRIGGERS - triggers else []
-    if metadata.get("LambdaFunctionArn") != function_arn:
-        problems.append(f"runs {metadata.get('LambdaFunctionArn')}, not the stack's function")
-    if metadata.get("ResourceTypesScope") != [RESOURCE_TYPE]:
-        problems.append(f"scope is not {RESOURCE_TYPE}")
-    if problems:
-        return Check.failed("organization rule", f"{rule_name}: " + "; ".join(problems), redeploy)
-    return Check.passed(
-        "organization rule", f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}"
+    problems = rule_problems(
+        set(metadata.get("OrganizationConfigRuleTriggerTypes", [])),
+        metadata.get("ResourceTypesScope"),
+        metadata.get("LambdaFunctionArn"),
+        function_arn,
     )
+    return _rule_check("organization rule", rule_name, problems, redeploy)
+
+
+def check_member_role(clients: ClientSource, stack: str, call_as: str, redeploy: str) -> tuple[Check, set[str]]:
+    """The member-role StackSet, and the accounts where it succeeded."""
+    stack_set = f"{stack}-member-role"
+    with_role = _member_role_accounts(clients.client("cloudformation"), stack_set, call_as)
+    if with_role is None:
+        return Check.failed("member role", f"no StackSet named {stack_set} deploys the member role", redeploy), set()
+    return Check.passed("member role", f"StackSet {stack_set} deployed it in {len(with_role)} account(s)"), with_role
 
 
 def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
@@ -431,17 +450,12 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
     config = clients.client("config")
     rule = _describe_organization_rule(config, rule_name)
     checks.append(check_organization_rule(rule, rule_name, found.outputs["FunctionArn"], redeploy))
-    call_as = found.parameters.get("CallAs", "SELF")
-    stack_set = f"{stack}-member-role"
-    with_role = _member_role_accounts(clients.client("cloudformation"), stack_set, call_as)
-    if with_role is None:
-        checks.append(Check.failed("member role", f"no StackSet named {stack_set} deploys the member role", redeploy))
-    else:
-        checks.append(Check.passed("member role", f"StackSet {stack_set} deployed it in {len(with_role)} account(s)"))
+    role_check, with_role = check_member_role(clients, stack, found.parameters.get("CallAs", "SELF"), redeploy)
+    checks.append(role_check)
     if rule is None:
         checks.append(Check.skipped("member accounts", f"there is no organization rule {rule_name} to report them"))
-        return checks + _operations_checks(clients, found, redeploy)
-    checks += _member_account_checks(clients, config, rule_name, found.parameters, with_role or set(), redeploy)
+    else:
+        checks += _member_account_checks(clients, config, rule_name, found.parameters, with_role, redeploy)
     return checks + _operations_checks(clients, found, redeploy)
 
 

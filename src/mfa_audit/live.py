@@ -23,7 +23,7 @@ from console_mfa.policy import Policy
 from console_mfa.sweep import Deadline, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
 
-from mfa_audit.output import ResultRow
+from mfa_audit.results import ResultRow
 
 NO_CREDENTIALS = "no AWS credentials found; set AWS_PROFILE, use --profile, or run 'aws configure'"
 

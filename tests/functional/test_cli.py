@@ -12,8 +12,8 @@ from console_mfa.aws import AwsClients
 from console_mfa.policy import parse_rule_parameters
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.events import scheduled_event
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import scheduled_event
 from mfa_audit.live import audit_live_account
 
 DEMO_EXPECTED = {

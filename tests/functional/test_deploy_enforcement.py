@@ -12,7 +12,7 @@ import json
 import boto3
 import pytest
 
-from mfa_audit.emulated_services import EmulatedError, JsonServiceEmulator
+from mfa_audit.emulation.services import EmulatedError, JsonServiceEmulator
 from tests.functional import test_deploy_tool as deploy_tool_tests
 from tests.functional.test_deploy_tool import REGION, STACK, run_deploy, stack_parameters
 from tools import deploy

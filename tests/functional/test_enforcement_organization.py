@@ -17,9 +17,9 @@ import pytest
 from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, UnconfirmedAutomationError
 from enforcement_handler import _memberships, handler
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_services import ApiCallCounter, EmulatedError, JsonServiceEmulator
-from mfa_audit.events import LambdaContext
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import LambdaContext
+from mfa_audit.emulation.services import ApiCallCounter, EmulatedError, JsonServiceEmulator
 from tests.cfn_template import TEMPLATES, Template
 
 MANAGEMENT = "123456789012"

@@ -11,8 +11,8 @@ import pytest
 from console_mfa.config_report import latest_reconfirmation_moment
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_services import ApiCallCounter
-from mfa_audit.events import LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.services import ApiCallCounter
 
 READINGS = ("one scheduled notification", "a change notification per user", "both")
 

@@ -15,9 +15,9 @@ from botocore.stub import Stubber
 from console_mfa.aws import AwsClients
 
 from mfa_audit import cli
-from mfa_audit.emulated_services import EmulatedAggregator
+from mfa_audit.emulation.services import EmulatedAggregator
+from mfa_audit.formats import FIXING_URL, REPORT_FORMATS, render_report
 from mfa_audit.org_report import gather_report
-from mfa_audit.org_report_render import FIXING_URL, REPORT_FORMATS, render_report
 
 AGGREGATOR = "organization"
 ROOT = Path(__file__).resolve().parents[2]
@@ -567,7 +567,7 @@ def test_an_aggregator_over_every_region_counts_accounts_not_rows(aws):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from mfa_audit.demo_organization import demo_report
+    from mfa_audit.emulation.organization import demo_report
 
     report = demo_report()
     report.tool_version = "test"

@@ -81,3 +81,7 @@ class SweepIncompleteError(RuleError):
 
 class CredentialReportError(RuleError):
     """A credential report could not be read or is not a credential report."""
+
+
+class UnknownFormatError(RuleError):
+    """An output format that is not registered, or cannot render what was asked (the CLI's ``--format``)."""

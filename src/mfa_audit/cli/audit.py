@@ -1,0 +1,84 @@
+"""``mfa-audit audit``: a live account, read-only (it never calls PutEvaluations), or a credential report offline.
+
+Example::
+
+    mfa-audit audit --profile prod --format json
+    mfa-audit audit --credential-report report.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from pathlib import Path
+
+from console_mfa.credential_report import check_report_size
+from console_mfa.exceptions import RuleError
+from console_mfa.policy import Policy, parse_rule_parameters
+
+from mfa_audit.cli._common import (
+    add_credential_flags,
+    add_result_flags,
+    emit,
+)
+from mfa_audit.formats import Subject
+
+PROGRESS_THRESHOLD = 300
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    audit = subparsers.add_parser("audit", help="evaluate a live account (read-only) or a credential report")
+    offline = audit.add_argument(
+        "--credential-report",
+        type=Path,
+        metavar="FILE",
+        help="evaluate a credential report CSV offline instead of a live account (not with --profile, --role-arn)",
+    )
+    add_credential_flags(audit, offline=offline)
+    audit.add_argument("--exempt-users", help="as the ExemptUsers rule parameter")
+    audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
+    audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
+    add_result_flags(audit, Subject.USER_RESULTS)
+    audit.set_defaults(run=run)
+    return audit
+
+
+def run(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    if args.credential_report is not None:
+        return _audit_report(args, policy)
+    return _audit_live(args, policy)
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    flags = {
+        "ExemptUsers": args.exempt_users,
+        "GracePeriodDays": args.grace_period_days,
+        "AllowedMfaTypes": args.allowed_mfa_types,
+    }
+    return parse_rule_parameters({key: value for key, value in flags.items() if value is not None})
+
+
+def _audit_live(args: argparse.Namespace, policy: Policy) -> int:
+    from mfa_audit.live import audit_live_account
+
+    progress_threshold = None if args.quiet else PROGRESS_THRESHOLD
+    rows, limitations = audit_live_account(
+        policy, profile=args.profile, region=args.region, role_arn=args.role_arn, progress_threshold=progress_threshold
+    )
+    return emit(args, rows, "live-account", policy.as_rule_parameters(), limitations)
+
+
+def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
+    from mfa_audit.live import audit_credential_report
+
+    try:
+        # Refused before reading: a huge file would only fill memory.
+        check_report_size(args.credential_report.stat().st_size, str(args.credential_report))
+        content = args.credential_report.read_bytes()
+    except OSError as error:
+        raise RuleError(f"cannot read {args.credential_report}: {error.strerror}") from error
+    rows, limitations = audit_credential_report(
+        content, policy, datetime.now(timezone.utc), source=str(args.credential_report)
+    )
+    return emit(args, rows, "credential-report", policy.as_rule_parameters(), limitations)
