@@ -24,6 +24,10 @@ from mfa_audit.results import ResultRow, UserResults
 
 
 def render_junit(rows: Sequence[ResultRow], *, generated: datetime) -> str:
+    return _serialised(_suite(rows, generated))
+
+
+def _suite(rows: Sequence[ResultRow], generated: datetime) -> ElementTree.Element:
     failures = [r for r in rows if r.result is ComplianceType.NON_COMPLIANT]
     skipped = [r for r in rows if r.result is ComplianceType.NOT_APPLICABLE]
     suite = ElementTree.Element(
@@ -45,6 +49,10 @@ def render_junit(rows: Sequence[ResultRow], *, generated: datetime) -> str:
             failure.text = f"{printable(row.arn)}: {annotation}"
         elif row.result is ComplianceType.NOT_APPLICABLE:
             ElementTree.SubElement(case, "skipped", message=annotation)
+    return suite
+
+
+def _serialised(suite: ElementTree.Element) -> str:
     ElementTree.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suite, encoding="unicode")
 
@@ -54,23 +62,20 @@ def user_junit(results: UserResults, region: str) -> str:
 
 
 def organization_junit(report: OrgReport, region: str) -> str:
-    return _flag_junit(report, render_junit(report_rows(report), generated=report.generated))
-
-
-def _flag_junit(report: OrgReport, text: str) -> str:
-    """The suite names each account with more than one matching rule: a property each, and a line in system-err."""
+    """As for one account; the suite also names each account with more than one matching rule
+    (a property each, and a line in system-err)."""
+    suite = _suite(report_rows(report), report.generated)
     flags = rule_copies(report)
-    if not flags:
-        return text
-    suite = ElementTree.fromstring(text)  # noqa: S314 - render_junit's own output, not outside input
-    properties = ElementTree.Element("properties")
-    for account_id, rules in flags.items():
-        ElementTree.SubElement(properties, "property", name=f"more_than_one_rule:{account_id}", value=", ".join(rules))
-    suite.insert(0, properties)
-    errors = ElementTree.SubElement(suite, "system-err")
-    errors.text = "\n".join(printable(line) for line in headline(report) if "more than one rule" in line)
-    ElementTree.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suite, encoding="unicode")
+    if flags:
+        properties = ElementTree.Element("properties")
+        for account_id, rules in flags.items():
+            ElementTree.SubElement(
+                properties, "property", name=f"more_than_one_rule:{account_id}", value=", ".join(rules)
+            )
+        suite.insert(0, properties)
+        errors = ElementTree.SubElement(suite, "system-err")
+        errors.text = "\n".join(printable(line) for line in headline(report) if "more than one rule" in line)
+    return _serialised(suite)
 
 
 register(Format("junit", users=user_junit, organization=organization_junit))
