@@ -350,8 +350,19 @@ def _queue_name(queue_url: str) -> str:
     return queue_url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def check_account_stack(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
-    """stack, recorder, rule, last run, alarms, alarm topic, failed runs: each ok, FAIL or SKIPPED."""
+def check_account_stack(
+    clients: ClientSource, stack: str, rule_name: str, region: str, events_stack: str | None = None
+) -> list[Check]:
+    """stack, recorder, rule, last run, alarms, alarm topic, failed runs, enforcement, trail, event rule."""
+    checks = _rule_stack_checks(clients, stack, rule_name, region)
+    events = [
+        check_trail(clients.client("cloudtrail"), region),
+        check_event_rule(clients, events_stack or f"{stack}-events", region),
+    ]
+    return checks + events
+
+
+def _rule_stack_checks(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
     redeploy = f"make deploy BUCKET=<artifacts bucket> REGION={region}"
     found = _stack(clients, stack, ACCOUNT_STACK_OUTPUTS, "cloudformation/rule.yaml", redeploy)
     config = clients.client("config")
@@ -360,7 +371,8 @@ def check_account_stack(clients: ClientSource, stack: str, rule_name: str, regio
     skipped = found.skip_unless_outputs("rule")
     if skipped:
         checks += [skipped, Check.skipped("last run", "the rule was not checked (see rule)")]
-        return checks + _operations_checks(clients, found, redeploy)
+        enforcement = Check.skipped("enforcement", "the rule was not checked (see rule)")
+        return checks + _operations_checks(clients, found, redeploy) + [enforcement]
     function_arn = found.outputs["FunctionArn"]
     rule_name = found.outputs.get("ConfigRuleName", rule_name)
     rule = describe_rule(config, rule_name)
@@ -369,7 +381,10 @@ def check_account_stack(clients: ClientSource, stack: str, rule_name: str, regio
         checks.append(Check.skipped("last run", f"there is no rule {rule_name} to have run"))
     else:
         checks.append(check_last_run(config, rule_name, _function_name(function_arn)))
-    return checks + _operations_checks(clients, found, redeploy)
+    checks += _operations_checks(clients, found, redeploy)
+    if rule is None:
+        return checks + [Check.skipped("enforcement", f"there is no rule {rule_name} to remediate")]
+    return checks + check_enforcement(clients, found, rule_name, redeploy)
 
 
 def _operations_checks(clients: ClientSource, found: _Stack, redeploy: str) -> list[Check]:
@@ -503,3 +518,118 @@ def _member_account_checks(
     if not statuses:
         checks.append(Check.failed("member accounts", "the organization rule reports no member account", redeploy))
     return checks
+
+
+# --- Enforcement (rule.yaml's Enforcement parameter) ---
+ENFORCEMENT_LIMIT_METRIC = ("IAM_USER_CONSOLE_MFA", "EnforcementsHeldBack")
+
+
+def check_enforcement(clients: ClientSource, found: _Stack, rule_name: str, redeploy: str) -> list[Check]:
+    """Off: one ok line. On: the rule's remediation, its Automatic flag, its SSM document, the daily-limit alarm."""
+    mode = found.parameters.get("Enforcement", "off")
+    if mode == "off":
+        return [Check.passed("enforcement", "off (the stack's Enforcement parameter): nobody is put into ForceMfa")]
+    fix = f"{redeploy} with Enforcement={mode}"
+    remediations = call(clients.client("config"), "DescribeRemediationConfigurations", ConfigRuleNames=[rule_name]).get(
+        "RemediationConfigurations", []
+    )
+    if not remediations:
+        return [Check.failed("enforcement", f"Enforcement is {mode} but {rule_name} has no remediation", fix)]
+    remediation = remediations[0]
+    problems = []
+    if bool(remediation.get("Automatic", False)) != (mode == "automatic"):
+        problems.append(f"Automatic is {remediation.get('Automatic', False)}, not {mode == 'automatic'} ({mode})")
+    document = found.outputs.get("EnforcementDocumentName")
+    target = remediation.get("TargetId")
+    if remediation.get("TargetType") != "SSM_DOCUMENT" or (document and target != document):
+        problems.append(f"runs {target}, not the stack's document {document or '(EnforcementDocumentName)'}")
+    limit_alarms = call(
+        clients.client("cloudwatch"),
+        "DescribeAlarmsForMetric",
+        Namespace=ENFORCEMENT_LIMIT_METRIC[0],
+        MetricName=ENFORCEMENT_LIMIT_METRIC[1],
+    )["MetricAlarms"]
+    if not limit_alarms:
+        problems.append(f"no alarm on {ENFORCEMENT_LIMIT_METRIC[1]} (MaxEnforcementsPerDay reached)")
+    if problems:
+        return [Check.failed("enforcement", f"{mode}: " + "; ".join(problems), fix)]
+    return [
+        Check.passed(
+            "enforcement",
+            f"{mode}: {rule_name}'s remediation runs {target}; an alarm fires when MaxEnforcementsPerDay is reached",
+        )
+    ]
+
+
+# --- Events: re-evaluation on IAM change (cloudformation/iam-events.yaml) ---
+WRITE_EVENTS = frozenset({"All", "WriteOnly"})
+
+
+def _logs_management_writes(selectors: dict[str, Any]) -> bool:
+    for selector in selectors.get("EventSelectors", []):
+        if selector.get("IncludeManagementEvents", True) and selector.get("ReadWriteType", "All") in WRITE_EVENTS:
+            return True
+    for advanced in selectors.get("AdvancedEventSelectors", []):
+        fields = {f["Field"]: f for f in advanced.get("FieldSelectors", [])}
+        if "Management" not in fields.get("eventCategory", {}).get("Equals", []):
+            continue
+        read_only = fields.get("readOnly", {})
+        if "true" not in read_only.get("Equals", []) or "false" in read_only.get("NotEquals", []):
+            return True
+    return False
+
+
+def check_trail(cloudtrail: BaseClient, region: str) -> Check:
+    """A trail that is logging and records management write events: without it no IAM change reaches EventBridge."""
+    trails = call(cloudtrail, "DescribeTrails", includeShadowTrails=True)["trailList"]
+    stopped = []
+    for trail in trails:
+        arn = trail["TrailARN"]
+        if not _logs_management_writes(call(cloudtrail, "GetEventSelectors", TrailName=arn)):
+            continue
+        if call(cloudtrail, "GetTrailStatus", Name=arn).get("IsLogging"):
+            return Check.passed("trail", f"{trail['Name']} logs management write events")
+        stopped.append(trail["Name"])
+    why = (
+        f"trail {', '.join(stopped)} records management write events but is not logging"
+        if stopped
+        else "no CloudTrail trail records management write events"
+    )
+    fix = (
+        f"aws cloudtrail start-logging --name {stopped[0]} --region {region}"
+        if stopped
+        else f"aws cloudtrail create-trail --name management-events --s3-bucket-name <log bucket> "
+        f"--is-multi-region-trail --region {region}; aws cloudtrail start-logging --name management-events "
+        f"--region {region}"
+    )
+    return Check.failed("trail", f"{why}: IAM change events cannot arrive (the hourly sweep still runs)", fix)
+
+
+def check_event_rule(clients: ClientSource, events_stack: str, region: str) -> Check:
+    """The event-path stack's EventBridge rule is ENABLED (SKIPPED when that stack was not deployed)."""
+    deploy_command = (
+        f"aws cloudformation deploy --template-file cloudformation/iam-events.yaml --stack-name {events_stack} "
+        f"--parameter-overrides CodeBucket=<artifacts bucket> --capabilities CAPABILITY_IAM --region {region}"
+    )
+    try:
+        found = call(clients.client("cloudformation"), "DescribeStacks", StackName=events_stack)["Stacks"][0]
+    except AwsCallError as error:
+        if "does not exist" not in str(error):
+            raise
+        return Check.skipped(
+            "event rule",
+            f"no stack {events_stack} (re-evaluation on IAM change is not deployed; the hourly sweep alone "
+            f"keeps Config current): {deploy_command}",
+        )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+    if "EventRuleArn" not in outputs:
+        return Check.skipped("event rule", f"{events_stack} has no output EventRuleArn: not a stack of iam-events.yaml")
+    rule_name = outputs["EventRuleArn"].rsplit("/", 1)[-1]
+    state = call(clients.client("events"), "DescribeRule", Name=rule_name).get("State")
+    if state != "ENABLED":
+        return Check.failed(
+            "event rule",
+            f"{rule_name} is {state}: IAM changes are not re-evaluated (the hourly sweep still runs)",
+            f"{deploy_command} ReevaluateOnIamChange=true",
+        )
+    return Check.passed("event rule", f"{rule_name} is ENABLED")

@@ -19,6 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     doctor.add_argument("--organization", action="store_true", help="the organization stack (organization.yaml)")
     doctor.add_argument("--stack", default="iam-user-console-mfa", help="the stack name (default: %(default)s)")
     doctor.add_argument("--rule-name", default=RULE_NAME, help="the (organization) rule's name")
+    doctor.add_argument(
+        "--events-stack", help="the iam-events.yaml stack (default: the --stack name with -events appended)"
+    )
     add_credential_flags(doctor)
     add_output_flags(doctor)
     doctor.set_defaults(run=run)
@@ -30,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from mfa_audit.live import clients_for_cli
 
     clients = clients_for_cli(args.profile, args.region, args.role_arn)
-    check = check_organization_stack if args.organization else check_account_stack
-    checks = check(clients, args.stack, args.rule_name, clients.region)
+    if args.organization:
+        checks = check_organization_stack(clients, args.stack, args.rule_name, clients.region)
+    else:
+        checks = check_account_stack(clients, args.stack, args.rule_name, clients.region, args.events_stack)
     # The doctor's own --only-failed: its lines are checks, not user results (FAIL and SKIPPED are listed).
     write(args, render_checks([c for c in checks if not (args.only_failed and c.ok)]))
     # A SKIPPED check is not a pass: ok means every listed check was made and passed.
