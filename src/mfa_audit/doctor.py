@@ -609,7 +609,8 @@ def check_event_rule(clients: ClientSource, events_stack: str, region: str) -> C
     """The event-path stack's EventBridge rule is ENABLED (SKIPPED when that stack was not deployed)."""
     deploy_command = (
         f"aws cloudformation deploy --template-file cloudformation/iam-events.yaml --stack-name {events_stack} "
-        f"--parameter-overrides CodeBucket=<artifacts bucket> --capabilities CAPABILITY_IAM --region {region}"
+        "--parameter-overrides CodeBucket=<the rule stack's CodeBucket> CodeKey=<its CodeKey> "
+        f"AlarmTopicArn=<its alarm topic> --capabilities CAPABILITY_IAM --region {region}"
     )
     try:
         found = call(clients.client("cloudformation"), "DescribeStacks", StackName=events_stack)["Stacks"][0]

@@ -287,10 +287,13 @@ def test_no_stack_fails_saying_how_to_deploy_and_lists_every_check_it_could_not_
     assert [c.name for c in checks] == ACCOUNT_CHECKS
     assert checks[0].status is Status.FAIL and checks[0].fix.startswith("make deploy")
     assert checks[1].status is Status.FAIL and "no Config recorder" in checks[1].detail  # the account's, checked
-    skipped = [c for c in checks[2:] if c.name != "trail"]  # the trail is the account's, checked
+    # The trail is the account's and the event path a stack of its own: both are checked without the rule's stack.
+    skipped = [c for c in checks[2:] if c.name not in ("trail", "event rule")]
     assert {c.status for c in skipped} == {Status.SKIPPED}
     assert all("there is no stack" in c.detail or "not checked" in c.detail for c in skipped)
     assert all(c.fix is None for c in skipped)
+    event_rule = checks[ACCOUNT_CHECKS.index("event rule")]
+    assert event_rule.status is Status.SKIPPED and "iam-events.yaml" in event_rule.detail
 
 
 def test_a_missing_rule_fails_and_its_last_run_is_skipped_not_read(healthy_account):
