@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test check guard audit browser bench bench-cost bench-quick bench-freshness bench-freshness-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
+.PHONY: help demo test docs screenshot check guard audit browser bench bench-cost bench-quick bench-freshness bench-freshness-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
 
 # `make` alone, or `make help`: every target with the text after `## ` on its line, or on a
 # `## target: text` line (for the deploy targets, whose lines are kept as they are).
@@ -16,11 +16,11 @@ help: ## List the targets, one line each
 ## deploy-organization: Deploy the organization stack: BUCKET=... REGION=... [PARAMS=...] [YES=1]
 ## deploy-member-role: Deploy the member role in the management account: REGION=... PARAMS=...
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-docs.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.10 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-docs.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -55,9 +55,19 @@ browser: ## Find Chromium for the HTML report test, or install Debian's (root wi
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "browser: HTML report test NOT RUN - no Chromium here, and installing it needs root and apt-get (README, Tests: how to get Chromium)"; fi
 
-test: $(STAMP) $(CHECKOV) $(RDK) browser ## Run every test, then make check (about 6 minutes)
+test: $(STAMP) $(CHECKOV) $(RDK) browser ## Run every test, make check and make docs (about 6 minutes)
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory check
+	$(MAKE) --no-print-directory docs
+
+# The docs site (mkdocs.yml, docs/): --strict turns every warning, a broken link or anchor included, into a failure
+# (never with --quiet: mkdocs then drops the warnings before strict mode counts them).
+docs: $(STAMP) ## Build the docs site into build/site with --strict (a broken link or anchor fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+
+# docs/images/organization-report.png: the demo organization's HTML report, in the report test's headless Chromium.
+screenshot: $(STAMP) browser ## Remake docs/images/organization-report.png from mfa-audit report --demo --format html
+	$(BIN)/python -m tools.docs_screenshot docs/images/organization-report.png
 
 # Static checks (also part of `make test`): templates, code style, code security, dependencies.
 check: $(STAMP) $(CHECKOV) ## Static checks: cfn-lint, checkov, our Guard rules, ruff, bandit, dependency audit

@@ -102,7 +102,7 @@ class Clock:
 
 def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> bool:
     """One user's password or MFA changes, so that its verdict changes; False when no user is left to change."""
-    from mfa_audit.emulated_account import device_serial
+    from mfa_audit.emulation.account import device_serial
 
     kinds = ["gains-password", "gains-mfa", "loses-password"]
     rng.shuffle(kinds)
@@ -138,7 +138,7 @@ def _live_check(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
     """What a live per-user check of every user decides now (Config left as it was)."""
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
-    from mfa_audit.events import LambdaContext, scheduled_event
+    from mfa_audit.emulation.events import LambdaContext, scheduled_event
 
     kept = (dict(config.results), dict(config.recorded_at), dict(config.result_accounts))
     config.forget_results()
@@ -247,9 +247,9 @@ def simulate_day(
     from IAM_USER_CONSOLE_MFA import lambda_handler
     from moto import mock_aws
 
-    from mfa_audit.emulated_account import create_user
-    from mfa_audit.emulated_services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig, FrozenCredentialReport
-    from mfa_audit.events import RULE_NAME, LambdaContext, scheduled_event
+    from mfa_audit.emulation.account import create_user
+    from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
+    from mfa_audit.emulation.services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig, FrozenCredentialReport
 
     rng = random.Random(seed + size)
     os.environ["SWEEP_STRATEGY"] = "auto"

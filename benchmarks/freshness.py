@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from console_mfa.reevaluation import Outcome, coalesce
 
 from benchmarks.cost import DAILY_CHURN, SWEEPS_PER_DAY
-from mfa_audit.iam_events import sqs_record
+from mfa_audit.emulation.iam_events import sqs_record
 
 ACCOUNT = "123456789012"
 READINGS = ("scheduled", "per-user", "both")

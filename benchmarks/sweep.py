@@ -72,7 +72,7 @@ def seed_mix(size: int, rng: random.Random) -> list[Any]:
     """About 60% with a console password; of those about 85% with MFA (virtual, FIDO,
     hardware), 1% SMS only, the rest none; 3% of passwords are new (inside the grace
     period); the other 40% have no credentials at all."""
-    from mfa_audit.emulated_account import SeedUser
+    from mfa_audit.emulation.account import SeedUser
 
     seeds = []
     for number in range(size):
@@ -95,7 +95,7 @@ def seed_mix(size: int, rng: random.Random) -> list[Any]:
 
 def change_after_report(iam: Any, seeds: list[Any], rng: random.Random) -> None:
     """A few changes after the report was taken, as in a real account whose report is hours old."""
-    from mfa_audit.emulated_account import SeedUser, create_user
+    from mfa_audit.emulation.account import SeedUser, create_user
 
     without = [s.name for s in seeds if not s.console_password][:5]
     for name in without:
@@ -111,8 +111,8 @@ def change_after_report(iam: Any, seeds: list[Any], rng: random.Random) -> None:
 def run_strategy(strategy: str, latency: float, measure_memory: bool) -> tuple[Run, dict[str, str]]:
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
-    from mfa_audit.emulated_services import ApiCallCounter, EmulatedConfig
-    from mfa_audit.events import RULE_NAME, scheduled_event
+    from mfa_audit.emulation.events import RULE_NAME, scheduled_event
+    from mfa_audit.emulation.services import ApiCallCounter, EmulatedConfig
 
     os.environ["SWEEP_STRATEGY"] = strategy
     with EmulatedConfig(RULE_NAME) as config, ApiCallCounter() as counter, Latency(latency):
@@ -142,8 +142,8 @@ def benchmark_size(size: int, latency: float, seed: int) -> list[Run]:
     import boto3
     from moto import mock_aws
 
-    from mfa_audit.emulated_account import create_user
-    from mfa_audit.emulated_services import EmulatedCloudTrail, FrozenCredentialReport
+    from mfa_audit.emulation.account import create_user
+    from mfa_audit.emulation.services import EmulatedCloudTrail, FrozenCredentialReport
 
     rng = random.Random(seed + size)
     with mock_aws(), EmulatedCloudTrail(ACCOUNT_ID) as cloudtrail, FrozenCredentialReport(ACCOUNT_ID) as report:

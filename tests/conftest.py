@@ -8,9 +8,9 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
-from mfa_audit.events import RULE_NAME
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import RULE_NAME
+from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIATESTKEYFORMOTO01",

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements-checkov.txt")
+REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements-docs.txt", "requirements-checkov.txt")
 
 
 def _audit(requirements: Path) -> tuple[list[dict], str | None]:

@@ -17,6 +17,19 @@ role will not reach, which the organization rule must leave out). ``--member-rol
 ``member-role.yaml`` into the current account: the management account, when the organization stack
 was deployed from a delegated administrator.
 
+Enforcement (docs/enforcement-organization.md): ``--enforcement off|manual|automatic`` (with
+``--max-enforcements-per-day`` and, for the account stack, ``--notice-days``) sets the stack's
+Enforcement parameters. Enforcement other than off without AlarmEmail or AlarmTopicArn (given, or
+kept from the deployed stack) is refused before anything is uploaded or changed. Which route gives
+which: the account stack enforces in its account; ``--organization`` with Enforcement off deploys
+the organization Config rule, which cannot have a remediation; ``--organization`` with manual or
+automatic deploys, in this order, the organization stack (its enforcement function, and the
+member-role StackSet, which puts the ForceMfa group, the automation document and its roles into
+every account under fixed names) and then the organization conformance pack
+(``conformance-pack.yaml``, the rule with its remediation) to every account the member role
+reached. Turning the organization route's enforcement off again is refused while the pack exists:
+delete the pack first (the tool prints the command), then run again.
+
 Parameters also come from the environment variable ``MFA_DEPLOY_PARAMS`` (what ``make deploy
 PARAMS="..."`` passes, so that nothing in a value reaches a shell): ``Key=value`` words separated by
 spaces, where a word that does not start with ``Name=`` continues the previous value, so
@@ -65,6 +78,21 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cloudformation" / "rule.yaml"
 ORGANIZATION_TEMPLATE = ROOT / "cloudformation" / "organization.yaml"
 MEMBER_ROLE_TEMPLATE = ROOT / "cloudformation" / "member-role.yaml"
+CONFORMANCE_PACK_TEMPLATE = ROOT / "cloudformation" / "conformance-pack.yaml"
+CONFORMANCE_PACK_NAME = "iam-user-console-mfa"
+# AWS Config takes only a literal ARN for the remediation's role (no intrinsic function), and uses its
+# name in every account; the template carries this placeholder account, replaced by the deploying one.
+PACK_ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/"
+# The organization stack's parameters the pack's copy of the rule takes as well.
+PACK_RULE_PARAMETERS = (
+    "ExemptUsers",
+    "GracePeriodDays",
+    "AllowedMfaTypes",
+    "ReconfirmDays",
+    "MaximumExecutionFrequency",
+    "Enforcement",
+)
+ENFORCEMENT_MODES = ("off", "manual", "automatic")
 DEFAULT_ZIP = ROOT / "dist" / "IAM_USER_CONSOLE_MFA.zip"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 # CloudFormation's limit on one parameter value.
@@ -745,11 +773,13 @@ def verify_stack_set_template(cloudformation: Any, watch: StackSetWatch, expecte
         )
 
 
-def report_stack_set(cloudformation: Any, watch: StackSetWatch, region: str, say: Callable[[str], None]) -> None:
-    """Say in how many accounts the member role is deployed, and name each account where it failed (stderr)."""
+def report_stack_set(cloudformation: Any, watch: StackSetWatch, region: str, say: Callable[[str], None]) -> set[str]:
+    """Say in how many accounts the member role is deployed, and name each account where it failed (stderr).
+
+    Returns the accounts where it failed."""
     progress = watch.progress(cloudformation)
     if progress is None:
-        return
+        return set()
     say(progress.line(watch.name).strip())
     shown = sorted(progress.failed.items())
     for account, reason in shown[:20]:
@@ -762,6 +792,98 @@ def report_stack_set(cloudformation: Any, watch: StackSetWatch, region: str, say
             f"again (details: {watch.follow_command(region)})",
             file=sys.stderr,
         )
+    return set(progress.failed)
+
+
+# --- enforcement ---
+
+
+def enforcement_flags(args: argparse.Namespace, given: dict[str, str]) -> dict[str, str]:
+    """The stack parameters the --enforcement flags set; a parameter set both ways is refused."""
+    flags = {
+        "Enforcement": args.enforcement,
+        "MaxEnforcementsPerDay": args.max_enforcements_per_day,
+        "NoticeDays": args.notice_days,
+    }
+    chosen = {key: str(value) for key, value in flags.items() if value is not None}
+    for key in chosen:
+        if key in given:
+            raise DeployError(f"{key} is given both as a flag and as a parameter")
+    return chosen
+
+
+def require_operators_topic(parameters: dict[str, str], current: dict[str, str]) -> None:
+    """Enforcement tells the operators of every action: refuse it without a topic (CloudFormation would too,
+    but only after the upload and a change set)."""
+
+    def effective(key: str, default: str = "") -> str:
+        return parameters.get(key, current.get(key, default)).strip()
+
+    enforcement = effective("Enforcement", "off")
+    if enforcement not in ENFORCEMENT_MODES:
+        raise DeployError(f"Enforcement {enforcement!r} is not one of {', '.join(ENFORCEMENT_MODES)}")
+    if enforcement != "off" and not effective("AlarmEmail") and not effective("AlarmTopicArn"):
+        raise DeployError(
+            f"Enforcement={enforcement} needs AlarmEmail or AlarmTopicArn (every enforcement and every user held "
+            "back by MaxEnforcementsPerDay goes to that topic); nothing was changed"
+        )
+
+
+def account_ids(value: str) -> set[str]:
+    """The account IDs in a CommaDelimitedList parameter, however the endpoint renders the list."""
+    return set(re.findall(r"\b\d{12}\b", value))
+
+
+def conformance_pack_body(template: str, function_arn: str) -> str:
+    """The pack template with the remediation role's placeholder account replaced by the deploying account."""
+    if PACK_ROLE_PLACEHOLDER not in template:
+        raise DeployError(
+            f"{CONFORMANCE_PACK_TEMPLATE.name} does not name the remediation role as {PACK_ROLE_PLACEHOLDER}<name>"
+        )
+    _, partition, _, _, account, *_ = function_arn.split(":")
+    return template.replace(PACK_ROLE_PLACEHOLDER, f"arn:{partition}:iam::{account}:role/")
+
+
+def conformance_pack_exists(config: Any) -> bool:
+    try:
+        config.describe_organization_conformance_packs(OrganizationConformancePackNames=[CONFORMANCE_PACK_NAME])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchOrganizationConformancePackException":
+            return False
+        raise
+    return True
+
+
+def deploy_conformance_pack(
+    config: Any,
+    function_arn: str,
+    parameters: dict[str, str],
+    excluded: set[str],
+    say: Callable[[str], None] = print,
+) -> str:
+    """Put the organization conformance pack (the rule and its remediation) to every account not excluded."""
+    inputs = {"FunctionArn": function_arn, "ExecutionRoleName": parameters["MemberRoleName"]}
+    inputs |= {key: parameters[key] for key in PACK_RULE_PARAMETERS if parameters.get(key, "").strip()}
+    request: dict[str, Any] = {
+        "OrganizationConformancePackName": CONFORMANCE_PACK_NAME,
+        "TemplateBody": conformance_pack_body(CONFORMANCE_PACK_TEMPLATE.read_text(), function_arn),
+        "ConformancePackInputParameters": [
+            {"ParameterName": key, "ParameterValue": value} for key, value in inputs.items()
+        ],
+    }
+    if excluded:
+        request["ExcludedAccounts"] = sorted(excluded)
+    arn = config.put_organization_conformance_pack(**request)["OrganizationConformancePackArn"]
+    say(
+        f"organization conformance pack {CONFORMANCE_PACK_NAME} (the rule and its remediation, Enforcement="
+        f"{inputs['Enforcement']}): {arn}"
+    )
+    say(f"  left out of: {', '.join(sorted(excluded)) or 'none'}")
+    say(
+        "  Config deploys it to each account by itself; follow it with: aws configservice get-organization-"
+        f"conformance-pack-detailed-status --organization-conformance-pack-name {CONFORMANCE_PACK_NAME}"
+    )
+    return arn
 
 
 def _error_line(error: BaseException) -> str:
@@ -813,6 +935,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --organization from a delegated administrator: the management account has the member role",
     )
+    parser.add_argument(
+        "--enforcement",
+        choices=ENFORCEMENT_MODES,
+        help="put NON_COMPLIANT users into the ForceMfa group: off, manual (Config's Remediate) or automatic; "
+        "with --organization, manual or automatic take the organization conformance-pack route",
+    )
+    parser.add_argument("--max-enforcements-per-day", type=int, metavar="N", help="the stack's MaxEnforcementsPerDay")
+    parser.add_argument("--notice-days", type=int, metavar="DAYS", help="the account stack's NoticeDays")
     args = parser.parse_args(argv)
     if args.bucket_owner is not None and not re.fullmatch(r"\d{12}", args.bucket_owner):
         parser.error(f"--bucket-owner takes a 12-digit account ID, got {args.bucket_owner!r}")
@@ -820,6 +950,9 @@ def main(argv: list[str] | None = None) -> int:
     waiting = Waiting(timeout_seconds=args.wait_minutes * 60)
     try:
         given = _given_parameters(args.parameter, os.environ.get(PARAMS_ENVIRONMENT, ""))
+        given.update(enforcement_flags(args, given))
+        if args.member_role and "Enforcement" in given:
+            raise DeployError("--member-role takes no Enforcement: the organization stack passes it to the StackSet")
         session = boto3.Session(region_name=args.region)
         cloudformation = session.client("cloudformation")
         confirm = _confirmation(args.yes)
@@ -837,6 +970,17 @@ def main(argv: list[str] | None = None) -> int:
         bucket_owner = args.bucket_owner or caller
         s3 = session.client("s3")
         deployed = stack_parameters(current_stack(cloudformation, stack))
+        require_operators_topic(given, deployed)
+        enforcement = given.get("Enforcement", deployed.get("Enforcement", "off")).strip()
+        config = session.client("config")
+        turning_off = args.organization and enforcement == "off" and deployed.get("Enforcement", "off") != "off"
+        if turning_off and conformance_pack_exists(config):
+            raise DeployError(
+                f"Enforcement=off brings back the organization rule, but the organization conformance pack "
+                f"{CONFORMANCE_PACK_NAME} still carries the rule and its remediation: delete it first (aws "
+                "configservice delete-organization-conformance-pack --organization-conformance-pack-name "
+                f"{CONFORMANCE_PACK_NAME}), wait until it is gone, and run again; nothing was changed"
+            )
         if deployed.get("CodeKey") == content_key(args.zip) and deployed.get("CodeObjectVersion"):
             # The same zip, pinned before: uploading again would only make a new version and a needless update.
             digest = hashlib.sha256(args.zip.read_bytes()).digest()
@@ -859,6 +1003,15 @@ def main(argv: list[str] | None = None) -> int:
                 organization_parameters(organizations, organization, given, current, args.management_account_has_role)
             )
             watch = StackSetWatch(f"{stack}-member-role", organization.call_as)
+            print(
+                "route: "
+                + (
+                    "the organization Config rule, without enforcement (AWS has no organization remediation)"
+                    if enforcement == "off"
+                    else f"the organization conformance pack with the rule and its remediation (Enforcement="
+                    f"{enforcement}): first this stack and its StackSet (the member resources), then the pack"
+                )
+            )
         else:
             parameters.update(given)
         done = deploy_stack(
@@ -875,7 +1028,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"function {function} runs the local zip (CodeSha256 {code.lambda_code_sha256})")
         if watch is not None:
             verify_stack_set_template(cloudformation, watch, MEMBER_ROLE_TEMPLATE.read_text())
-            report_stack_set(cloudformation, watch, args.region, print)
+            failed = report_stack_set(cloudformation, watch, args.region, print)
+            if enforcement != "off":
+                # Only after the StackSet finished: the pack's remediation needs the member resources there.
+                merged = {**deployed, **parameters}
+                excluded = account_ids(merged.get("ExcludedAccounts", ""))
+                excluded |= account_ids(merged.get("AccountsWithoutMemberRole", "")) | failed
+                merged["Enforcement"] = enforcement
+                merged.setdefault("MemberRoleName", "iam-user-console-mfa-reader")
+                deploy_conformance_pack(config, function, merged, excluded)
     except StillRunning as error:
         print(f"deploy: {error}", file=sys.stderr)
         return EXIT_STILL_RUNNING

@@ -7,13 +7,15 @@ the code never ships.
 
 boto3 is left out on purpose: the python3.12 runtime provides it, and the rule uses
 only long-standing IAM, CloudTrail, Config and STS calls. rdklib's test helpers
-(``rdklibtest``), caches and bytecode are left out too.
+(``rdklibtest``), caches and bytecode are left out too. The version (pyproject.toml's) is written
+into the zip as ``console_mfa/VERSION``, where the handler reads it.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RULE_DIR = ROOT / "rules" / "IAM_USER_CONSOLE_MFA"
 REQUIREMENTS = ROOT / "requirements.txt"
+PYPROJECT = ROOT / "pyproject.toml"
+# Where the handler reads its version (console_mfa.version): the zip has no package metadata.
+VERSION_ENTRY = "console_mfa/VERSION"
 # Zip entries carry this date so that rebuilding never changes the bytes.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 EXCLUDED_PARTS = {"__pycache__", "rdklibtest", "tests", "bin"}
@@ -34,6 +39,31 @@ def pinned(package: str) -> str:
         if line.split("==")[0].strip().lower() == package:
             return line.strip()
     raise SystemExit(f"{package} is not pinned in {REQUIREMENTS}")
+
+
+def project_version(pyproject: Path = PYPROJECT) -> str:
+    """The one version, from pyproject.toml's [project] table."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: [project]'s own version line
+        match = re.search(
+            r'^\[project\][^\[]*?^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.MULTILINE | re.DOTALL
+        )
+        if match is None:
+            raise SystemExit(f"package: no [project] version in {pyproject}") from None
+        return match.group(1)
+    try:
+        return tomllib.loads(pyproject.read_text())["project"]["version"]
+    except KeyError as error:
+        raise SystemExit(f"package: no [project] version in {pyproject}") from error
+
+
+def add_version(archive: zipfile.ZipFile, version: str) -> None:
+    """The version as a file of the zip, dated like every entry so the bytes stay the same."""
+    info = zipfile.ZipInfo(VERSION_ENTRY, FIXED_DATE)
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, version + "\n", compresslevel=9)
 
 
 def _wanted(path: Path, root: Path) -> bool:
@@ -71,7 +101,7 @@ def add_files(archive: zipfile.ZipFile, root: Path, paths: list[Path]) -> None:
         archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def build(output: Path, rule_dir: Path = RULE_DIR) -> str:
+def build(output: Path, rule_dir: Path = RULE_DIR, pyproject: Path = PYPROJECT) -> str:
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as vendor:
         subprocess.run(  # noqa: S603 - fixed arguments, pinned requirement
@@ -92,6 +122,7 @@ def build(output: Path, rule_dir: Path = RULE_DIR) -> str:
         temporary = output.with_suffix(".tmp")
         with zipfile.ZipFile(temporary, "w") as archive:
             add_files(archive, rule_dir, tracked_files(rule_dir))
+            add_version(archive, project_version(pyproject))
             add_files(archive, Path(vendor), [p for p in Path(vendor).rglob("*") if p.is_file()])
         temporary.replace(output)
     return hashlib.sha256(output.read_bytes()).hexdigest()

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 import boto3
-from console_mfa import RESOURCE_TYPE
+from console_mfa import RESOURCE_TYPE, RULE_NAME
 from console_mfa.aws import AwsClients
 from console_mfa.boundaries import OrganizationMembership, account_read_by, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
@@ -51,8 +51,11 @@ from console_mfa.iam_facts import MissingUser, user_for_change
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
+from console_mfa.version import rule_version
 from rdklib import ConfigRule
 
+# Read once per container: the zip's VERSION file (see console_mfa.version).
+RULE_VERSION = rule_version()
 logger = logging.getLogger("console_mfa")
 logger.setLevel(logging.INFO)
 # botocore's DEBUG output carries request headers, session token included: never let
@@ -212,7 +215,7 @@ def lambda_handler(
     Logs one JSON line per invocation: message type, account, result counts, AWS calls, duration.
     """
     started = time.monotonic()
-    log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA"}
+    log: dict[str, Any] = {"rule": RULE_NAME, "version": RULE_VERSION}
     clients: AwsClients | None = None
     own_clients: AwsClients | None = None
     try:

@@ -12,6 +12,17 @@ has since complied). Two entry points in one handler, chosen by the event's ``ac
 * ``{"action": "notify"}`` (a daily schedule): tell the operators' topic, once per user, whose
   grace period ends within ``NOTICE_DAYS``, and which NON_COMPLIANT users are not enforced.
 
+Deployed for an organization (``ORGANIZATION_ID`` set, organization.yaml), the function serves the
+organization conformance pack's remediation in every member account. The member's automation
+invokes it across accounts with ``{"action": "enforce", "UserId": ..., "AccountId": ...,
+"ExecutionId": ...}``; before reading anything it refuses an account outside the organization (as
+the rule does), assumes the member's ``MEMBER_ENFORCER_ROLE``, and confirms with
+``ssm:GetAutomationExecution`` that the execution is an automation of ``ENFORCEMENT_DOCUMENT``
+running in that account for that UserId, so no other caller can have a user enforced. It then
+checks the user as above, under the parameters of the member's copy of the rule, counts against
+that account's own daily limit, and tells the operators' topic. The daily notice is the account
+stack's only.
+
 Every action and every refusal is one JSON log line; every enforcement and every hold-back is a
 message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`), so the
 automation step fails and Config shows the remediation as failed, rather than pretend.
@@ -35,8 +46,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+from console_mfa import RULE_NAME
 from console_mfa.aws import AwsClients, call, collect, collect_if_exists
-from console_mfa.boundaries import account_read_by
+from console_mfa.boundaries import OrganizationMembership, account_read_by
 from console_mfa.enforcement import (
     DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
     DEFAULT_NOTICE_DAYS,
@@ -51,7 +63,7 @@ from console_mfa.enforcement import (
     notice_messages,
 )
 from console_mfa.enforcement_ledger import EnforcementLedger
-from console_mfa.exceptions import InvalidEventError, InvalidParameterError
+from console_mfa.exceptions import AwsCallError, InvalidEventError, InvalidParameterError, UnconfirmedAutomationError
 from console_mfa.facts import UserFacts
 from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
@@ -69,6 +81,15 @@ HELD_BACK_METRIC = "EnforcementsHeldBack"
 ENFORCED_METRIC = "Enforcements"
 _USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
 _GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
+_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_DOCUMENT_NAME = re.compile(r"[\w.-]{3,128}", re.ASCII)
+_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_EXECUTION_ID = re.compile(r"[0-9a-fA-F-]{36}")
+# An automation whose step invokes this function is running; any other state is not a live remediation.
+_RUNNING = {"Pending", "InProgress"}
+# Kept across invocations of a warm function, so members cost one Organizations call an hour.
+_memberships: dict[str, OrganizationMembership] = {}
 # The daily notice checks every user live (the three reads the remediation needs anyway, so the
 # function's role needs no credential report or CloudTrail access); this much is kept for sending.
 NOTICE_RESERVE_SECONDS = 30.0
@@ -84,6 +105,10 @@ class Settings:
     topic_arn: str
     max_per_day: int
     notice_days: int
+    # Set for the organization's function only: it acts in member accounts through these.
+    organization_id: str | None = None
+    enforcer_role: str | None = None
+    document_name: str | None = None
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +134,23 @@ class Settings:
         topic = required("OPERATORS_TOPIC_ARN")
         if not topic.startswith("arn:") or ":sns:" not in topic:
             raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
+        organization_id = env.get("ORGANIZATION_ID", "").strip() or None
+        enforcer_role = document_name = None
+        if organization_id is not None:
+            if not _ORGANIZATION_ID.fullmatch(organization_id):
+                raise InvalidParameterError(
+                    "ORGANIZATION_ID (environment)", f"{organization_id[:40]!r} is not an organization id"
+                )
+            enforcer_role = required("MEMBER_ENFORCER_ROLE")
+            if not _ROLE_NAME.fullmatch(enforcer_role):
+                raise InvalidParameterError(
+                    "MEMBER_ENFORCER_ROLE (environment)", f"{enforcer_role[:80]!r} is not an IAM role name"
+                )
+            document_name = required("ENFORCEMENT_DOCUMENT")
+            if not _DOCUMENT_NAME.fullmatch(document_name):
+                raise InvalidParameterError(
+                    "ENFORCEMENT_DOCUMENT (environment)", f"{document_name[:80]!r} is not an SSM document name"
+                )
         return cls(
             rule_name=required("CONFIG_RULE_NAME"),
             group_name=group,
@@ -118,14 +160,33 @@ class Settings:
                 "MAX_ENFORCEMENTS_PER_DAY", DEFAULT_MAX_ENFORCEMENTS_PER_DAY, 1, MAX_ENFORCEMENTS_PER_DAY
             ),
             notice_days=number("NOTICE_DAYS", DEFAULT_NOTICE_DAYS, 1, MAX_NOTICE_DAYS),
+            organization_id=organization_id,
+            enforcer_role=enforcer_role,
+            document_name=document_name,
         )
 
 
-def rule_policy(config: Any, rule_name: str) -> Policy:
-    """The rule's parameters as Config holds them now, validated as the rule itself validates them."""
-    rules = call(config, "DescribeConfigRules", ConfigRuleNames=[rule_name])["ConfigRules"]
+def rule_policy(config: Any, rule_name: str, in_conformance_pack: bool = False) -> Policy:
+    """The rule's parameters as Config holds them now, validated as the rule itself validates them.
+
+    ``in_conformance_pack``: the account's copy of the rule an organization conformance pack created,
+    which Config names ``<rule_name>-conformance-pack-<suffix>`` (the exact name is kept too). Exactly
+    one must exist: two copies could disagree on who is exempt.
+    """
+    if in_conformance_pack:
+        rules = [
+            rule
+            for rule in collect(config, "DescribeConfigRules", "ConfigRules")
+            if rule["ConfigRuleName"] == rule_name
+            or rule["ConfigRuleName"].startswith(f"{rule_name}-conformance-pack-")
+        ]
+    else:
+        rules = call(config, "DescribeConfigRules", ConfigRuleNames=[rule_name])["ConfigRules"]
     if len(rules) != 1:
-        raise InvalidParameterError("CONFIG_RULE_NAME (environment)", f"Config has no single rule named {rule_name!r}")
+        names = ", ".join(sorted(rule["ConfigRuleName"] for rule in rules)) or "none"
+        raise InvalidParameterError(
+            "CONFIG_RULE_NAME (environment)", f"Config has no single rule named {rule_name!r} (found: {names})"
+        )
     try:
         raw = json.loads(rules[0].get("InputParameters") or "{}")
     except json.JSONDecodeError as error:
@@ -156,6 +217,54 @@ def is_in_group(iam: Any, user_name: str, group_name: str) -> bool | None:
     return any(group["GroupName"] == group_name for group in groups)
 
 
+def user_id_of(event: Mapping[str, Any]) -> str:
+    user_id = event.get("UserId")
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+        raise InvalidEventError(f"UserId {str(user_id)[:80]!r} is not an IAM UserId (AIDA...)")
+    return user_id
+
+
+def member_account_of(event: Mapping[str, Any]) -> str:
+    account = event.get("AccountId")
+    if not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account):
+        raise InvalidEventError(f"AccountId {str(account)[:40]!r} is not an AWS account id (12 digits)")
+    return account
+
+
+def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, document_name: str) -> str:
+    """Raise unless the event's ExecutionId is an automation of ``document_name`` running now for ``user_id``.
+
+    Lambda's resource policy can only narrow the callers to the organization, so this binds the
+    request to the member account's own remediation: only someone who may run the enforcement
+    document there (Config, or an operator's Remediate) can have a user of that account enforced.
+    """
+    execution_id = event.get("ExecutionId")
+    if not isinstance(execution_id, str) or not _EXECUTION_ID.fullmatch(execution_id):
+        raise UnconfirmedAutomationError(f"ExecutionId {str(execution_id)[:60]!r} is not an automation execution id")
+    try:
+        execution = call(ssm, "GetAutomationExecution", AutomationExecutionId=execution_id)["AutomationExecution"]
+    except AwsCallError as error:
+        if error.code != "AutomationExecutionNotFoundException":
+            raise
+        raise UnconfirmedAutomationError(
+            f"no automation execution {execution_id} in this account; nothing was changed"
+        ) from error
+    document = str(execution.get("DocumentName", ""))
+    problems = []
+    if document != document_name and not document.endswith(f":document/{document_name}"):
+        problems.append(f"it runs {document[:80]!r}, not {document_name!r}")
+    if execution.get("AutomationExecutionStatus") not in _RUNNING:
+        problems.append(f"its status is {execution.get('AutomationExecutionStatus')!r}")
+    if execution.get("Parameters", {}).get("UserId") != [user_id]:
+        problems.append("its UserId is another user's")
+    if problems:
+        raise UnconfirmedAutomationError(
+            f"automation execution {execution_id} is no remediation of this user: {'; '.join(problems)}. "
+            "Nothing was changed."
+        )
+    return execution_id
+
+
 def _publish(clients: AwsClients, topic_arn: str, message: dict[str, str]) -> None:
     call(clients.client("sns"), "Publish", TopicArn=topic_arn, **message)
 
@@ -176,12 +285,14 @@ def enforce(
     account_id: str,
     now: datetime,
     log: dict[str, Any],
+    home: AwsClients | None = None,
 ) -> dict[str, Any]:
-    user_id = event.get("UserId")
-    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
-        raise InvalidEventError(f"UserId {str(user_id)[:80]!r} is not an IAM UserId (AIDA...)")
+    """Check the user again and enforce if due. ``clients`` read and act in the user's account; ``home``
+    (the function's own account, where the ledger, the metrics and the topic are) defaults to them."""
+    home = home or clients
+    user_id = user_id_of(event)
     log.update(userId=user_id, executionId=event.get("ExecutionId"))
-    policy = rule_policy(clients.config, settings.rule_name)
+    policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
     log["enforcement"] = policy.enforcement
     user = find_user(clients.iam, user_id) if policy.enforcement is not Enforcement.OFF else None
     assessment = assess(user, policy, now)
@@ -201,11 +312,13 @@ def enforce(
             log, Outcome.ALREADY_IN_GROUP, f"The user is already in {settings.group_name}; nothing changed."
         )
 
-    ledger = EnforcementLedger(clients.client("dynamodb"), settings.ledger_table)
+    ledger = EnforcementLedger(
+        home.client("dynamodb"), settings.ledger_table, account=account_id if home is not clients else None
+    )
     if not ledger.claim_slot(now, user_id, settings.max_per_day):
-        _put_metric(clients, HELD_BACK_METRIC)
+        _put_metric(home, HELD_BACK_METRIC)
         _publish(
-            clients, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now)
+            home, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now)
         )
         log["limit"] = settings.max_per_day
         return _refused(
@@ -220,8 +333,8 @@ def enforce(
     log.update(outcome=Outcome.ENFORCED, why=assessment.why, group=settings.group_name)
     # Logged before the message goes out: if publishing fails, the log still says what was done.
     logger.warning(log_line({**log, "step": "added_to_group"}))
-    _put_metric(clients, ENFORCED_METRIC)
-    _publish(clients, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
+    _put_metric(home, ENFORCED_METRIC)
+    _publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
     return {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
 
 
@@ -274,6 +387,25 @@ def notify(
     return {"outcome": "noticed", "noticed": len(due), "unenforced": len(unenforced)}
 
 
+def assume_enforcer_role(
+    event: Mapping[str, Any], home: AwsClients, settings: Settings, context: Any, log: dict[str, Any]
+) -> tuple[AwsClients, str]:
+    """Clients with the enforcer role of the member account the event names, refused for an outsider
+    before any role is assumed. The caller confirms the automation with them before anything else."""
+    assert settings.organization_id and settings.enforcer_role
+    user_id_of(event)  # bad input is refused before any call
+    account_id = member_account_of(event)
+    log["account"] = account_id
+    membership = _memberships.setdefault(settings.organization_id, OrganizationMembership(settings.organization_id))
+    membership.require_member(home.client("organizations"), account_id)
+    function_arn = getattr(context, "invoked_function_arn", None)
+    partition = function_arn.split(":")[1] if isinstance(function_arn, str) and function_arn.count(":") >= 6 else "aws"
+    member = AwsClients.assuming_role(
+        f"arn:{partition}:iam::{account_id}:role/{settings.enforcer_role}", home.region or os.environ.get("AWS_REGION")
+    )
+    return member, account_id
+
+
 def handler(
     event: dict[str, Any],
     context: Any = None,
@@ -282,8 +414,9 @@ def handler(
 ) -> dict[str, Any]:
     """Run the event's action; return what was done. Raises on any AWS error or bad input."""
     started = time.monotonic()
-    log: dict[str, Any] = {"rule": "IAM_USER_CONSOLE_MFA", "function": "enforcement"}
+    log: dict[str, Any] = {"rule": RULE_NAME, "function": "enforcement"}
     clients: AwsClients | None = None
+    member: AwsClients | None = None
     try:
         action = event.get("action") if isinstance(event, dict) else None
         log["action"] = action
@@ -291,12 +424,22 @@ def handler(
             raise InvalidEventError(f"event.action {str(action)[:40]!r} is not 'enforce' or 'notify'")
         settings = Settings.from_environment()
         clients = AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION"))
-        account_id = account_read_by(clients, context)
-        log["account"] = account_id
         now = clock()
-        if action == "enforce":
+        if settings.organization_id and action == "notify":
+            raise InvalidEventError(
+                "the daily notice runs in the account stack (rule.yaml) only; the organization's function only enforces"
+            )
+        if settings.organization_id and settings.document_name:
+            member, account_id = assume_enforcer_role(event, clients, settings, context, log)
+            confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
+            result = enforce(event, member, settings, account_id, now, log, home=clients)
+        elif action == "enforce":
+            account_id = account_read_by(clients, context)
+            log["account"] = account_id
             result = enforce(event, clients, settings, account_id, now, log)
         else:
+            account_id = account_read_by(clients, context)
+            log["account"] = account_id
             remaining = context.get_remaining_time_in_millis() / 1000 if context else None
             deadline = Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
             result = notify(clients, settings, account_id, now, log, deadline)
@@ -305,6 +448,8 @@ def handler(
         raise
     finally:
         log["apiCalls"] = dict(sorted((clients.calls if clients else {}).items()))
+        if member is not None:
+            log["memberApiCalls"] = dict(sorted(member.calls.items()))
         log["durationMs"] = round((time.monotonic() - started) * 1000)
         level = log.pop("_level", logging.ERROR if log.get("outcome") == "error" else logging.INFO)
         logger.log(level, log_line(log))

@@ -9,7 +9,7 @@ the command) or ``SKIPPED`` (not made, and why: what it needs is missing, e.g. a
 this project's has none of the outputs that name the function, rule and queue). Only a list of
 ``ok`` lines means a healthy deployment.
 
-    checks = check_account_stack(clients, stack="iam-user-console-mfa", rule_name="IAM_USER_CONSOLE_MFA")
+    checks = check_account_stack(clients, stack="iam-user-console-mfa", rule_name=RULE_NAME)
     print(render_checks(checks))
 
 Every AWS call goes through :func:`console_mfa.aws.call` / :func:`~console_mfa.aws.collect`, so a
@@ -205,19 +205,33 @@ def check_rule(rule: dict[str, Any] | None, rule_name: str, function_arn: str, r
     if rule is None:
         return Check.failed("rule", f"no Config rule named {rule_name}", redeploy)
     source = rule.get("Source", {})
-    triggers = {d.get("MessageType") for d in source.get("SourceDetails", [])}
+    problems = rule_problems(
+        {d.get("MessageType") for d in source.get("SourceDetails", [])},
+        rule.get("Scope", {}).get("ComplianceResourceTypes"),
+        source.get("SourceIdentifier"),
+        function_arn,
+    )
+    if rule.get("ConfigRuleState", "ACTIVE") != "ACTIVE":
+        problems.append(f"state {rule['ConfigRuleState']}")
+    return _rule_check("rule", rule_name, problems, redeploy)
+
+
+def rule_problems(triggers: set[Any], scope: Any, runs: str | None, function_arn: str) -> list[str]:
+    """What is wrong with a rule (an account's or the organization's, each read in its own shape)."""
     problems = []
     if missing := TRIGGERS - triggers:
         problems.append(f"missing triggers {', '.join(sorted(missing))}")
-    if rule.get("Scope", {}).get("ComplianceResourceTypes") != [RESOURCE_TYPE]:
+    if scope != [RESOURCE_TYPE]:
         problems.append(f"scope is not {RESOURCE_TYPE}")
-    if source.get("SourceIdentifier") != function_arn:
-        problems.append(f"runs {source.get('SourceIdentifier')}, not the stack's function")
-    if rule.get("ConfigRuleState", "ACTIVE") != "ACTIVE":
-        problems.append(f"state {rule['ConfigRuleState']}")
+    if runs != function_arn:
+        problems.append(f"runs {runs}, not the stack's function")
+    return problems
+
+
+def _rule_check(name: str, rule_name: str, problems: list[str], redeploy: str) -> Check:
     if problems:
-        return Check.failed("rule", f"{rule_name}: " + "; ".join(problems), redeploy)
-    return Check.passed("rule", f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}")
+        return Check.failed(name, f"{rule_name}: " + "; ".join(problems), redeploy)
+    return Check.passed(name, f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}")
 
 
 def check_last_run(config: BaseClient, rule_name: str, function_name: str) -> Check:
@@ -336,8 +350,19 @@ def _queue_name(queue_url: str) -> str:
     return queue_url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def check_account_stack(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
-    """stack, recorder, rule, last run, alarms, alarm topic, failed runs: each ok, FAIL or SKIPPED."""
+def check_account_stack(
+    clients: ClientSource, stack: str, rule_name: str, region: str, events_stack: str | None = None
+) -> list[Check]:
+    """stack, recorder, rule, last run, alarms, alarm topic, failed runs, enforcement, trail, event rule."""
+    checks = _rule_stack_checks(clients, stack, rule_name, region)
+    events = [
+        check_trail(clients.client("cloudtrail"), region),
+        check_event_rule(clients, events_stack or f"{stack}-events", region),
+    ]
+    return checks + events
+
+
+def _rule_stack_checks(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
     redeploy = f"make deploy BUCKET=<artifacts bucket> REGION={region}"
     found = _stack(clients, stack, ACCOUNT_STACK_OUTPUTS, "cloudformation/rule.yaml", redeploy)
     config = clients.client("config")
@@ -346,7 +371,8 @@ def check_account_stack(clients: ClientSource, stack: str, rule_name: str, regio
     skipped = found.skip_unless_outputs("rule")
     if skipped:
         checks += [skipped, Check.skipped("last run", "the rule was not checked (see rule)")]
-        return checks + _operations_checks(clients, found, redeploy)
+        enforcement = Check.skipped("enforcement", "the rule was not checked (see rule)")
+        return checks + _operations_checks(clients, found, redeploy) + [enforcement]
     function_arn = found.outputs["FunctionArn"]
     rule_name = found.outputs.get("ConfigRuleName", rule_name)
     rule = describe_rule(config, rule_name)
@@ -355,7 +381,10 @@ def check_account_stack(clients: ClientSource, stack: str, rule_name: str, regio
         checks.append(Check.skipped("last run", f"there is no rule {rule_name} to have run"))
     else:
         checks.append(check_last_run(config, rule_name, _function_name(function_arn)))
-    return checks + _operations_checks(clients, found, redeploy)
+    checks += _operations_checks(clients, found, redeploy)
+    if rule is None:
+        return checks + [Check.skipped("enforcement", f"there is no rule {rule_name} to remediate")]
+    return checks + check_enforcement(clients, found, rule_name, redeploy)
 
 
 def _operations_checks(clients: ClientSource, found: _Stack, redeploy: str) -> list[Check]:
@@ -402,17 +431,22 @@ def check_organization_rule(rule: dict[str, Any] | None, rule_name: str, functio
     if rule is None:
         return Check.failed("organization rule", f"no organization Config rule named {rule_name}", redeploy)
     metadata = rule.get("OrganizationCustomRuleMetadata", {})
-    triggers = set(metadata.get("OrganizationConfigRuleTriggerTypes", []))
-    problems = [f"missing triggers {', '.join(sorted(TRIGGERS - triggers))}"] if TRIGGERS - triggers else []
-    if metadata.get("LambdaFunctionArn") != function_arn:
-        problems.append(f"runs {metadata.get('LambdaFunctionArn')}, not the stack's function")
-    if metadata.get("ResourceTypesScope") != [RESOURCE_TYPE]:
-        problems.append(f"scope is not {RESOURCE_TYPE}")
-    if problems:
-        return Check.failed("organization rule", f"{rule_name}: " + "; ".join(problems), redeploy)
-    return Check.passed(
-        "organization rule", f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}"
+    problems = rule_problems(
+        set(metadata.get("OrganizationConfigRuleTriggerTypes", [])),
+        metadata.get("ResourceTypesScope"),
+        metadata.get("LambdaFunctionArn"),
+        function_arn,
     )
+    return _rule_check("organization rule", rule_name, problems, redeploy)
+
+
+def check_member_role(clients: ClientSource, stack: str, call_as: str, redeploy: str) -> tuple[Check, set[str]]:
+    """The member-role StackSet, and the accounts where it succeeded."""
+    stack_set = f"{stack}-member-role"
+    with_role = _member_role_accounts(clients.client("cloudformation"), stack_set, call_as)
+    if with_role is None:
+        return Check.failed("member role", f"no StackSet named {stack_set} deploys the member role", redeploy), set()
+    return Check.passed("member role", f"StackSet {stack_set} deployed it in {len(with_role)} account(s)"), with_role
 
 
 def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, region: str) -> list[Check]:
@@ -431,17 +465,12 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
     config = clients.client("config")
     rule = _describe_organization_rule(config, rule_name)
     checks.append(check_organization_rule(rule, rule_name, found.outputs["FunctionArn"], redeploy))
-    call_as = found.parameters.get("CallAs", "SELF")
-    stack_set = f"{stack}-member-role"
-    with_role = _member_role_accounts(clients.client("cloudformation"), stack_set, call_as)
-    if with_role is None:
-        checks.append(Check.failed("member role", f"no StackSet named {stack_set} deploys the member role", redeploy))
-    else:
-        checks.append(Check.passed("member role", f"StackSet {stack_set} deployed it in {len(with_role)} account(s)"))
+    role_check, with_role = check_member_role(clients, stack, found.parameters.get("CallAs", "SELF"), redeploy)
+    checks.append(role_check)
     if rule is None:
         checks.append(Check.skipped("member accounts", f"there is no organization rule {rule_name} to report them"))
-        return checks + _operations_checks(clients, found, redeploy)
-    checks += _member_account_checks(clients, config, rule_name, found.parameters, with_role or set(), redeploy)
+    else:
+        checks += _member_account_checks(clients, config, rule_name, found.parameters, with_role, redeploy)
     return checks + _operations_checks(clients, found, redeploy)
 
 
@@ -489,3 +518,119 @@ def _member_account_checks(
     if not statuses:
         checks.append(Check.failed("member accounts", "the organization rule reports no member account", redeploy))
     return checks
+
+
+# --- Enforcement (rule.yaml's Enforcement parameter) ---
+ENFORCEMENT_LIMIT_METRIC = ("IAM_USER_CONSOLE_MFA", "EnforcementsHeldBack")
+
+
+def check_enforcement(clients: ClientSource, found: _Stack, rule_name: str, redeploy: str) -> list[Check]:
+    """Off: one ok line. On: the rule's remediation, its Automatic flag, its SSM document, the daily-limit alarm."""
+    mode = found.parameters.get("Enforcement", "off")
+    if mode == "off":
+        return [Check.passed("enforcement", "off (the stack's Enforcement parameter): nobody is put into ForceMfa")]
+    fix = f"{redeploy} with Enforcement={mode}"
+    remediations = call(clients.client("config"), "DescribeRemediationConfigurations", ConfigRuleNames=[rule_name]).get(
+        "RemediationConfigurations", []
+    )
+    if not remediations:
+        return [Check.failed("enforcement", f"Enforcement is {mode} but {rule_name} has no remediation", fix)]
+    remediation = remediations[0]
+    problems = []
+    if bool(remediation.get("Automatic", False)) != (mode == "automatic"):
+        problems.append(f"Automatic is {remediation.get('Automatic', False)}, not {mode == 'automatic'} ({mode})")
+    document = found.outputs.get("EnforcementDocumentName")
+    target = remediation.get("TargetId")
+    if remediation.get("TargetType") != "SSM_DOCUMENT" or (document and target != document):
+        problems.append(f"runs {target}, not the stack's document {document or '(EnforcementDocumentName)'}")
+    limit_alarms = call(
+        clients.client("cloudwatch"),
+        "DescribeAlarmsForMetric",
+        Namespace=ENFORCEMENT_LIMIT_METRIC[0],
+        MetricName=ENFORCEMENT_LIMIT_METRIC[1],
+    )["MetricAlarms"]
+    if not limit_alarms:
+        problems.append(f"no alarm on {ENFORCEMENT_LIMIT_METRIC[1]} (MaxEnforcementsPerDay reached)")
+    if problems:
+        return [Check.failed("enforcement", f"{mode}: " + "; ".join(problems), fix)]
+    return [
+        Check.passed(
+            "enforcement",
+            f"{mode}: {rule_name}'s remediation runs {target}; an alarm fires when MaxEnforcementsPerDay is reached",
+        )
+    ]
+
+
+# --- Events: re-evaluation on IAM change (cloudformation/iam-events.yaml) ---
+WRITE_EVENTS = frozenset({"All", "WriteOnly"})
+
+
+def _logs_management_writes(selectors: dict[str, Any]) -> bool:
+    for selector in selectors.get("EventSelectors", []):
+        if selector.get("IncludeManagementEvents", True) and selector.get("ReadWriteType", "All") in WRITE_EVENTS:
+            return True
+    for advanced in selectors.get("AdvancedEventSelectors", []):
+        fields = {f["Field"]: f for f in advanced.get("FieldSelectors", [])}
+        if "Management" not in fields.get("eventCategory", {}).get("Equals", []):
+            continue
+        read_only = fields.get("readOnly", {})
+        if "true" not in read_only.get("Equals", []) or "false" in read_only.get("NotEquals", []):
+            return True
+    return False
+
+
+def check_trail(cloudtrail: BaseClient, region: str) -> Check:
+    """A trail that is logging and records management write events: without it no IAM change reaches EventBridge."""
+    trails = call(cloudtrail, "DescribeTrails", includeShadowTrails=True)["trailList"]
+    stopped = []
+    for trail in trails:
+        arn = trail["TrailARN"]
+        if not _logs_management_writes(call(cloudtrail, "GetEventSelectors", TrailName=arn)):
+            continue
+        if call(cloudtrail, "GetTrailStatus", Name=arn).get("IsLogging"):
+            return Check.passed("trail", f"{trail['Name']} logs management write events")
+        stopped.append(trail["Name"])
+    why = (
+        f"trail {', '.join(stopped)} records management write events but is not logging"
+        if stopped
+        else "no CloudTrail trail records management write events"
+    )
+    fix = (
+        f"aws cloudtrail start-logging --name {stopped[0]} --region {region}"
+        if stopped
+        else f"aws cloudtrail create-trail --name management-events --s3-bucket-name <log bucket> "
+        f"--is-multi-region-trail --region {region}; aws cloudtrail start-logging --name management-events "
+        f"--region {region}"
+    )
+    return Check.failed("trail", f"{why}: IAM change events cannot arrive (the hourly sweep still runs)", fix)
+
+
+def check_event_rule(clients: ClientSource, events_stack: str, region: str) -> Check:
+    """The event-path stack's EventBridge rule is ENABLED (SKIPPED when that stack was not deployed)."""
+    deploy_command = (
+        f"aws cloudformation deploy --template-file cloudformation/iam-events.yaml --stack-name {events_stack} "
+        "--parameter-overrides CodeBucket=<the rule stack's CodeBucket> CodeKey=<its CodeKey> "
+        f"AlarmTopicArn=<its alarm topic> --capabilities CAPABILITY_IAM --region {region}"
+    )
+    try:
+        found = call(clients.client("cloudformation"), "DescribeStacks", StackName=events_stack)["Stacks"][0]
+    except AwsCallError as error:
+        if "does not exist" not in str(error):
+            raise
+        return Check.skipped(
+            "event rule",
+            f"no stack {events_stack} (re-evaluation on IAM change is not deployed; the hourly sweep alone "
+            f"keeps Config current): {deploy_command}",
+        )
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+    if "EventRuleArn" not in outputs:
+        return Check.skipped("event rule", f"{events_stack} has no output EventRuleArn: not a stack of iam-events.yaml")
+    rule_name = outputs["EventRuleArn"].rsplit("/", 1)[-1]
+    state = call(clients.client("events"), "DescribeRule", Name=rule_name).get("State")
+    if state != "ENABLED":
+        return Check.failed(
+            "event rule",
+            f"{rule_name} is {state}: IAM changes are not re-evaluated (the hourly sweep still runs)",
+            f"{deploy_command} ReevaluateOnIamChange=true",
+        )
+    return Check.passed("event rule", f"{rule_name} is ENABLED")

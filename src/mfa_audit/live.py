@@ -20,10 +20,10 @@ from console_mfa.credential_report import ReportRow, parse_credential_report
 from console_mfa.exceptions import AwsCallError, RuleError
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
 from console_mfa.policy import Policy
-from console_mfa.sweep import Deadline, sweep_account
+from console_mfa.sweep import Deadline, SweepResult, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
 
-from mfa_audit.output import ResultRow
+from mfa_audit.results import ResultRow
 
 NO_CREDENTIALS = "no AWS credentials found; set AWS_PROFILE, use --profile, or run 'aws configure'"
 
@@ -81,6 +81,29 @@ class _ProgressBar:
             self._bar = None
 
 
+def sweep_live_account(
+    policy: Policy,
+    now: datetime,
+    profile: str | None = None,
+    region: str | None = None,
+    role_arn: str | None = None,
+    progress_threshold: int | None = 300,
+    clients: AwsClients | None = None,
+    strategy: str = "auto",
+) -> SweepResult:
+    """Every user's facts from a live account, read-only; a missing credential chain is a clear error."""
+    progress = _ProgressBar(progress_threshold)
+    try:
+        clients = clients or clients_for_cli(profile, region, role_arn)
+        return sweep_account(clients, Deadline.unlimited(), now, policy, strategy, progress)
+    except AwsCallError as error:
+        if isinstance(error.__cause__, NoCredentialsError):
+            raise RuleError(NO_CREDENTIALS) from error
+        raise
+    finally:
+        progress.close()
+
+
 def audit_live_account(
     policy: Policy,
     *,
@@ -96,16 +119,7 @@ def audit_live_account(
     Read-only: never calls PutEvaluations.
     """
     now = datetime.now(timezone.utc)
-    progress = _ProgressBar(progress_threshold)
-    try:
-        clients = clients or clients_for_cli(profile, region, role_arn)
-        sweep = sweep_account(clients, Deadline.unlimited(), now, policy, strategy, progress)
-    except AwsCallError as error:
-        if isinstance(error.__cause__, NoCredentialsError):
-            raise RuleError(NO_CREDENTIALS) from error
-        raise
-    finally:
-        progress.close()
+    sweep = sweep_live_account(policy, now, profile, region, role_arn, progress_threshold, clients, strategy)
     rows = [ResultRow.from_verdict(u.user_name, u.user_id, u.arn, decide(u, policy, now)) for u in sweep.users]
     rows += [ResultRow.from_verdict(m.user_name, m.user_id, "", verdict_for_missing_user(m.why)) for m in sweep.missing]
     limitations = [
@@ -153,10 +167,18 @@ def audit_credential_report(
 
     ``source`` (the file's name) is named in every error about the report.
     """
-    rows = []
+    users, limitations = credential_report_facts(content, now, source)
+    rows = [ResultRow.from_verdict(u.user_name, None, u.arn, decide(u, policy, now)) for u in users]
+    return rows, limitations
+
+
+def credential_report_facts(
+    content: bytes, now: datetime, source: str = "the credential report"
+) -> tuple[list[UserFacts], list[str]]:
+    """Each report row as the facts ``decide()`` takes, and what the report cannot tell."""
     report_rows = parse_credential_report(content, source)
-    for row in report_rows:
-        facts = UserFacts(
+    users = [
+        UserFacts(
             user_name=row.user,
             user_id="",
             arn=row.arn,
@@ -164,5 +186,6 @@ def audit_credential_report(
             login_profile_created=row.user_creation_time if row.password_enabled else None,
             mfa_devices=(MfaDevice("credential-report:mfa_active", MfaType.UNVERIFIED),) if row.mfa_active else (),
         )
-        rows.append(ResultRow.from_verdict(row.user, None, row.arn, decide(facts, policy, now)))
-    return rows, [report_age_note(report_rows, now), *CREDENTIAL_REPORT_LIMITATIONS]
+        for row in report_rows
+    ]
+    return users, [report_age_note(report_rows, now), *CREDENTIAL_REPORT_LIMITATIONS]

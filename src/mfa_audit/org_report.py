@@ -1,13 +1,13 @@
 """The organization-wide report: the rule's results across accounts, read from a Config aggregator.
 
-Gathering is the only part that calls AWS (read-only aggregator APIs); rendering lives in
-:mod:`mfa_audit.org_report_render`. Each user (account, Region, UserId) is counted once, however many
+Gathering is the only part that calls AWS (read-only aggregator APIs); rendering is the formats'
+(:mod:`mfa_audit.formats`). Each user (account, Region, UserId) is counted once, however many
 rules in its account match the rule name (:func:`worst_result`), and such accounts are flagged.
 
 Example::
 
-    report = gather_report(config_client, aggregator="organization", rule="IAM_USER_CONSOLE_MFA")
-    print(render_report(report, "markdown"))
+    report = gather_report(config_client, aggregator="organization", rule=RULE_NAME)
+    print(render("markdown", report))
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from botocore.client import BaseClient
+from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import collect
 from console_mfa.exceptions import AwsCallError
 
@@ -175,72 +175,18 @@ def users_worst_account_first(users: list[UserResult], accounts: list[AccountSum
 
 def gather_report(config: BaseClient, aggregator: str, rule: str, organizations: BaseClient | None = None) -> OrgReport:
     """Read every account's results for ``rule`` through ``aggregator`` (paginated, retried by botocore)."""
-    sources = collect(
-        config,
-        "DescribeConfigurationAggregatorSourcesStatus",
-        "AggregatedSourceStatusList",
-        ConfigurationAggregatorName=aggregator,
-    )
-    rules = collect(
-        config,
-        "DescribeAggregateComplianceByConfigRules",
-        "AggregateComplianceByConfigRules",
-        ConfigurationAggregatorName=aggregator,
-    )
-    names = {
-        (item["SourceAccountId"], item["ResourceId"]): item.get("ResourceName", "")
-        for item in collect(
-            config,
-            "ListAggregateDiscoveredResources",
-            "ResourceIdentifiers",
-            ConfigurationAggregatorName=aggregator,
-            ResourceType="AWS::IAM::User",
-        )
-    }
-    accounts: dict[tuple[str, str], AccountSummary] = {}
-    for source in sources:
-        if source.get("SourceType") == "ORGANIZATION" or not str(source.get("SourceId", "")).isdigit():
-            continue
-        key = (source["SourceId"], source.get("AwsRegion", "-"))
-        status = source.get("LastUpdateStatus", "UNKNOWN")
-        accounts[key] = AccountSummary(
-            *key,
-            status="no results for this rule (not deployed, excluded or not yet run)"
-            if status == "SUCCEEDED"
-            else f"not collected by the aggregator: {status} {source.get('LastErrorMessage', '')}".strip(),
-        )
-    # Every copy of the rule per account and Region, the organization rule first.
-    matching: dict[tuple[str, str], list[str]] = {}
-    for entry in rules:
-        if rule_matches(entry["ConfigRuleName"], rule):
-            matching.setdefault((entry["AccountId"], entry["AwsRegion"]), []).append(entry["ConfigRuleName"])
+    # In this order: the sources, the rules, then the names (the Stubber tests expect the calls so).
+    accounts = _accounts_by_source(config, aggregator)
+    matching = _matching_rules(config, aggregator, rule)
+    names = _user_names(config, aggregator)
     users: list[UserResult] = []
     newest: datetime | None = None
-    for key in sorted(matching):
+    for key, rule_names in sorted(matching.items()):
         summary = accounts.setdefault(key, AccountSummary(*key))
         summary.status = "collected"
-        summary.rules = sorted(set(matching[key]), key=lambda name: (not is_organization_rule(name, rule), name))
-        candidates: dict[str, list[UserResult]] = {}
-        for rule_name in summary.rules:
-            for result in _results(config, aggregator, rule_name, *key):
-                kind = result.get("ComplianceType", "")
-                if kind not in summary.counts:
-                    continue
-                recorded = result.get("ResultRecordedTime")
-                if isinstance(recorded, datetime) and (newest is None or recorded > newest):
-                    newest = recorded
-                user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
-                candidates.setdefault(user_id, []).append(
-                    UserResult(
-                        key[0],
-                        key[1],
-                        names.get((key[0], user_id), "") or "(unknown)",
-                        user_id,
-                        kind,
-                        result.get("Annotation", ""),
-                        rule_name,
-                    )
-                )
+        summary.rules = sorted(set(rule_names), key=lambda name: (not is_organization_rule(name, rule), name))
+        candidates, recorded = _candidates(config, aggregator, summary, names)
+        newest = max((t for t in (newest, recorded) if t is not None), default=None)
         for chosen in _one_per_user(candidates, rule):
             summary.counts[chosen.result] += 1
             users.append(chosen)
@@ -254,6 +200,86 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
         account_names(organizations),
         newest,
     )
+
+
+def _accounts_by_source(config: BaseClient, aggregator: str) -> dict[tuple[str, str], AccountSummary]:
+    """An (account, Region) row for each account source of the aggregator, saying why it has no results yet."""
+    sources = collect(
+        config,
+        "DescribeConfigurationAggregatorSourcesStatus",
+        "AggregatedSourceStatusList",
+        ConfigurationAggregatorName=aggregator,
+    )
+    accounts: dict[tuple[str, str], AccountSummary] = {}
+    for source in sources:
+        if source.get("SourceType") == "ORGANIZATION" or not str(source.get("SourceId", "")).isdigit():
+            continue
+        key = (source["SourceId"], source.get("AwsRegion", "-"))
+        status = source.get("LastUpdateStatus", "UNKNOWN")
+        accounts[key] = AccountSummary(
+            *key,
+            status="no results for this rule (not deployed, excluded or not yet run)"
+            if status == "SUCCEEDED"
+            else f"not collected by the aggregator: {status} {source.get('LastErrorMessage', '')}".strip(),
+        )
+    return accounts
+
+
+def _user_names(config: BaseClient, aggregator: str) -> dict[tuple[str, str], str]:
+    """(account, UserId) -> user name, from the aggregator's resource inventory."""
+    return {
+        (item["SourceAccountId"], item["ResourceId"]): item.get("ResourceName", "")
+        for item in collect(
+            config,
+            "ListAggregateDiscoveredResources",
+            "ResourceIdentifiers",
+            ConfigurationAggregatorName=aggregator,
+            ResourceType=RESOURCE_TYPE,
+        )
+    }
+
+
+def _matching_rules(config: BaseClient, aggregator: str, rule: str) -> dict[tuple[str, str], list[str]]:
+    """Every copy of the rule per account and Region."""
+    matching: dict[tuple[str, str], list[str]] = {}
+    for entry in collect(
+        config,
+        "DescribeAggregateComplianceByConfigRules",
+        "AggregateComplianceByConfigRules",
+        ConfigurationAggregatorName=aggregator,
+    ):
+        if rule_matches(entry["ConfigRuleName"], rule):
+            matching.setdefault((entry["AccountId"], entry["AwsRegion"]), []).append(entry["ConfigRuleName"])
+    return matching
+
+
+def _candidates(
+    config: BaseClient, aggregator: str, summary: AccountSummary, names: dict[tuple[str, str], str]
+) -> tuple[dict[str, list[UserResult]], datetime | None]:
+    """Each user's results in one account, one per copy of the rule, and when the newest was recorded."""
+    candidates: dict[str, list[UserResult]] = {}
+    newest: datetime | None = None
+    for rule_name in summary.rules:
+        for result in _results(config, aggregator, rule_name, summary.account_id, summary.region):
+            kind = result.get("ComplianceType", "")
+            if kind not in summary.counts:
+                continue
+            recorded = result.get("ResultRecordedTime")
+            if isinstance(recorded, datetime) and (newest is None or recorded > newest):
+                newest = recorded
+            user_id = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"]
+            candidates.setdefault(user_id, []).append(
+                UserResult(
+                    summary.account_id,
+                    summary.region,
+                    names.get((summary.account_id, user_id), "") or "(unknown)",
+                    user_id,
+                    kind,
+                    result.get("Annotation", ""),
+                    rule_name,
+                )
+            )
+    return candidates, newest
 
 
 def _one_row_per_account_without_results(accounts: list[AccountSummary]) -> list[AccountSummary]:
@@ -283,38 +309,3 @@ def _results(config: BaseClient, aggregator: str, rule_name: str, account_id: st
         AccountId=account_id,
         AwsRegion=region,
     )
-
-
-def as_document(report: OrgReport) -> dict[str, Any]:
-    """The JSON form (schema ``mfa-audit-report/v2``: counts hold only what the aggregator returns)."""
-    return {
-        "schema": "mfa-audit-report/v2",
-        "aggregator": report.aggregator,
-        "rule": report.rule,
-        "generated": report.generated.isoformat(),
-        "newest_result": report.newest_result.isoformat() if report.newest_result else None,
-        "totals": report.totals,
-        "accounts": [
-            {
-                "account_id": a.account_id,
-                "account_name": report.account_names.get(a.account_id),
-                "region": a.region,
-                "status": a.status,
-                "counts": a.counts,
-                "rules": a.rules,
-                "more_than_one_rule": a.more_than_one_rule,
-            }
-            for a in report.accounts
-        ],
-        "non_compliant": [
-            {
-                "account_id": u.account_id,
-                "region": u.region,
-                "user_name": u.user_name,
-                "user_id": u.user_id,
-                "annotation": u.annotation,
-                "rule": u.rule,
-            }
-            for u in report.non_compliant
-        ],
-    }

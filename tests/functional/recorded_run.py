@@ -9,9 +9,9 @@ from datetime import timedelta
 import boto3
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_services import ApiCallCounter, EmulatedConfig, FrozenCredentialReport
-from mfa_audit.events import RULE_NAME, LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import RULE_NAME, LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.services import ApiCallCounter, EmulatedConfig, FrozenCredentialReport
 
 MEMBER_ACCOUNT = "222222222222"
 

@@ -6,7 +6,7 @@ import pytest
 from console_mfa.exceptions import InvalidEventError, InvalidParameterError
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.events import change_event, scheduled_event
+from mfa_audit.emulation.events import change_event, scheduled_event
 
 
 @pytest.mark.parametrize(

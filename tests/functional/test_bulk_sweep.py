@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_services import ApiCallCounter, FrozenCredentialReport
-from mfa_audit.events import change_event, scheduled_event
+from mfa_audit.emulation.events import change_event, scheduled_event
+from mfa_audit.emulation.services import ApiCallCounter, FrozenCredentialReport
 
 from .faults import iam_error
 
@@ -184,7 +184,7 @@ def test_throttled_report_request_falls_back_to_live_checks(config, add_user, bu
 
 
 def test_cloudtrail_denied_falls_back_to_live_checks(config, stale_account, bulk, caplog):
-    from mfa_audit.emulated_services import BeforeCallEmulator, EmulatedError
+    from mfa_audit.emulation.services import BeforeCallEmulator, EmulatedError
 
     class DeniedCloudTrail(BeforeCallEmulator):
         def __init__(self):

@@ -4,7 +4,7 @@ import pytest
 from console_mfa.exceptions import InvalidEventError
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.events import change_event
+from mfa_audit.emulation.events import change_event
 
 
 @pytest.mark.parametrize("oversized", [False, True], ids=["change", "oversized-change"])

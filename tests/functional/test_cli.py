@@ -12,8 +12,8 @@ from console_mfa.aws import AwsClients
 from console_mfa.policy import parse_rule_parameters
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.events import scheduled_event
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import scheduled_event
 from mfa_audit.live import audit_live_account
 
 DEMO_EXPECTED = {
@@ -438,3 +438,58 @@ def test_every_format_lists_the_users_in_one_order(tmp_path, output_format):
     text = "\n" + completed.stdout
     listed = sorted(names, key=lambda name: text.index(f"\n{name} " if output_format == "table" else f"user/{name}"))
     assert listed == ["alice", "Bob", "carol", "dave"]
+
+
+# --- audit --plan-enforcement (offline, from a credential report) ---
+
+
+def _report_with_one_user_past_grace_and_one_in_grace(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from tests.credential_report_text import HEADER, console_user_without_mfa
+
+    created_two_days_ago = (datetime.now(timezone.utc) - timedelta(days=2)).isoformat(timespec="seconds")
+    newcomer = console_user_without_mfa("newcomer").replace("2024-01-01T00:00:00+00:00", created_two_days_ago)
+    path = tmp_path / "report.csv"
+    path.write_text(HEADER + console_user_without_mfa("overdue") + newcomer)
+    return path
+
+
+def test_plan_enforcement_lists_the_overdue_user_now_and_the_newcomer_at_the_end_of_grace(tmp_path):
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    completed = run_cli(
+        "audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json"
+    )
+    assert completed.returncode == 1, completed.stderr  # someone would be enforced now
+    document = json.loads(completed.stdout)
+    assert document["parameters"]["Enforcement"] == "manual"  # the plan's default
+    by_name = {user["user_name"]: user for user in document["users"]}
+    assert by_name["overdue"]["action"] == "enforce_now"
+    assert by_name["newcomer"]["action"] == "in_grace"
+    assert by_name["newcomer"]["enforcement_starts"][:10] > document["generated"][:10]
+
+
+def test_plan_enforcement_with_enforcement_off_enforces_nobody_and_exits_zero(tmp_path):
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    completed = run_cli(
+        "audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7",
+        "--enforcement", "off",
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert "overdue" not in completed.stdout
+    assert "newcomer  never (Enforcement off)" in completed.stdout
+
+
+def test_plan_enforcement_table_says_who_is_enforced_now(tmp_path):
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    completed = run_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7")
+    assert completed.returncode == 1, completed.stderr
+    assert "overdue   now" in completed.stdout
+    assert "1 enforced now, 1 in grace (Enforcement=manual)" in completed.stdout
+
+
+def test_plan_enforcement_refuses_a_format_it_cannot_render_by_name(tmp_path):
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    completed = run_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--format", "csv")
+    assert completed.returncode == 2
+    assert "'csv' cannot render the enforcement plan" in completed.stderr

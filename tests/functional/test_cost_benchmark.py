@@ -81,8 +81,8 @@ def test_the_truth_check_counts_a_held_compliance_type_a_live_check_contradicts(
     from moto import mock_aws
 
     from benchmarks.cost import PARAMETERS, Clock, check_against_live
-    from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
-    from mfa_audit.events import RULE_NAME, LambdaContext, scheduled_event
+    from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
+    from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
 
     for name, value in {
         "AWS_ACCESS_KEY_ID": "x",

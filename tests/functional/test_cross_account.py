@@ -3,8 +3,8 @@
 import boto3
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.events import scheduled_event
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import scheduled_event
 
 MEMBER_ACCOUNT = "222222222222"
 

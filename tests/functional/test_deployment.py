@@ -27,7 +27,7 @@ from tools.deploy import (
     parameters_from_words,
     upload,
 )
-from tools.package_lambda import build
+from tools.package_lambda import build, project_version
 
 from .recorded_run import record_every_path
 
@@ -84,6 +84,18 @@ def test_zip_refuses_to_build_outside_a_git_checkout(tmp_path):
         build(tmp_path / "rule.zip", rule_dir=rule_dir)
 
 
+def _run_offline(script: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter, with fake credentials (it runs against moto)."""
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+
+
 def test_zip_imports_and_runs_the_handler(tmp_path):
     build(tmp_path / "rule.zip")
     script = textwrap.dedent(f"""
@@ -93,24 +105,46 @@ def test_zip_imports_and_runs_the_handler(tmp_path):
         import boto3
         import console_mfa, IAM_USER_CONSOLE_MFA
         assert console_mfa.__file__.startswith({str(tmp_path / "rule.zip")!r}), console_mfa.__file__
-        from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
-        from mfa_audit.events import scheduled_event
+        from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
+        from mfa_audit.emulation.events import scheduled_event
         with mock_aws(), EmulatedCloudTrail(), EmulatedConfig("IAM_USER_CONSOLE_MFA") as config:
             iam = boto3.client("iam")
             iam.create_user(UserName="bob")
             iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
             print(json.dumps(IAM_USER_CONSOLE_MFA.lambda_handler(scheduled_event(), None)))
     """)
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="x",
-        AWS_SECRET_ACCESS_KEY="x",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    completed = _run_offline(script)
     assert completed.returncode == 0, completed.stderr
     assert '"NON_COMPLIANT": 1' in completed.stdout
+
+
+def test_the_zip_carries_the_version_and_the_handler_logs_it_without_package_metadata(tmp_path):
+    build(tmp_path / "rule.zip")
+    assert zipfile.ZipFile(tmp_path / "rule.zip").read("console_mfa/VERSION").decode().strip() == project_version()
+    script = textwrap.dedent(f"""
+        import sys, json, logging
+        from importlib import metadata
+        installed = metadata.version
+        def ours_not_installed(name):  # as in Lambda: no metadata of this project's package, only the zip
+            if name == "iam-user-console-mfa":
+                raise metadata.PackageNotFoundError(name)
+            return installed(name)
+        metadata.version = ours_not_installed
+        sys.path.insert(0, {str(tmp_path / "rule.zip")!r})
+        records = []
+        logging.getLogger("console_mfa").addHandler(type("H", (logging.Handler,), {{"emit": lambda s, r: records.append(r)}})())
+        from moto import mock_aws
+        import IAM_USER_CONSOLE_MFA
+        from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
+        from mfa_audit.emulation.events import scheduled_event
+        with mock_aws(), EmulatedCloudTrail(), EmulatedConfig("IAM_USER_CONSOLE_MFA"):
+            IAM_USER_CONSOLE_MFA.lambda_handler(scheduled_event(), None)
+        (line,) = [json.loads(r.getMessage()) for r in records if r.getMessage().startswith("{{")]
+        print(line["version"])
+    """)
+    completed = _run_offline(script)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == project_version()
 
 
 def test_without_the_event_path_the_rule_has_all_three_triggers_and_iam_user_scope():

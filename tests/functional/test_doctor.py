@@ -14,7 +14,18 @@ from tools.deploy import deploy
 from .test_cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-ACCOUNT_CHECKS = ["stack", "recorder", "rule", "last run", "alarms", "alarm topic", "failed runs"]
+ACCOUNT_CHECKS = [
+    "stack",
+    "recorder",
+    "rule",
+    "last run",
+    "alarms",
+    "alarm topic",
+    "failed runs",
+    "enforcement",
+    "trail",
+    "event rule",
+]
 REGION = "us-east-1"
 STACK = "iam-user-console-mfa"
 RULE = "IAM_USER_CONSOLE_MFA"
@@ -41,6 +52,8 @@ class Clients:
         self.replaced = replaced
 
     def client(self, service, region=None):
+        if service == "cloudtrail" and service not in self.replaced:
+            return _stubbed_cloudtrail()
         return self.replaced.get(service) or boto3.client(service, region_name=REGION)
 
 
@@ -130,6 +143,7 @@ def _stubbed_config(recording_group=None, recording=True, triggers=TRIGGERS, eva
         "describe_config_rule_evaluation_status", {"ConfigRulesEvaluationStatus": [status]}, {"ConfigRuleNames": [RULE]}
     )
     stubber.activate()
+    config._stubber_for_test = stubber
     return config
 
 
@@ -139,7 +153,24 @@ def healthy_account(aws):
         "rule.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip", "AlarmEmail": "secops@example.com"}
     )
     _alarms(outputs)
+    _deployed_stack("iam-events.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip"}, stack=f"{STACK}-events")
     return outputs
+
+
+def _stubbed_cloudtrail(logging=True, read_write="All", trail=True):
+    """The project's CloudTrail emulation answers LookupEvents only: the trail reads are stubbed."""
+    cloudtrail = boto3.client("cloudtrail", region_name=REGION)
+    stubber = Stubber(cloudtrail)
+    arn = f"arn:aws:cloudtrail:{REGION}:123456789012:trail/management"
+    trails = [{"Name": "management", "TrailARN": arn}] if trail else []
+    stubber.add_response("describe_trails", {"trailList": trails}, {"includeShadowTrails": True})
+    if trail:
+        selectors = [{"ReadWriteType": read_write, "IncludeManagementEvents": True}]
+        stubber.add_response("get_event_selectors", {"EventSelectors": selectors}, {"TrailName": arn})
+        if read_write != "ReadOnly":
+            stubber.add_response("get_trail_status", {"IsLogging": logging}, {"Name": arn})
+    stubber.activate()
+    return cloudtrail
 
 
 def _by_name(checks):
@@ -256,10 +287,13 @@ def test_no_stack_fails_saying_how_to_deploy_and_lists_every_check_it_could_not_
     assert [c.name for c in checks] == ACCOUNT_CHECKS
     assert checks[0].status is Status.FAIL and checks[0].fix.startswith("make deploy")
     assert checks[1].status is Status.FAIL and "no Config recorder" in checks[1].detail  # the account's, checked
-    skipped = checks[2:]
+    # The trail is the account's and the event path a stack of its own: both are checked without the rule's stack.
+    skipped = [c for c in checks[2:] if c.name not in ("trail", "event rule")]
     assert {c.status for c in skipped} == {Status.SKIPPED}
     assert all("there is no stack" in c.detail or "not checked" in c.detail for c in skipped)
     assert all(c.fix is None for c in skipped)
+    event_rule = checks[ACCOUNT_CHECKS.index("event rule")]
+    assert event_rule.status is Status.SKIPPED and "iam-events.yaml" in event_rule.detail
 
 
 def test_a_missing_rule_fails_and_its_last_run_is_skipped_not_read(healthy_account):
@@ -454,3 +488,111 @@ def test_doctor_exits_2_when_it_cannot_run(tmp_path):
     )
     assert done.returncode == 2
     assert "no AWS credentials" in done.stderr
+
+
+def test_a_healthy_deployment_with_enforcement_off_says_so(healthy_account):
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
+    assert checks["enforcement"].ok and "off" in checks["enforcement"].detail
+    assert checks["trail"].ok and checks["event rule"].ok, render_checks(checks.values())
+
+
+def _with_enforcement(stubber, remediations):
+    stubber.add_response(
+        "describe_remediation_configurations", {"RemediationConfigurations": remediations}, {"ConfigRuleNames": [RULE]}
+    )
+
+
+def _enforcing_stack(monkeypatch, mode):
+    from mfa_audit import doctor
+
+    original = doctor._stack
+
+    def with_enforcement(*args, **kwargs):
+        found = original(*args, **kwargs)
+        outputs = {**found.outputs, "EnforcementDocumentName": "enforce-doc"}
+        parameters = {**found.parameters, "Enforcement": mode}
+        return doctor._Stack(found.check, outputs, parameters, found.missing_outputs, found.status)
+
+    monkeypatch.setattr(doctor, "_stack", with_enforcement)
+
+
+def _config_with_remediations(remediations):
+    config = _stubbed_config()
+    stubber = config._stubber_for_test
+    _with_enforcement(stubber, remediations)
+    return config
+
+
+REMEDIATION = {"ConfigRuleName": RULE, "TargetType": "SSM_DOCUMENT", "TargetId": "enforce-doc", "Automatic": True}
+
+
+def test_enforcement_on_without_a_remediation_fails(healthy_account, monkeypatch):
+    _enforcing_stack(monkeypatch, "automatic")
+    checks = _by_name(check_account_stack(Clients(config=_config_with_remediations([])), STACK, RULE, REGION))
+    assert not checks["enforcement"].ok and "has no remediation" in checks["enforcement"].detail
+    assert "Enforcement=automatic" in checks["enforcement"].fix
+
+
+def test_manual_enforcement_with_an_automatic_remediation_fails(healthy_account, monkeypatch):
+    _enforcing_stack(monkeypatch, "manual")
+    config = _config_with_remediations([REMEDIATION])
+    checks = _by_name(check_account_stack(Clients(config=config), STACK, RULE, REGION))
+    assert not checks["enforcement"].ok and "Automatic is True" in checks["enforcement"].detail
+
+
+def test_automatic_enforcement_with_its_document_and_limit_alarm_passes(healthy_account, monkeypatch):
+    _enforcing_stack(monkeypatch, "automatic")
+    boto3.client("cloudwatch", region_name=REGION).put_metric_alarm(
+        AlarmName="limit",
+        Namespace="IAM_USER_CONSOLE_MFA",
+        MetricName="EnforcementsHeldBack",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    checks = _by_name(
+        check_account_stack(Clients(config=_config_with_remediations([REMEDIATION])), STACK, RULE, REGION)
+    )
+    assert checks["enforcement"].ok, checks["enforcement"]
+
+
+def test_without_a_trail_events_cannot_arrive(aws):
+    from mfa_audit.doctor import check_trail
+
+    check = check_trail(_stubbed_cloudtrail(trail=False), REGION)
+    assert not check.ok and "cannot arrive" in check.detail and "hourly sweep still runs" in check.detail
+    assert "create-trail" in check.fix
+
+
+def test_a_trail_that_is_not_logging_fails_with_start_logging(aws):
+    from mfa_audit.doctor import check_trail
+
+    check = check_trail(_stubbed_cloudtrail(logging=False), REGION)
+    assert not check.ok and "not logging" in check.detail
+    assert check.fix.startswith("aws cloudtrail start-logging --name management")
+
+
+def test_a_trail_of_read_events_only_does_not_count(aws):
+    from mfa_audit.doctor import check_trail
+
+    assert not check_trail(_stubbed_cloudtrail(read_write="ReadOnly"), REGION).ok
+
+
+def test_a_disabled_event_rule_fails(healthy_account):
+    from mfa_audit.doctor import check_event_rule
+
+    events = boto3.client("events", region_name=REGION)
+    (rule,) = [r["Name"] for r in events.list_rules()["Rules"]]
+    events.disable_rule(Name=rule)
+    check = check_event_rule(Clients(), f"{STACK}-events", REGION)
+    assert check.status is Status.FAIL and "DISABLED" in check.detail
+    assert "ReevaluateOnIamChange=true" in check.fix
+
+
+def test_no_event_stack_is_skipped_with_the_deploy_command(aws):
+    from mfa_audit.doctor import check_event_rule
+
+    check = check_event_rule(Clients(), f"{STACK}-events", REGION)
+    assert check.status is Status.SKIPPED and "cloudformation/iam-events.yaml" in check.detail

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from enforcement_handler import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESPACE, handler
 
-from mfa_audit.emulated_account import device_serial
+from mfa_audit.emulation.account import device_serial
 
 GROUP = "console-mfa-ForceMfa"
 TABLE = "enforcement-ledger"
@@ -285,7 +285,7 @@ def _statements_from_the_users_groups(iam, user_name):
 def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(enforcement, config, iam, add_user):
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
-    from mfa_audit.events import scheduled_event
+    from mfa_audit.emulation.events import scheduled_event
     from tests.iam_policy import ALLOW, EXPLICIT_DENY, decision
 
     policy = iam.create_policy(PolicyName="force-mfa", PolicyDocument=json.dumps(_force_mfa_policy_document()))

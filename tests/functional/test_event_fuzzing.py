@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from IAM_USER_CONSOLE_MFA import lambda_handler
 from moto import mock_aws
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
-from mfa_audit.events import RULE_NAME, change_event, scheduled_event
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import RULE_NAME, change_event, scheduled_event
+from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
 
 from ..conftest import FAKE_CREDENTIALS
 

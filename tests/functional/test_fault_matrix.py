@@ -11,9 +11,9 @@ import pytest
 from console_mfa.exceptions import RuleError
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.emulated_services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig
-from mfa_audit.events import RULE_NAME, LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import RULE_NAME, LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig
 
 from .faults import inject
 

@@ -9,7 +9,7 @@ from console_mfa.aws import AwsClients
 from console_mfa.exceptions import AwsCallError, EvaluationDeliveryError, MissingPermissionError
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.events import scheduled_event
+from mfa_audit.emulation.events import scheduled_event
 
 from .faults import iam_error
 

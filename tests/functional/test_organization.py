@@ -8,8 +8,8 @@ import pytest
 from cfnlint.decode import decode_str
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_account import SeedUser, create_user
-from mfa_audit.events import scheduled_event
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import scheduled_event
 from tests.cfn_template import Template
 
 from .recorded_run import record_every_path

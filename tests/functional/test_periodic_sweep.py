@@ -3,7 +3,7 @@
 import pytest
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.events import scheduled_event
+from mfa_audit.emulation.events import scheduled_event
 
 PARAMETERS = {"GracePeriodDays": "7", "ExemptUsers": "break-glass"}
 

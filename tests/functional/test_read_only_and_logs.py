@@ -7,7 +7,7 @@ import logging
 from console_mfa.exceptions import RuleError
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.events import scheduled_event
+from mfa_audit.emulation.events import scheduled_event
 
 from ..conftest import FAKE_CREDENTIALS
 from .recorded_run import record_every_path

@@ -6,9 +6,9 @@ import pytest
 from console_mfa import reevaluation
 from console_mfa.reevaluation import lambda_handler
 
-from mfa_audit.emulated_services import EmulatedConfig
-from mfa_audit.events import RULE_NAME, LambdaContext
-from mfa_audit.iam_events import sqs_record
+from mfa_audit.emulation.events import RULE_NAME, LambdaContext
+from mfa_audit.emulation.iam_events import sqs_record
+from mfa_audit.emulation.services import EmulatedConfig
 
 HOME, MEMBER = "123456789012", "222222222222"
 ORGANIZATION_RULE = f"OrgConfigRule-{RULE_NAME}-abc123"
@@ -92,7 +92,7 @@ def test_organization_route_drops_nothing_when_the_account_has_no_copy_of_the_ru
 
 
 def test_a_refused_start_is_asked_once_and_left_to_the_queue_not_retried_inside_the_function(config, clock):
-    from mfa_audit.emulated_services import ApiCallCounter
+    from mfa_audit.emulation.services import ApiCallCounter
 
     config.evaluation_running.add(HOME)
     with ApiCallCounter() as counter:

@@ -11,7 +11,7 @@ import pytest
 from console_mfa.config_report import reconfirmation_due
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.events import LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
 
 pytestmark = pytest.mark.usefixtures("no_real_sleep")
 
@@ -213,7 +213,7 @@ def test_nothing_is_sent_when_configs_results_cannot_be_read(config, clock, add_
     clock.advance(hours=1)
 
     def refuse(params):
-        from mfa_audit.emulated_services import EmulatedError
+        from mfa_audit.emulation.services import EmulatedError
 
         raise EmulatedError("AccessDeniedException", 400, "not allowed")
 

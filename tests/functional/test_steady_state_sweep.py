@@ -12,8 +12,8 @@ import pytest
 from console_mfa import sweep as sweep_module
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
-from mfa_audit.emulated_services import ApiCallCounter
-from mfa_audit.events import LambdaContext, scheduled_event
+from mfa_audit.emulation.events import LambdaContext, scheduled_event
+from mfa_audit.emulation.services import ApiCallCounter
 from tests.functional.test_sending_only_changes import Clock, assert_config_holds_the_truth, held
 
 pytestmark = pytest.mark.usefixtures("no_real_sleep")
@@ -174,7 +174,7 @@ def test_a_result_without_the_facts_record_is_checked_live(account, config, cloc
 
 
 def _deny_lookups(cloudtrail, monkeypatch):
-    from mfa_audit.emulated_services import EmulatedError
+    from mfa_audit.emulation.services import EmulatedError
 
     def deny(params):
         raise EmulatedError("ThrottlingException", 400, "Rate exceeded")

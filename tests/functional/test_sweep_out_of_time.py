@@ -17,8 +17,8 @@ from console_mfa.aws import AwsClients
 from console_mfa.exceptions import DeliveryOutOfTimeError, SweepIncompleteError
 from IAM_USER_CONSOLE_MFA import REPORTING_RESERVE_SECONDS, SENDING_MARGIN_SECONDS, lambda_handler
 
-from mfa_audit.emulated_services import FrozenCredentialReport
-from mfa_audit.events import change_event, scheduled_event
+from mfa_audit.emulation.events import change_event, scheduled_event
+from mfa_audit.emulation.services import FrozenCredentialReport
 
 
 class LambdaContext:

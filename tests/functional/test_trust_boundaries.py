@@ -9,8 +9,8 @@ import pytest
 from console_mfa.exceptions import AccountMismatchError, InvalidEventError, InvalidParameterError
 from IAM_USER_CONSOLE_MFA import _memberships, lambda_handler
 
-from mfa_audit.emulated_services import ApiCallCounter
-from mfa_audit.events import LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
+from mfa_audit.emulation.services import ApiCallCounter
 from tests.cfn_template import Template
 
 HOME = "123456789012"

@@ -16,7 +16,7 @@ from console_mfa.verdict import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfa_audit.org_report_render import found_and_allowed
+from mfa_audit.formats._organization import found_and_allowed
 from tests.unit.test_verdict_properties import NOW, policies, users
 
 SMS = "arn:aws:iam::123456789012:sms-mfa/bob"

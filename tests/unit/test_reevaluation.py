@@ -6,7 +6,7 @@ import pytest
 from console_mfa.exceptions import AwsCallError, InvalidEventError, MissingPermissionError
 from console_mfa.reevaluation import REEVALUATING_EVENTS, Outcome, Settings, coalesce, parse_record
 
-from mfa_audit.iam_events import sqs_record
+from mfa_audit.emulation.iam_events import sqs_record
 
 HOME, MEMBER = "111111111111", "222222222222"
 

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from mfa_audit.tabular import ERROR_LINE_LIMIT, csv_text, error_line, markdown_cell, table
+from mfa_audit.formats._tabular import ERROR_LINE_LIMIT, csv_text, error_line, markdown_cell, table
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -10,5 +10,13 @@ The package is split the way the rule works:
 The Lambda entry point, ``IAM_USER_CONSOLE_MFA.lambda_handler``, ties them together.
 """
 
+# The rule's identity, in one place: the Lambda, the CLI and every output format read it from here
+# (the CloudFormation templates keep their literal; a test holds them to RULE_NAME).
 RULE_NAME = "IAM_USER_CONSOLE_MFA"
 RESOURCE_TYPE = "AWS::IAM::User"
+TITLE = "IAM users with a console password have MFA (CIS AWS Foundations 1.10, Security Hub IAM.5)"
+# Security Hub's own severity for IAM.5; a finding that passes is informational.
+SEVERITY = "MEDIUM"
+FINDING_TYPE = "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"
+# (standard, control): CIS 1.10 in v1.5 through v4.0 (1.9 in v5.0), and the Security Hub control mapped to it.
+CONTROLS = (("CIS AWS Foundations Benchmark", "1.10"), ("AWS Security Hub", "IAM.5"))

@@ -14,7 +14,7 @@ evaluation is sent again, and the invocation fails if Config still rejects it.
 
 Example::
 
-    held = held_results(clients.config, "IAM_USER_CONSOLE_MFA", time_left=deadline.seconds_left)
+    held = held_results(clients.config, RULE_NAME, time_left=deadline.seconds_left)
     to_send = worth_sending(evaluations, held, now, reconfirm_days=30)
     put_evaluations(clients.config, to_send, result_token, test_mode=False, time_left=deadline.seconds_left)
 """

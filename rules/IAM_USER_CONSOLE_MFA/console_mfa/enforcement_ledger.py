@@ -2,7 +2,9 @@
 
 One DynamoDB table (the account stack's ``EnforcementLedger``), key ``pk``:
 
-* ``enforcements#YYYY-MM-DD`` (UTC day): ``enforced`` (a number) and ``user_ids`` (a string set).
+* ``enforcements#YYYY-MM-DD`` (UTC day): ``enforced`` (a number) and ``user_ids`` (a string set);
+  for the organization's enforcement function, one count per member account and day:
+  ``enforcements#<account>#YYYY-MM-DD``.
   A slot is claimed by one conditional ``UpdateItem`` - "add one and this UserId, if fewer than the
   limit and this user is not counted yet" - so concurrent remediations can never go past the limit
   between them. Why not something without a table: a CloudWatch metric's statistics lag by minutes
@@ -17,6 +19,7 @@ Example::
 
     ledger = EnforcementLedger(clients.client("dynamodb"), "stack-EnforcementLedger-ABC")
     ledger.claim_slot(now, "AIDAEXAMPLE000000001", limit=5)   # True: counted (or already counted today)
+    EnforcementLedger(dynamodb, "org-EnforcementLedger-ABC", account="111122223333")   # that account's count
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 class EnforcementLedger:
-    def __init__(self, dynamodb: BaseClient, table_name: str) -> None:
+    def __init__(self, dynamodb: BaseClient, table_name: str, account: str | None = None) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
+        # The daily limit is per account: one account's bulk import must not use up another's.
+        self._account = account
 
-    @staticmethod
-    def day_key(now: datetime) -> str:
-        return f"enforcements#{now:%Y-%m-%d}"
+    def day_key(self, now: datetime) -> str:
+        scope = f"{self._account}#" if self._account else ""
+        return f"enforcements#{scope}{now:%Y-%m-%d}"
 
     def claim_slot(self, now: datetime, user_id: str, limit: int) -> bool:
         """Count one enforcement of ``user_id`` today, unless today's count has reached ``limit``.

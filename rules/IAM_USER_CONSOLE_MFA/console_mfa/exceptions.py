@@ -38,6 +38,11 @@ class AccountOutsideOrganizationError(RuleError):
     """The event is for an account outside the organization the rule serves; refused, nothing assumed or read."""
 
 
+class UnconfirmedAutomationError(RuleError):
+    """An organization enforcement request names no automation of the enforcement document running in that
+    account for that user; refused, nothing changed."""
+
+
 class MissingPermissionError(RuleError):
     """AWS denied a call; ``action`` is the IAM action to grant (e.g. ``iam:ListMFADevices``)."""
 
@@ -80,3 +85,7 @@ class CredentialReportError(RuleError):
 
 class ChangeHistoryError(RuleError):
     """CloudTrail's record of IAM changes could not be read, or cannot rule out a change it does not name."""
+
+
+class UnknownFormatError(RuleError):
+    """An output format that is not registered, or cannot render what was asked (the CLI's ``--format``)."""

@@ -16,11 +16,12 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from console_mfa import RULE_NAME
 from console_mfa.facts import MfaDevice, UserFacts
 from console_mfa.policy import parse_rule_parameters
 from console_mfa.verdict import decide
 
-from mfa_audit.emulated_account import device_serial, emulated_credentials
+from mfa_audit.emulation.account import device_serial, emulated_credentials
 from mfa_audit.org_report import OrgReport
 
 DEMO_AGGREGATOR = "organization (emulated)"
@@ -54,7 +55,7 @@ KINDS = (
 FAILING_KINDS = (("no-mfa", (), 400), ("sms-only", ("sms",), 400))
 # An account where someone also created a local rule of the same name that says COMPLIANT for everyone.
 LOCAL_COPY_ACCOUNT = "marketing-site"
-LOCAL_COPY_RULE = "IAM_USER_CONSOLE_MFA"
+LOCAL_COPY_RULE = RULE_NAME
 
 
 def _everyone_compliant(users: list[tuple]) -> list[tuple]:
@@ -89,7 +90,7 @@ def demo_report(seed: int = 7) -> OrgReport:
     import boto3
     from moto import mock_aws
 
-    from mfa_audit.emulated_services import EmulatedAggregator
+    from mfa_audit.emulation.services import EmulatedAggregator
     from mfa_audit.org_report import gather_report
 
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, nothing secret
@@ -116,4 +117,4 @@ def demo_report(seed: int = 7) -> OrgReport:
         with EmulatedAggregator(accounts):
             # A new session: it picks up the emulator registered after the default session was made.
             config = boto3.Session(region_name="us-east-1").client("config")
-            return gather_report(config, DEMO_AGGREGATOR, "IAM_USER_CONSOLE_MFA", organizations)
+            return gather_report(config, DEMO_AGGREGATOR, RULE_NAME, organizations)

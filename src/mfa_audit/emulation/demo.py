@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mfa_audit.emulated_account import SeedUser, create_user, emulated_credentials
-from mfa_audit.emulated_services import EmulatedCloudTrail, EmulatedConfig
-from mfa_audit.events import RULE_NAME, scheduled_event
-from mfa_audit.output import ResultRow
+from mfa_audit.emulation.account import SeedUser, create_user, emulated_credentials
+from mfa_audit.emulation.events import RULE_NAME, scheduled_event
+from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
+from mfa_audit.results import ResultRow
 
 DEMO_PARAMETERS = {"GracePeriodDays": "14", "ExemptUsers": "break-glass-admin"}
 

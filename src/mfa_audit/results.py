@@ -1,27 +1,20 @@
-"""Rows of results, and their table, JSON and CSV forms.
-
-The JSON form is a stable schema (``mfa-audit/v1``), documented in the README.
+"""One user's result, the one order users are listed in, and their summary: what the formats render.
 
 Example::
 
     rows = [ResultRow.from_verdict("bob", "AIDA...", "arn:...", verdict)]
-    print(render(rows, "json", source="live-account", parameters=policy.as_rule_parameters()))
+    results = UserResults.of(rows, source="live-account", parameters=policy.as_rule_parameters())
+    print(summary_line(results.rows))
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from console_mfa.verdict import ComplianceType, Verdict
-
-from mfa_audit.tabular import csv_text, table
-
-SCHEMA = "mfa-audit/v1"
-FORMATS = ("table", "json", "csv")
-COLUMNS = ("user_name", "user_id", "arn", "result", "reason", "annotation")
 
 
 @dataclass(frozen=True)
@@ -65,29 +58,44 @@ def summary_line(rows: Sequence[ResultRow]) -> str:
     return f"{len(rows)} users: " + ", ".join(f"{count} {kind}" for kind, count in counts.items())
 
 
-def render(
-    rows: Sequence[ResultRow],
-    output_format: str,
-    *,
-    source: str,
-    parameters: dict[str, str],
-    limitations: Sequence[str] = (),
-    only_failed: bool = False,
-) -> str:
-    """Every row, or with ``only_failed`` only the NON_COMPLIANT ones; the summary always counts every row."""
-    ordered = in_user_order(rows)
-    listed = [row for row in ordered if row.result is ComplianceType.NON_COMPLIANT] if only_failed else ordered
-    if output_format == "json":
-        document = {
-            "schema": SCHEMA,
-            "source": source,
-            "parameters": parameters,
-            "limitations": list(limitations),
-            "summary": summary(ordered),
-            "users": [row.as_dict() for row in listed],
-        }
-        return json.dumps(document, indent=2)
-    if output_format == "csv":
-        return csv_text(COLUMNS, [[row.as_dict()[column] for column in COLUMNS] for row in listed])
-    cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in listed]
-    return "\n".join([table(("USER", "USER ID", "RESULT", "ANNOTATION"), cells), "", summary_line(ordered)])
+@dataclass(frozen=True)
+class UserResults:
+    """An audit's or the demo's results, as every format takes them.
+
+    ``rows`` is every user evaluated, in the one user order (summaries count these); ``listed`` the
+    rows a format lists: all of them, or the NON_COMPLIANT ones under ``--only-failed``.
+    """
+
+    rows: tuple[ResultRow, ...]
+    listed: tuple[ResultRow, ...]
+    source: str
+    parameters: Mapping[str, str]
+    limitations: tuple[str, ...] = ()
+    generated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    version: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        rows: Sequence[ResultRow],
+        *,
+        source: str,
+        parameters: Mapping[str, str],
+        limitations: Sequence[str] = (),
+        generated: datetime | None = None,
+        version: str = "",
+    ) -> UserResults:
+        ordered = tuple(in_user_order(rows))
+        return cls(
+            ordered,
+            ordered,
+            source,
+            dict(parameters),
+            tuple(limitations),
+            generated or datetime.now(timezone.utc),
+            version,
+        )
+
+    @property
+    def non_compliant(self) -> bool:
+        return any(row.result is ComplianceType.NON_COMPLIANT for row in self.rows)

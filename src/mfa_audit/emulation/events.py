@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-RULE_NAME = "IAM_USER_CONSOLE_MFA"
+from console_mfa import RULE_NAME
+
 CONFIG_ROLE = "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
 
 

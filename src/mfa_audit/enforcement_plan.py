@@ -1,0 +1,93 @@
+"""The enforcement plan: who the remediation would enforce now, and when it starts for each user in grace.
+
+Nothing here decides: ``console_mfa.enforcement.assess`` says whether to act, and
+``console_mfa.verdict.grace_period_end`` when a grace period ends. This module only lists their answers.
+
+Example::
+
+    plan = enforcement_plan(users, policy, now)
+    [entry.user_name for entry in plan if entry.enforce_now]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from console_mfa.enforcement import assess
+from console_mfa.exceptions import UnknownFormatError
+from console_mfa.facts import UserFacts
+from console_mfa.policy import Enforcement, Policy
+from console_mfa.verdict import Reason, decide, grace_period_end
+
+PLAN_FORMATS = ("table", "json")
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One user the plan names: enforced now, or in grace until ``enforcement_starts``."""
+
+    user_name: str
+    arn: str
+    enforce_now: bool
+    enforcement_starts: datetime | None
+    why: str
+
+    def as_dict(self) -> dict[str, object]:
+        starts = None if self.enforcement_starts is None else self.enforcement_starts.isoformat()
+        return {
+            "user_name": self.user_name,
+            "arn": self.arn,
+            "action": "enforce_now" if self.enforce_now else "in_grace",
+            "enforcement_starts": starts,
+            "why": self.why,
+        }
+
+
+def enforcement_plan(users: Sequence[UserFacts], policy: Policy, now: datetime) -> list[PlanEntry]:
+    """Users ``assess()`` would act on now, then users in grace with the end of their grace, by name."""
+    entries = []
+    for user in users:
+        assessment = assess(user, policy, now)
+        if assessment.act:
+            entries.append(PlanEntry(user.user_name, user.arn, True, assessment.grace_ended, assessment.why))
+        elif decide(user, policy, now).reason is Reason.GRACE_PERIOD:
+            starts = None if policy.enforcement is Enforcement.OFF else grace_period_end(user, policy)
+            entries.append(PlanEntry(user.user_name, user.arn, False, starts, decide(user, policy, now).annotation))
+    return sorted(entries, key=lambda entry: (not entry.enforce_now, entry.user_name.casefold(), entry.arn))
+
+
+def render_plan(name: str, plan: Sequence[PlanEntry], policy: Policy, now: datetime) -> str:
+    """The plan as ``table`` or ``json``; any other format is refused by name."""
+    if name == "json":
+        document = {
+            "schema": "mfa-audit-enforcement-plan/v1",
+            "generated": now.isoformat(),
+            "parameters": {**policy.as_rule_parameters(), "Enforcement": policy.enforcement.value},
+            "enforce_now": sum(entry.enforce_now for entry in plan),
+            "users": [entry.as_dict() for entry in plan],
+        }
+        return json.dumps(document, indent=2)
+    if name == "table":
+        return _table(plan, policy)
+    raise UnknownFormatError(
+        f"output format {name!r} cannot render the enforcement plan; these can: {', '.join(PLAN_FORMATS)}"
+    )
+
+
+def _table(plan: Sequence[PlanEntry], policy: Policy) -> str:
+    def when(entry: PlanEntry) -> str:
+        if entry.enforce_now:
+            return "now"
+        if entry.enforcement_starts is None:
+            return "never (Enforcement off)"
+        return f"{entry.enforcement_starts:%Y-%m-%d %H:%M} UTC"
+
+    width = max([len("USER"), *(len(entry.user_name) for entry in plan)])
+    lines = [f"{'USER'.ljust(width)}  ENFORCEMENT"]
+    lines += [f"{entry.user_name.ljust(width)}  {when(entry)}" for entry in plan]
+    enforced = sum(entry.enforce_now for entry in plan)
+    lines.append(f"{enforced} enforced now, {len(plan) - enforced} in grace (Enforcement={policy.enforcement.value})")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""The Markdown format of the organization report: headline, accounts and NON_COMPLIANT users as tables.
+
+Example::
+
+    Path("report.md").write_text(render("markdown", report))
+"""
+
+from __future__ import annotations
+
+from mfa_audit.formats import Format, register
+from mfa_audit.formats._organization import (
+    ACCOUNT_COLUMNS_SAID_ONCE,
+    ACCOUNT_HEADER,
+    FIXING_URL,
+    USER_COLUMNS_SAID_ONCE,
+    USER_HEADER,
+    account_rows,
+    headline,
+    said_once,
+    user_cells,
+)
+from mfa_audit.formats._tabular import markdown_cell
+from mfa_audit.org_report import OrgReport
+
+
+def organization_markdown(report: OrgReport, region: str) -> str:
+    def table(header: list[str], rows: list[list[str]], columns: tuple[str, ...]) -> list[str]:
+        header, rows, constants = said_once(header, rows, columns)
+        said = [f"All rows: {markdown_cell('; '.join(constants))}.", ""] if constants else []
+        return (
+            said
+            + ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
+        )
+
+    lines = [
+        "# Console MFA (CIS 1.10) across the organization",
+        "",
+        f"Rule `{report.rule}`, aggregator `{report.aggregator}`, {report.generated:%Y-%m-%d %H:%M} UTC.",
+        "",
+    ]
+    for number, line in enumerate(headline(report)):
+        lines += [f"**{markdown_cell(line)}**" if number else markdown_cell(line), ""]
+    lines += ["## Accounts, worst first", ""] + table(ACCOUNT_HEADER, account_rows(report), ACCOUNT_COLUMNS_SAID_ONCE)
+    lines += ["", "## NON_COMPLIANT users, worst account first", ""]
+    lines += table(USER_HEADER, user_cells(report), USER_COLUMNS_SAID_ONCE) if report.non_compliant else ["None."]
+    lines += ["", f"How to fix a NON_COMPLIANT user: [Fixing a NON_COMPLIANT user]({FIXING_URL})."]
+    return "\n".join(lines)
+
+
+register(Format("markdown", organization=organization_markdown))

@@ -1,0 +1,308 @@
+"""The organization route with enforcement, in-process against moto: the member account's automation invokes
+the organization's enforcement function, which confirms the automation, assumes the member's enforcer role,
+checks the user again and acts only there.
+
+moto has no SSM Automation executions, so GetAutomationExecution is answered by a small emulator built on the
+project's JsonServiceEmulator (each execution belongs to the account it runs in). The function's settings and the
+member resources' names are read from organization.yaml and member-role.yaml, so a name changed in one template
+but not the other fails here.
+"""
+
+import json
+import logging
+import uuid
+
+import boto3
+import pytest
+from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, UnconfirmedAutomationError
+from enforcement_handler import _memberships, handler
+
+from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.events import LambdaContext
+from mfa_audit.emulation.services import ApiCallCounter, EmulatedError, JsonServiceEmulator
+from tests.cfn_template import TEMPLATES, Template
+
+MANAGEMENT = "123456789012"
+TABLE = "org-enforcement-ledger"
+ORGANIZATION_STACK = Template.load("organization.yaml")
+MEMBER_ROLE = Template.load("member-role.yaml")
+
+
+def organization_stack(organization_id):
+    return ORGANIZATION_STACK.resolve(
+        {
+            "CodeBucket": "artifacts",
+            "OrganizationId": organization_id,
+            "MemberRoleTemplateUrl": "https://artifacts.s3.us-east-1.amazonaws.com/member-role.yaml",
+            "DeploymentOrganizationalUnitIds": "r-ab12",
+            "Enforcement": "automatic",
+            "AlarmEmail": "secops@example.com",
+        }
+    )
+
+
+def member_stack(organization_id):
+    return MEMBER_ROLE.resolve(
+        {
+            "FunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/rule",
+            "OrganizationId": organization_id,
+            "EnforcementFunctionArn": f"arn:aws:lambda:us-east-1:{MANAGEMENT}:function:console-mfa-enforce-mfa",
+            "EnforcementFunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/enforcer",
+        }
+    )
+
+
+class EmulatedAutomation(JsonServiceEmulator):
+    """SSM's GetAutomationExecution, answering each account with its own executions only."""
+
+    def __init__(self):
+        super().__init__("ssm")
+        self.executions: dict[tuple[str, str], dict] = {}
+        self.operations = {"GetAutomationExecution": self._get}
+
+    def start(self, account, document, user_id, status="InProgress"):
+        execution_id = str(uuid.uuid4())
+        self.executions[(account, execution_id)] = {
+            "AutomationExecutionId": execution_id,
+            "DocumentName": document,
+            "AutomationExecutionStatus": status,
+            "Parameters": {"UserId": [user_id], "AutomationAssumeRole": ["arn:aws:iam::x:role/y"]},
+        }
+        return execution_id
+
+    def _get(self, params):
+        execution = self.executions.get((self.caller_account, params["AutomationExecutionId"]))
+        if execution is None:
+            raise EmulatedError("AutomationExecutionNotFoundException", 400, "no such execution")
+        return {"AutomationExecution": execution}
+
+
+def clients_in(account, service, **options):
+    credentials = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="test-setup"
+    )["Credentials"]
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        **options,
+    )
+
+
+@pytest.fixture
+def organization(config, monkeypatch):
+    """Two member accounts with the fixed ForceMfa group, the central ledger and topic, the function's settings."""
+    _memberships.clear()
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    organization_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    members = [
+        organizations.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]["AccountId"]
+        for name in ("prod", "dev")
+    ]
+    variables = organization_stack(organization_id).resources["EnforcementFunction"]["Properties"]["Environment"]
+    group = variables["Variables"]["FORCE_MFA_GROUP"]
+    for member in members:
+        clients_in(member, "iam").create_group(GroupName=group)
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="operators")["TopicArn"]
+    queue = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    for name in ("CONFIG_RULE_NAME", "FORCE_MFA_GROUP", "MEMBER_ENFORCER_ROLE", "ENFORCEMENT_DOCUMENT"):
+        monkeypatch.setenv(name, variables["Variables"][name])
+    monkeypatch.setenv("ORGANIZATION_ID", organization_id)
+    monkeypatch.setenv("LEDGER_TABLE", TABLE)
+    monkeypatch.setenv("OPERATORS_TOPIC_ARN", topic)
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "5")
+    config.rule_parameters = {"Enforcement": "automatic", "GracePeriodDays": "14"}
+
+    def messages():
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in received]
+
+    with EmulatedAutomation() as automation:
+        yield {
+            "id": organization_id,
+            "members": members,
+            "group": group,
+            "document": variables["Variables"]["ENFORCEMENT_DOCUMENT"],
+            "automation": automation,
+            "messages": messages,
+        }
+    _memberships.clear()
+
+
+def member_user(account, name, **seed):
+    return create_user(clients_in(account, "iam"), SeedUser(name, **seed))
+
+
+def group_members(account, group):
+    return {u["UserName"] for u in clients_in(account, "iam").get_group(GroupName=group)["Users"]}
+
+
+def remediate(org, account, user, execution_id=None):
+    """What the member's automation sends: its own account and execution (started by Config there)."""
+    if execution_id is None:
+        execution_id = org["automation"].start(account, org["document"], user["UserId"])
+    event = {"action": "enforce", "UserId": user["UserId"], "AccountId": account, "ExecutionId": execution_id}
+    return handler(event, LambdaContext(account_id=MANAGEMENT))
+
+
+def test_a_members_non_compliant_user_is_enforced_in_that_account_only_and_the_operators_are_told(organization):
+    prod, dev = organization["members"]
+    bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    result = remediate(organization, prod, bob)
+    assert result["outcome"] == "enforced"
+    assert group_members(prod, organization["group"]) == {"bob"}
+    assert group_members(dev, organization["group"]) == set()
+    (message,) = organization["messages"]()
+    assert message["Subject"] == f"MFA enforced: bob in {prod}"
+
+
+def test_a_member_user_who_complied_since_the_evaluation_is_left_alone(organization):
+    prod, _ = organization["members"]
+    alice = member_user(prod, "alice", console_password=True, devices=("fido",), password_age_days=30)
+    assert remediate(organization, prod, alice)["outcome"] == "not_non_compliant"
+    assert group_members(prod, organization["group"]) == set()
+
+
+def test_the_member_users_grace_period_is_honoured(organization):
+    prod, _ = organization["members"]
+    new = member_user(prod, "new", console_password=True, password_age_days=3)
+    assert remediate(organization, prod, new)["outcome"] == "not_non_compliant"
+    assert group_members(prod, organization["group"]) == set()
+
+
+def test_a_request_without_a_running_automation_in_that_account_changes_nothing(organization):
+    prod, dev = organization["members"]
+    bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    # An execution that exists, but in another member account, is no remediation in this one.
+    elsewhere = organization["automation"].start(dev, organization["document"], bob["UserId"])
+    with pytest.raises(UnconfirmedAutomationError, match="no automation execution"):
+        remediate(organization, prod, bob, execution_id=elsewhere)
+    assert group_members(prod, organization["group"]) == set()
+
+
+@pytest.mark.parametrize(
+    "document, status, other_user, why",
+    [
+        ("SomeoneElses-Document", "InProgress", False, "not 'IAM_USER_CONSOLE_MFA-Enforce'"),
+        ("IAM_USER_CONSOLE_MFA-Enforce", "Success", False, "its status is 'Success'"),
+        ("IAM_USER_CONSOLE_MFA-Enforce", "InProgress", True, "another user's"),
+    ],
+)
+def test_an_automation_of_another_document_state_or_user_is_refused(organization, document, status, other_user, why):
+    prod, _ = organization["members"]
+    bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    carol = member_user(prod, "carol", console_password=True, password_age_days=30)
+    execution = organization["automation"].start(prod, document, (carol if other_user else bob)["UserId"], status)
+    with pytest.raises(UnconfirmedAutomationError, match=why):
+        remediate(organization, prod, bob, execution_id=execution)
+    assert group_members(prod, organization["group"]) == set()
+
+
+def test_an_account_outside_the_organization_is_refused_before_any_role_is_assumed(organization):
+    outsider = "999999999999"
+    user = member_user(outsider, "bob", console_password=True, password_age_days=30)
+    with ApiCallCounter() as counter, pytest.raises(AccountOutsideOrganizationError):
+        remediate(organization, outsider, user)
+    assert counter.calls["sts:AssumeRole"] == 0
+    assert counter.of_service("iam") == 0
+
+
+def test_the_daily_limit_counts_each_member_account_apart(organization, monkeypatch):
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
+    prod, dev = organization["members"]
+    first, second = (member_user(prod, f"prod{n}", console_password=True, password_age_days=30) for n in range(2))
+    in_dev = member_user(dev, "dev0", console_password=True, password_age_days=30)
+    assert remediate(organization, prod, first)["outcome"] == "enforced"
+    assert remediate(organization, prod, second)["outcome"] == "daily_limit_reached"
+    assert remediate(organization, dev, in_dev)["outcome"] == "enforced"
+    assert group_members(prod, organization["group"]) == {"prod0"}
+    assert group_members(dev, organization["group"]) == {"dev0"}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"action": "enforce", "UserId": "AIDAEXAMPLE000000001", "AccountId": "12345", "ExecutionId": "x"},
+        {"action": "enforce", "UserId": "bob", "AccountId": "123456789012", "ExecutionId": "x"},
+        {"action": "notify"},
+    ],
+)
+def test_bad_requests_are_refused_before_anything_is_read(organization, event):
+    with ApiCallCounter() as counter, pytest.raises(InvalidEventError):
+        handler(event, LambdaContext(account_id=MANAGEMENT))
+    assert counter.calls == {}
+
+
+def _actions(role):
+    granted = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            action = statement["Action"]
+            granted |= {action} if isinstance(action, str) else set(action)
+    return granted
+
+
+def test_each_role_grants_exactly_the_actions_the_code_calls_in_its_account(organization, monkeypatch, caplog):
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
+    prod, _ = organization["members"]
+    first, second = (member_user(prod, f"user{n}", console_password=True, password_age_days=30) for n in range(2))
+    with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
+        remediate(organization, prod, first)
+        remediate(organization, prod, second)  # held back: the metric and the message
+    own, in_member = set(), set()
+    for record in caplog.records:
+        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
+            line = json.loads(record.getMessage())
+            own |= {call.replace("monitoring:", "cloudwatch:") for call in line["apiCalls"]}
+            in_member |= set(line["memberApiCalls"])
+    function_role = organization_stack(organization["id"]).resources["EnforcementFunctionRole"]
+    # Lambda writes the logs; SNS uses the topic's key on the function's behalf; rdklib's helper assumes the role.
+    assert own | {"sts:AssumeRole"} == _actions(function_role) - {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "kms:Decrypt",
+        "kms:GenerateDataKey*",
+    }
+    assert in_member == _actions(member_stack(organization["id"]).resources["EnforcerRole"])
+
+
+# moto's CloudFormation creates the roles and the document (it skips AWS::IAM::Group: the unit tests check it).
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_the_member_role_stack_creates_the_enforcement_resources_under_their_fixed_names(organization):
+    prod, _ = organization["members"]
+    cloudformation = clients_in(prod, "cloudformation")
+    parameters = {
+        "FunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/rule",
+        "OrganizationId": organization["id"],
+        "EnforcementFunctionArn": f"arn:aws:lambda:us-east-1:{MANAGEMENT}:function:console-mfa-enforce-mfa",
+        "EnforcementFunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/enforcer",
+    }
+    cloudformation.create_stack(
+        StackName="console-mfa-member",
+        TemplateBody=(TEMPLATES / "member-role.yaml").read_text(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    stack = cloudformation.describe_stacks(StackName="console-mfa-member")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    iam = clients_in(prod, "iam")
+    for role in ("iam-user-console-mfa-enforcement-automation", "iam-user-console-mfa-enforcer"):
+        assert iam.get_role(RoleName=role)["Role"]["Arn"] == f"arn:aws:iam::{prod}:role/{role}"
+    # moto's own SSM, past the automation emulator.
+    ssm = clients_in(prod, "ssm", endpoint_url="https://ssm.us-east-1.amazonaws.com")
+    document = ssm.get_document(Name=organization["document"])
+    assert document["DocumentType"] == "Automation"
+    # (moto stores the content as CloudFormation gave it, not as JSON text.)
+    assert parameters["EnforcementFunctionArn"] in document["Content"]
