@@ -3,6 +3,7 @@
 import contextlib
 import json
 import logging
+from datetime import timedelta
 
 from console_mfa.exceptions import RuleError
 from IAM_USER_CONSOLE_MFA import lambda_handler
@@ -72,9 +73,11 @@ def test_no_credential_ever_reaches_the_logs(config, add_user, caplog, capsys, c
         assert secret not in captured
 
 
-def test_two_sweeps_of_an_unchanged_account_decide_the_same_and_the_second_sends_nothing(config, add_user):
+def test_two_sweeps_of_an_unchanged_account_decide_the_same_and_the_second_sends_nothing(config, cloudtrail, add_user):
     for name, password, devices in (("a", True, ()), ("b", True, ("fido",)), ("c", False, ()), ("d", True, ("sms",))):
         add_user(name, password=password, devices=devices)
+    # Set up an hour ago: a user changed within the carry-forward's margin before a sweep is checked (and sent) again.
+    cloudtrail.age_history(timedelta(hours=1))
     event = scheduled_event({"GracePeriodDays": "30"})
     first = lambda_handler(event, None)
     held = dict(config.results)
