@@ -174,9 +174,10 @@ def table(rows: list[tuple[int, str, dict[str, float]]], delay: float) -> str:
         "",
         "Evaluations Config records are the same under every reading: a re-evaluation sends only the results",
         "that changed (tests/functional/test_on_demand_reevaluation.py), so a day's evaluations stay at the cost",
-        "benchmark's figure (make bench-cost). IAM calls per steady-state sweep at 500 / 2,000 / 5,000 users:",
-        "to come with the sweep that costs what changed (issue 19 item 1); the scheduled reading's",
-        "re-evaluations cost what one such sweep costs.",
+        "benchmark's figure (make bench-cost). Each of the scheduled reading's re-evaluations costs one",
+        "steady-state sweep, whose IAM calls make bench-cost prints ('IAM per sweep'). With the event path on",
+        "the templates make the rule periodic-only, so the scheduled reading is the only one that can happen;",
+        "the per-user rows are what a rule that kept its change trigger would cost.",
     ]
     return "\n".join(lines)
 
