@@ -212,10 +212,13 @@ class EmulatedStackSetResource:
             description=properties.get("Description"),
         )
         stack_set.operation_preferences = properties.get("OperationPreferences")
-        accounts = _accounts_under(
-            account_id,
-            [u for g in properties["StackInstancesGroup"] for u in g["DeploymentTargets"]["OrganizationalUnitIds"]],
-        )
+        accounts = []
+        for group in properties["StackInstancesGroup"]:
+            targets = group["DeploymentTargets"]
+            reached = _accounts_under(account_id, targets["OrganizationalUnitIds"])
+            if targets.get("AccountFilterType") == "DIFFERENCE":
+                reached = [a for a in reached if a not in (targets.get("Accounts") or [])]
+            accounts += [a for a in reached if a not in accounts]
         regions = sorted({r for g in properties["StackInstancesGroup"] for r in g["Regions"]})
         stack_set.instances.create_instances(
             accounts, regions, properties.get("Parameters", []), {}, permission_model="SERVICE_MANAGED"
