@@ -17,6 +17,16 @@ role will not reach, which the organization rule must leave out). ``--member-rol
 ``member-role.yaml`` into the current account: the management account, when the organization stack
 was deployed from a delegated administrator.
 
+Re-evaluation on IAM change (docs/freshness-and-cost.md), on unless ``--no-events``: after the rule's
+stack, ``iam-events.yaml`` as ``<stack>-events`` in ``--region`` (the same zip, key and pinned version; the
+rule's name and alarm topic from the rule stack's outputs) and, when ``--region`` is not us-east-1 (the only
+Region IAM's events reach), ``iam-events-forwarder.yaml`` as ``<stack>-events-forwarder`` in us-east-1. With
+``--organization`` the event stack comes first (with the organization's bus policy), and the organization
+stack gets its role for the member role's re-evaluation role and a StackSet of forwarders for every account.
+``--no-events`` passes ``ReevaluateOnIamChange=false`` (to every template that declares it), creates no event
+stack and switches off those deployed before; neither flag: as deployed before. ``--wait-minutes`` is one
+budget for all the stacks of a run.
+
 Enforcement (docs/enforcement-organization.md): ``--enforcement off|manual|automatic`` (with
 ``--max-enforcements-per-day`` and, for the account stack, ``--notice-days``) sets the stack's
 Enforcement parameters. Enforcement other than off without AlarmEmail or AlarmTopicArn (given, or
