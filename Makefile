@@ -12,8 +12,8 @@ help: ## List the targets, one line each
 	@awk '/^[a-zA-Z_-]+:[^#=]*## / { name = $$0; sub(/:.*/, "", name); text = $$0; sub(/^[^#]*## /, "", text); printf "  %-20s %s\n", name, text } \
 	  /^## [a-zA-Z_-]+: / { name = $$2; sub(/:$$/, "", name); text = $$0; sub(/^## [^:]*: /, "", text); printf "  %-20s %s\n", name, text }' $(firstword $(MAKEFILE_LIST))
 
-## deploy: Deploy one account's stack: BUCKET=... REGION=... [STACK=...] [PARAMS=...] [YES=1]
-## deploy-organization: Deploy the organization stack: BUCKET=... REGION=... [PARAMS=...] [YES=1]
+## deploy: Deploy one account's stack: BUCKET=... REGION=... [STACK=...] [PARAMS=...] [NO_EVENTS=1] [YES=1]
+## deploy-organization: Deploy the organization stack: BUCKET=... REGION=... [PARAMS=...] [NO_EVENTS=1] [YES=1]
 ## deploy-member-role: Deploy the member role in the management account: REGION=... PARAMS=...
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-docs.txt pyproject.toml
@@ -100,12 +100,12 @@ export MFA_DEPLOY_PARAMS = $(value PARAMS)
 
 deploy: package
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
-	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(YES),--yes)
+	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(NO_EVENTS),--no-events) $(if $(YES),--yes)
 
 # make deploy-organization BUCKET=... REGION=... [PARAMS="DeploymentOrganizationalUnitIds=ou-..."] [MANAGEMENT_ACCOUNT_HAS_ROLE=1] [YES=1]
 deploy-organization: package
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy-organization BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
-	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(MANAGEMENT_ACCOUNT_HAS_ROLE),--management-account-has-role) $(if $(YES),--yes)
+	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(MANAGEMENT_ACCOUNT_HAS_ROLE),--management-account-has-role) $(if $(NO_EVENTS),--no-events) $(if $(YES),--yes)
 
 # With the management account's credentials, when the organization stack lives in a delegated administrator:
 # make deploy-member-role REGION=us-east-1 PARAMS="FunctionRoleArn=arn:aws:iam::<admin>:role/... OrganizationId=o-..." [YES=1]

@@ -17,6 +17,16 @@ role will not reach, which the organization rule must leave out). ``--member-rol
 ``member-role.yaml`` into the current account: the management account, when the organization stack
 was deployed from a delegated administrator.
 
+Re-evaluation on IAM change (docs/freshness-and-cost.md), on unless ``--no-events``: after the rule's
+stack, ``iam-events.yaml`` as ``<stack>-events`` in ``--region`` (the same zip, key and pinned version; the
+rule's name and alarm topic from the rule stack's outputs) and, when ``--region`` is not us-east-1 (the only
+Region IAM's events reach), ``iam-events-forwarder.yaml`` as ``<stack>-events-forwarder`` in us-east-1. With
+``--organization`` the event stack comes first (with the organization's bus policy), and the organization
+stack gets its role for the member role's re-evaluation role and a StackSet of forwarders for every account.
+``--no-events`` passes ``ReevaluateOnIamChange=false`` (to every template that declares it), creates no event
+stack and switches off those deployed before; neither flag: as deployed before. ``--wait-minutes`` is one
+budget for all the stacks of a run.
+
 Enforcement (docs/enforcement-organization.md): ``--enforcement off|manual|automatic`` (with
 ``--max-enforcements-per-day`` and, for the account stack, ``--notice-days``) sets the stack's
 Enforcement parameters. Enforcement other than off without AlarmEmail or AlarmTopicArn (given, or
@@ -64,8 +74,8 @@ import secrets
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +89,12 @@ TEMPLATE = ROOT / "cloudformation" / "rule.yaml"
 ORGANIZATION_TEMPLATE = ROOT / "cloudformation" / "organization.yaml"
 MEMBER_ROLE_TEMPLATE = ROOT / "cloudformation" / "member-role.yaml"
 CONFORMANCE_PACK_TEMPLATE = ROOT / "cloudformation" / "conformance-pack.yaml"
+IAM_EVENTS_TEMPLATE = ROOT / "cloudformation" / "iam-events.yaml"
+IAM_EVENTS_FORWARDER_TEMPLATE = ROOT / "cloudformation" / "iam-events-forwarder.yaml"
+# IAM's events reach EventBridge only on this Region's default bus (the aws partition).
+IAM_EVENTS_REGION = "us-east-1"
+# The event path's switch, on its stacks and (where the template declares it) on the rule's.
+EVENTS_SWITCH = "ReevaluateOnIamChange"
 CONFORMANCE_PACK_NAME = "iam-user-console-mfa"
 # AWS Config takes only a literal ARN for the remediation's role (no intrinsic function), and uses its
 # name in every account; the template carries this placeholder account, replaced by the deploying one.
@@ -282,6 +298,10 @@ class Waiting:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
+    def left_since(self, started: float) -> Waiting:
+        """The time left of this budget since ``started``: one --wait-minutes for all the stacks of a run."""
+        return replace(self, timeout_seconds=max(0.0, self.timeout_seconds - (self.clock() - started)))
+
 
 def _wait_for_change_set(cloudformation: Any, change_set_id: str, waiting: Waiting) -> dict[str, Any]:
     started = waiting.clock()
@@ -388,22 +408,26 @@ class StackSetProgress:
     pending: int = 0
     other: int = 0
 
-    def line(self, name: str) -> str:
+    def line(self, name: str, what: str = "member role") -> str:
         operation = f" (operation {self.operation})" if self.operation else ""
         other = f", {self.other} cancelled or skipped" if self.other else ""
         total = self.succeeded + len(self.failed) + self.pending + self.other
         return (
-            f"  member role StackSet {name}{operation}: of {total} accounts, {self.succeeded} succeeded, "
+            f"  {what} StackSet {name}{operation}: of {total} accounts, {self.succeeded} succeeded, "
             f"{len(self.failed)} failed, {self.pending} pending{other}"
         )
 
 
 @dataclass(frozen=True)
 class StackSetWatch:
-    """Which StackSet to report on while the stack deploys it, and as whom (CallAs)."""
+    """Which StackSet to report on while the stack deploys it, and as whom (CallAs); what it puts into each
+    account, from which local template, and what an account it failed in goes without."""
 
     name: str
     call_as: str
+    what: str = "member role"
+    template: Path = MEMBER_ROLE_TEMPLATE
+    without_it: str = "the rule fails in those accounts until the role is there"
 
     def follow_command(self, region: str) -> str:
         return (
@@ -446,45 +470,52 @@ def follow_stack(
     region: str,
     waiting: Waiting,
     say: Callable[[str], None] = print,
-    stack_set: StackSetWatch | None = None,
+    stack_set: StackSetWatch | Sequence[StackSetWatch] | None = None,
     seen: set[str] | None = None,
 ) -> str:
-    """Print the stack's events (and the StackSet's accounts) as they come, until the stack stops moving.
+    """Print the stack's events (and its StackSets' accounts) as they come, until the stack stops moving.
 
     Returns the final status; raises StillRunning, naming the commands to follow it, after the timeout.
     """
     seen = set() if seen is None else seen
+    watches = _watches(stack_set)
     started = waiting.clock()
-    last_progress = ""
+    last_progress: dict[str, str] = {}
     while True:
         status = _stack_status(cloudformation, planned.stack_id) or "DELETE_COMPLETE"
         for event in new_events(cloudformation, planned.stack_id, seen):
             seen.add(event["EventId"])
             say(_event_line(event))
-        if stack_set is not None:
+        for watch in list(watches):
             try:
-                progress = stack_set.progress(cloudformation)
+                progress = watch.progress(cloudformation)
             except ClientError as error:
                 # Progress is a courtesy: a caller who may not list instances still gets the stack followed.
                 say(f"  (cannot read the StackSet's progress, following the stack only: {_error_line(error)})")
-                stack_set, progress = None, None
-            line = progress.line(stack_set.name) if progress and stack_set else ""
-            if line and line != last_progress:
+                watches = []
+                break
+            line = progress.line(watch.name, watch.what) if progress else ""
+            if line and line != last_progress.get(watch.name):
                 say(line)
-                last_progress = line
+                last_progress[watch.name] = line
         # Right after execution a new stack can still read REVIEW_IN_PROGRESS: that, too, is still moving.
         if not status.endswith("_IN_PROGRESS"):
             return status
         elapsed = waiting.clock() - started
         if elapsed >= waiting.timeout_seconds:
             follow = [f"aws cloudformation describe-stack-events --stack-name {planned.stack} --region {region}"]
-            if stack_set is not None:
-                follow.append(stack_set.follow_command(region))
+            follow += [watch.follow_command(region) for watch in watches]
             raise StillRunning(
                 f"stopped waiting after {elapsed / 60:.0f} minutes: stack {planned.stack} is still {status} "
                 f"and CloudFormation carries on; follow it with: {' ; '.join(follow)}"
             )
         waiting.sleep(waiting.poll_seconds)
+
+
+def _watches(stack_set: StackSetWatch | Sequence[StackSetWatch] | None) -> list[StackSetWatch]:
+    if stack_set is None:
+        return []
+    return [stack_set] if isinstance(stack_set, StackSetWatch) else list(stack_set)
 
 
 def apply(
@@ -493,7 +524,7 @@ def apply(
     region: str = "",
     waiting: Waiting | None = None,
     say: Callable[[str], None] = print,
-    stack_set: StackSetWatch | None = None,
+    stack_set: StackSetWatch | Sequence[StackSetWatch] | None = None,
 ) -> str:
     """Execute the change set and follow the stack until it finishes; return its final status."""
     waiting = waiting or Waiting()
@@ -526,7 +557,7 @@ def deploy_stack(
     say: Callable[[str], None] = print,
     region: str = "",
     waiting: Waiting | None = None,
-    stack_set: StackSetWatch | None = None,
+    stack_set: StackSetWatch | Sequence[StackSetWatch] | None = None,
 ) -> Deployment:
     """Plan, show, confirm, apply. Returns the status (UNCHANGED when nothing changes), or raises DeployError."""
     planned = plan(cloudformation, stack, template, given, waiting)
@@ -758,8 +789,9 @@ def verify_function_code(cloudformation: Any, lambda_client: Any, stack: str, up
     return function
 
 
-def verify_stack_set_template(cloudformation: Any, watch: StackSetWatch, expected: str) -> None:
-    """The StackSet must hold the local member-role.yaml, byte for byte."""
+def verify_stack_set_template(cloudformation: Any, watch: StackSetWatch, expected: str | None = None) -> None:
+    """The StackSet must hold its local template (member-role.yaml, ...), byte for byte."""
+    expected = watch.template.read_text() if expected is None else expected
     try:
         held = cloudformation.describe_stack_set(StackSetName=watch.name, CallAs=watch.call_as)["StackSet"]
     except ClientError as error:
@@ -768,27 +800,27 @@ def verify_stack_set_template(cloudformation: Any, watch: StackSetWatch, expecte
         raise
     if held.get("TemplateBody") != expected:
         raise DeployError(
-            f"StackSet {watch.name} holds a template that is not the local {MEMBER_ROLE_TEMPLATE.name}: the uploaded "
+            f"StackSet {watch.name} holds a template that is not the local {watch.template.name}: the uploaded "
             "copy was changed after this upload; do not trust this deployment, check who can write to the bucket"
         )
 
 
 def report_stack_set(cloudformation: Any, watch: StackSetWatch, region: str, say: Callable[[str], None]) -> set[str]:
-    """Say in how many accounts the member role is deployed, and name each account where it failed (stderr).
+    """Say in how many accounts the StackSet deployed, and name each account where it failed (stderr).
 
     Returns the accounts where it failed."""
     progress = watch.progress(cloudformation)
     if progress is None:
         return set()
-    say(progress.line(watch.name).strip())
+    say(progress.line(watch.name, watch.what).strip())
     shown = sorted(progress.failed.items())
     for account, reason in shown[:20]:
-        print(f"deploy: warning: member role not deployed in account {account}: {reason}", file=sys.stderr)
+        print(f"deploy: warning: {watch.what} not deployed in account {account}: {reason}", file=sys.stderr)
     if len(shown) > 20:
         print(f"deploy: warning: ... and {len(shown) - 20} more accounts", file=sys.stderr)
     if shown:
         print(
-            "deploy: warning: the rule fails in those accounts until the role is there; fix the cause and run "
+            f"deploy: warning: {watch.without_it}; fix the cause and run "
             f"again (details: {watch.follow_command(region)})",
             file=sys.stderr,
         )
@@ -862,11 +894,14 @@ def deploy_conformance_pack(
     say: Callable[[str], None] = print,
 ) -> str:
     """Put the organization conformance pack (the rule and its remediation) to every account not excluded."""
+    template = CONFORMANCE_PACK_TEMPLATE.read_text()
+    # ReevaluateOnIamChange only where the pack's template has it (it decides the rule's triggers).
+    keys = [*PACK_RULE_PARAMETERS, *[key for key in (EVENTS_SWITCH,) if key in declared_parameters(template)]]
     inputs = {"FunctionArn": function_arn, "ExecutionRoleName": parameters["MemberRoleName"]}
-    inputs |= {key: parameters[key] for key in PACK_RULE_PARAMETERS if parameters.get(key, "").strip()}
+    inputs |= {key: parameters[key] for key in keys if parameters.get(key, "").strip()}
     request: dict[str, Any] = {
         "OrganizationConformancePackName": CONFORMANCE_PACK_NAME,
-        "TemplateBody": conformance_pack_body(CONFORMANCE_PACK_TEMPLATE.read_text(), function_arn),
+        "TemplateBody": conformance_pack_body(template, function_arn),
         "ConformancePackInputParameters": [
             {"ParameterName": key, "ParameterValue": value} for key, value in inputs.items()
         ],
@@ -884,6 +919,336 @@ def deploy_conformance_pack(
         f"conformance-pack-detailed-status --organization-conformance-pack-name {CONFORMANCE_PACK_NAME}"
     )
     return arn
+
+
+# --- re-evaluation on IAM change (the event path) ---
+
+
+def events_wanted(
+    flag: bool | None, given: dict[str, str], deployed_rule: dict[str, str], deployed_events: dict[str, str]
+) -> bool:
+    """--events / --no-events; else ReevaluateOnIamChange given; else as deployed (the rule's stack, then the
+    event stack); else on. A plain redeploy never turns the event path back on, or off, by itself."""
+    if flag is not None:
+        if EVENTS_SWITCH in given:
+            raise DeployError(f"{EVENTS_SWITCH} is given both as a flag (--events / --no-events) and as a parameter")
+        return flag
+    for source in (given, deployed_rule, deployed_events):
+        if EVENTS_SWITCH in source:
+            value = source[EVENTS_SWITCH].strip().lower()
+            if value not in ("true", "false"):
+                raise DeployError(f"{EVENTS_SWITCH} {source[EVENTS_SWITCH]!r} is not true or false")
+            return value == "true"
+    return True
+
+
+def _switch(on: bool) -> str:
+    return "true" if on else "false"
+
+
+def with_events_switch(template: str, parameters: dict[str, str], on: bool) -> dict[str, str]:
+    """``parameters`` with ReevaluateOnIamChange set, when ``template`` declares it (a rule template without the
+    parameter just does not get it)."""
+    if EVENTS_SWITCH not in declared_parameters(template):
+        return parameters
+    return {**parameters, EVENTS_SWITCH: _switch(on)}
+
+
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    return {output["OutputKey"]: output.get("OutputValue", "") for output in outputs}
+
+
+@dataclass(frozen=True)
+class EventStacks:
+    """The event path's stacks, named after the rule's stack (the doctor's --events-stack default is the event
+    stack's name): iam-events.yaml in the rule's Region, its forwarder in us-east-1 when that is another Region."""
+
+    rule_stack: str
+    region: str
+
+    @property
+    def events(self) -> str:
+        return f"{self.rule_stack}-events"
+
+    @property
+    def forwarder(self) -> str:
+        return f"{self.rule_stack}-events-forwarder"
+
+    @property
+    def needs_forwarder(self) -> bool:
+        return self.region != IAM_EVENTS_REGION
+
+    def described(self) -> str:
+        forwarder = f" and {self.forwarder} in {IAM_EVENTS_REGION}" if self.needs_forwarder else ""
+        return f"{self.events} in {self.region}{forwarder}"
+
+
+@dataclass
+class Run:
+    """What every stack of one run shares: the credentials, the confirmation, one --wait-minutes."""
+
+    session: Any
+    confirm: Callable[[Plan], bool]
+    waiting: Waiting
+    say: Callable[[str], None] = print
+    started: float = field(init=False)
+    _clients: dict[tuple[str, str], Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.started = self.waiting.clock()
+
+    def client(self, service: str, region: str) -> Any:
+        if (service, region) not in self._clients:
+            self._clients[service, region] = self.session.client(service, region_name=region)
+        return self._clients[service, region]
+
+    def deploy(
+        self,
+        region: str,
+        stack: str,
+        template: str,
+        parameters: dict[str, str],
+        stack_set: StackSetWatch | Sequence[StackSetWatch] | None = None,
+    ) -> Deployment:
+        return deploy_stack(
+            self.client("cloudformation", region),
+            stack,
+            template,
+            parameters,
+            self.confirm,
+            self.say,
+            region,
+            self.waiting.left_since(self.started),
+            stack_set,
+        )
+
+
+@contextlib.contextmanager
+def still_to_come(what: str) -> Iterator[None]:
+    """A stop on the timeout names what this run had not deployed yet (if anything), so that it is not forgotten."""
+    try:
+        yield
+    except StillRunning as error:
+        if not what:
+            raise
+        raise StillRunning(f"{error}; not deployed yet: {what} (run the tool again once it has finished)") from error
+
+
+def deploy_event_stack(
+    run: Run,
+    stacks: EventStacks,
+    code: UploadedObject,
+    on: bool,
+    *,
+    alarm_topic: str,
+    rule_name: str | None = None,
+    organization_id: str = "",
+) -> dict[str, str]:
+    """iam-events.yaml in the rule's Region, from the rule's zip; returns its outputs ({} when there is none).
+
+    Off: a stack deployed before is switched off (its event rule and queue reader disabled, nothing invoked or
+    billed) and none is created.
+    """
+    cloudformation = run.client("cloudformation", stacks.region)
+    if not on and current_stack(cloudformation, stacks.events) is None:
+        return {}
+    parameters = {
+        "CodeBucket": code.bucket,
+        "CodeKey": code.key,
+        "CodeObjectVersion": code.version_id or "",
+        "AlarmTopicArn": alarm_topic,
+        "OrganizationId": organization_id,
+        EVENTS_SWITCH: _switch(on),
+    }
+    if rule_name is not None:
+        parameters["ConfigRuleName"] = rule_name
+    done = run.deploy(stacks.region, stacks.events, IAM_EVENTS_TEMPLATE.read_text(), parameters)
+    verify_function_code(cloudformation, run.client("lambda", stacks.region), done.stack, code)
+    run.say(
+        f"stack {stacks.events} in {stacks.region}: {done.status} (re-evaluation on IAM change "
+        f"{'on' if on else 'off'}; its function runs the local zip)"
+    )
+    return stack_outputs(cloudformation, done.stack)
+
+
+def deploy_forwarder(run: Run, stacks: EventStacks, on: bool, target_bus: str) -> None:
+    """iam-events-forwarder.yaml in us-east-1 (only when the rule's Region is another), to ``target_bus``.
+
+    Off: a forwarder deployed before is switched off, and none is created."""
+    if not stacks.needs_forwarder:
+        return
+    if not on and current_stack(run.client("cloudformation", IAM_EVENTS_REGION), stacks.forwarder) is None:
+        return
+    parameters = {EVENTS_SWITCH: _switch(on)}
+    if target_bus:
+        parameters["TargetEventBusArn"] = target_bus
+    done = run.deploy(IAM_EVENTS_REGION, stacks.forwarder, IAM_EVENTS_FORWARDER_TEMPLATE.read_text(), parameters)
+    run.say(
+        f"stack {stacks.forwarder} in {IAM_EVENTS_REGION}: {done.status} (forwards IAM changes to "
+        f"{target_bus or 'the bus it was given before'}; {'on' if on else 'off'})"
+    )
+
+
+# --- the routes ---
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Where this run uploads: a bucket that must belong to ``owner``, in ``region``."""
+
+    s3: Any
+    bucket: str
+    owner: str
+    region: str
+
+    def upload(self, path: Path) -> UploadedObject:
+        return upload(self.s3, self.bucket, path, self.owner)
+
+    def template_url(self, path: Path) -> str:
+        return self.upload(path).url(self.region)
+
+
+def code_parameters(code: UploadedObject) -> dict[str, str]:
+    # Always given, so an earlier run's version never sticks to a new key.
+    return {"CodeBucket": code.bucket, "CodeKey": code.key, "CodeObjectVersion": code.version_id or ""}
+
+
+def _say_function(run: Run, function: str, code: UploadedObject) -> None:
+    run.say(f"function {function} runs the local zip (CodeSha256 {code.lambda_code_sha256})")
+
+
+def deploy_account_route(
+    run: Run, stacks: EventStacks, code: UploadedObject, given: dict[str, str], events_on: bool
+) -> Deployment:
+    """The rule's stack, then (on) the event path's stacks wired from its outputs, or (off) those switched off."""
+    region = stacks.region
+    cloudformation = run.client("cloudformation", region)
+    template = TEMPLATE.read_text()
+    parameters = with_events_switch(template, {**code_parameters(code), **given}, events_on)
+    with still_to_come(f"the event path's stacks {stacks.described()}"):
+        done = run.deploy(region, stacks.rule_stack, template, parameters)
+    _say_function(run, verify_function_code(cloudformation, run.client("lambda", region), done.stack, code), code)
+    rule = stack_outputs(cloudformation, done.stack)
+    later = f"stack {stacks.forwarder} in {IAM_EVENTS_REGION}" if events_on and stacks.needs_forwarder else ""
+    with still_to_come(later):
+        events = deploy_event_stack(
+            run,
+            stacks,
+            code,
+            events_on,
+            alarm_topic=rule.get("AlarmTopicArn", ""),
+            # Without the output, iam-events.yaml's default: the rule's fixed name.
+            rule_name=rule.get("ConfigRuleName") or None,
+        )
+    deploy_forwarder(run, stacks, events_on, events.get("EventBusArn", ""))
+    return done
+
+
+def deploy_organization_route(
+    run: Run,
+    stacks: EventStacks,
+    code: UploadedObject,
+    given: dict[str, str],
+    deployed: dict[str, str],
+    artifacts: Artifacts,
+    *,
+    enforcement: str,
+    events_on: bool,
+    management_account_has_role: bool,
+) -> Deployment:
+    """The organization stack (member-role StackSet and, with events on, the forwarders' StackSet) with the event
+    stack in this account before it (its bus and role are what the StackSets name), then the conformance pack.
+
+    Off: the organization stack first (its rule gets its change trigger back, the StackSets drop the
+    re-evaluation role and the forwarders), then the event path's stacks here are switched off.
+    """
+    region, stack = stacks.region, stacks.rule_stack
+    cloudformation = run.client("cloudformation", region)
+    template = ORGANIZATION_TEMPLATE.read_text()
+    parameters = {**code_parameters(code), "MemberRoleTemplateUrl": artifacts.template_url(MEMBER_ROLE_TEMPLATE)}
+    organizations = run.client("organizations", region)
+    organization = read_organization(organizations, run.client("sts", region))
+    parameters.update(given)
+    parameters.update(
+        organization_parameters(organizations, organization, given, deployed, management_account_has_role, run.say)
+    )
+    watches = [StackSetWatch(f"{stack}-member-role", organization.call_as)]
+    run.say(
+        "route: "
+        + (
+            "the organization Config rule, without enforcement (AWS has no organization remediation)"
+            if enforcement == "off"
+            else f"the organization conformance pack with the rule and its remediation (Enforcement="
+            f"{enforcement}): first this stack and its StackSet (the member resources), then the pack"
+        )
+    )
+    existing = current_stack(cloudformation, stack)
+    alarm_topic = stack_outputs(cloudformation, stack).get("AlarmTopicArn", "") if existing else ""
+    alarm_topic = alarm_topic or given.get("AlarmTopicArn", deployed.get("AlarmTopicArn", ""))
+    event_stack = {"alarm_topic": alarm_topic, "organization_id": organization.organization_id}
+    declared = declared_parameters(template)
+    if events_on:
+        with still_to_come(f"stack {stack} in {region}"):
+            events = deploy_event_stack(run, stacks, code, True, **event_stack)
+            deploy_forwarder(run, stacks, True, events["EventBusArn"])
+        parameters["ReevaluationFunctionRoleArn"] = events["FunctionRoleArn"]
+        parameters["IamEventsForwarderTemplateUrl"] = artifacts.template_url(IAM_EVENTS_FORWARDER_TEMPLATE)
+        watches.append(
+            StackSetWatch(
+                f"{stack}-iam-events-forwarder",
+                organization.call_as,
+                "IAM-events forwarder",
+                IAM_EVENTS_FORWARDER_TEMPLATE,
+                "IAM changes in those accounts wait for the periodic sweep",
+            )
+        )
+    else:
+        parameters |= {key: "" for key in ("ReevaluationFunctionRoleArn", "IamEventsForwarderTemplateUrl")}
+    parameters = {key: value for key, value in parameters.items() if key in declared or key in given}
+    parameters = with_events_switch(template, parameters, events_on)
+    with still_to_come("" if events_on else f"switching off the event path's stacks {stacks.described()}, if any"):
+        done = run.deploy(region, stack, template, parameters, stack_set=watches)
+    function = verify_function_code(cloudformation, run.client("lambda", region), done.stack, code)
+    _say_function(run, function, code)
+    for watch in watches:
+        verify_stack_set_template(cloudformation, watch)
+    failed = report_stack_set(cloudformation, watches[0], region, run.say)
+    for watch in watches[1:]:
+        report_stack_set(cloudformation, watch, region, run.say)
+    topic = stack_outputs(cloudformation, done.stack).get("AlarmTopicArn", "")
+    if events_on and topic != alarm_topic:
+        # A topic this run created (AlarmEmail): the event stack's alarms publish to it too.
+        deploy_event_stack(run, stacks, code, True, **{**event_stack, "alarm_topic": topic})
+    elif not events_on:
+        deploy_event_stack(run, stacks, code, False, **{**event_stack, "alarm_topic": topic})
+        deploy_forwarder(run, stacks, False, "")
+    if events_on and organization.call_as == "DELEGATED_ADMIN":
+        management = organization.management_account
+        run.say(
+            f"  the management account {management} (no StackSet reaches it): for its IAM changes, deploy there "
+            f"member-role.yaml with ReevaluationFunctionRoleArn={parameters['ReevaluationFunctionRoleArn']} and "
+            f"iam-events-forwarder.yaml in {IAM_EVENTS_REGION} with TargetEventBusArn="
+            f"arn:{function.split(':')[1]}:events:{region}:{organization.caller_account}:event-bus/default"
+        )
+    if enforcement != "off":
+        # Only after the StackSet finished: the pack's remediation needs the member resources there.
+        merged = {**deployed, **parameters}
+        excluded = account_ids(merged.get("ExcludedAccounts", ""))
+        excluded |= account_ids(merged.get("AccountsWithoutMemberRole", "")) | failed
+        merged["Enforcement"] = enforcement
+        merged[EVENTS_SWITCH] = _switch(events_on)
+        merged.setdefault("MemberRoleName", "iam-user-console-mfa-reader")
+        deploy_conformance_pack(run.client("config", region), function, merged, excluded, run.say)
+    return done
+
+
+def doctor_command(stacks: EventStacks, organization: bool, events_on: bool) -> str:
+    """The doctor's command line for what this run deployed (the event stack by the name the tool gave it)."""
+    if organization:
+        return f".venv/bin/mfa-audit doctor --organization --stack {stacks.rule_stack} --region {stacks.region}"
+    events = f" --events-stack {stacks.events}" if events_on else ""
+    return f".venv/bin/mfa-audit doctor --stack {stacks.rule_stack}{events} --region {stacks.region}"
 
 
 def _error_line(error: BaseException) -> str:
@@ -943,36 +1308,42 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-enforcements-per-day", type=int, metavar="N", help="the stack's MaxEnforcementsPerDay")
     parser.add_argument("--notice-days", type=int, metavar="DAYS", help="the account stack's NoticeDays")
+    parser.add_argument(
+        "--events",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="re-evaluation on IAM change: iam-events.yaml in --region, iam-events-forwarder.yaml in us-east-1 when "
+        "--region is another (with --organization: also a StackSet of forwarders to every account); --no-events: "
+        "none of them, and ReevaluateOnIamChange=false (default: as deployed before; on for a new stack)",
+    )
     args = parser.parse_args(argv)
     if args.bucket_owner is not None and not re.fullmatch(r"\d{12}", args.bucket_owner):
         parser.error(f"--bucket-owner takes a 12-digit account ID, got {args.bucket_owner!r}")
     stack = args.stack or ("iam-user-console-mfa-member-role" if args.member_role else "iam-user-console-mfa")
-    waiting = Waiting(timeout_seconds=args.wait_minutes * 60)
     try:
         given = _given_parameters(args.parameter, os.environ.get(PARAMS_ENVIRONMENT, ""))
         given.update(enforcement_flags(args, given))
         if args.member_role and "Enforcement" in given:
             raise DeployError("--member-role takes no Enforcement: the organization stack passes it to the StackSet")
+        if args.member_role and args.events is not None:
+            raise DeployError("--member-role takes no --events / --no-events: give it ReevaluationFunctionRoleArn")
         session = boto3.Session(region_name=args.region)
-        cloudformation = session.client("cloudformation")
-        confirm = _confirmation(args.yes)
+        run = Run(session, _confirmation(args.yes), Waiting(timeout_seconds=args.wait_minutes * 60))
+        cloudformation = run.client("cloudformation", args.region)
         if args.member_role:
-            template = MEMBER_ROLE_TEMPLATE.read_text()
-            done = deploy_stack(cloudformation, stack, template, given, confirm, region=args.region, waiting=waiting)
+            done = run.deploy(args.region, stack, MEMBER_ROLE_TEMPLATE.read_text(), given)
             print(f"stack {stack} in {args.region}: {done.status}")
             return 0
         if not args.bucket:
             raise DeployError("--bucket is required (the S3 bucket for the Lambda zip)")
         if not args.zip.exists():
             raise DeployError(f"{args.zip} not found; run 'make package' first")
-        sts = session.client("sts")
-        caller = sts.get_caller_identity()["Account"]
-        bucket_owner = args.bucket_owner or caller
-        s3 = session.client("s3")
+        caller = run.client("sts", args.region).get_caller_identity()["Account"]
+        artifacts = Artifacts(run.client("s3", args.region), args.bucket, args.bucket_owner or caller, args.region)
         deployed = stack_parameters(current_stack(cloudformation, stack))
         require_operators_topic(given, deployed)
         enforcement = given.get("Enforcement", deployed.get("Enforcement", "off")).strip()
-        config = session.client("config")
+        config = run.client("config", args.region)
         turning_off = args.organization and enforcement == "off" and deployed.get("Enforcement", "off") != "off"
         if turning_off and conformance_pack_exists(config):
             raise DeployError(
@@ -981,62 +1352,39 @@ def main(argv: list[str] | None = None) -> int:
                 "configservice delete-organization-conformance-pack --organization-conformance-pack-name "
                 f"{CONFORMANCE_PACK_NAME}), wait until it is gone, and run again; nothing was changed"
             )
+        stacks = EventStacks(stack, args.region)
+        deployed_events = stack_parameters(current_stack(cloudformation, stacks.events))
+        events_on = events_wanted(args.events, given, deployed, deployed_events)
+        given.pop(EVENTS_SWITCH, None)
+        if args.organization and enforcement != "off" and events_on:
+            if args.events:
+                raise DeployError(
+                    "--events: on the conformance-pack route (Enforcement other than off) the event path cannot start "
+                    "the pack's rule (its function finds the organization rule's copies, OrgConfigRule-<name>-*); "
+                    "deploy with --no-events; nothing was changed"
+                )
+            print("event path: off on the conformance-pack route (its function finds only the organization rule)")
+            events_on = False
         if deployed.get("CodeKey") == content_key(args.zip) and deployed.get("CodeObjectVersion"):
             # The same zip, pinned before: uploading again would only make a new version and a needless update.
             digest = hashlib.sha256(args.zip.read_bytes()).digest()
             code = UploadedObject(args.bucket, deployed["CodeKey"], deployed["CodeObjectVersion"], digest)
         else:
-            code = upload(s3, args.bucket, args.zip, bucket_owner)
-        # Always given, so an earlier run's version never sticks to a new key.
-        parameters = {"CodeBucket": args.bucket, "CodeKey": code.key, "CodeObjectVersion": code.version_id or ""}
-        template = TEMPLATE
-        watch = None
+            code = artifacts.upload(args.zip)
         if args.organization:
-            template = ORGANIZATION_TEMPLATE
-            role_template = upload(s3, args.bucket, MEMBER_ROLE_TEMPLATE, bucket_owner)
-            parameters["MemberRoleTemplateUrl"] = role_template.url(args.region)
-            organizations = session.client("organizations")
-            organization = read_organization(organizations, sts)
-            current = stack_parameters(current_stack(cloudformation, stack))
-            parameters.update(given)
-            parameters.update(
-                organization_parameters(organizations, organization, given, current, args.management_account_has_role)
-            )
-            watch = StackSetWatch(f"{stack}-member-role", organization.call_as)
-            print(
-                "route: "
-                + (
-                    "the organization Config rule, without enforcement (AWS has no organization remediation)"
-                    if enforcement == "off"
-                    else f"the organization conformance pack with the rule and its remediation (Enforcement="
-                    f"{enforcement}): first this stack and its StackSet (the member resources), then the pack"
-                )
+            done = deploy_organization_route(
+                run,
+                stacks,
+                code,
+                given,
+                deployed,
+                artifacts,
+                enforcement=enforcement,
+                events_on=events_on,
+                management_account_has_role=args.management_account_has_role,
             )
         else:
-            parameters.update(given)
-        done = deploy_stack(
-            cloudformation,
-            stack,
-            template.read_text(),
-            parameters,
-            confirm,
-            region=args.region,
-            waiting=waiting,
-            stack_set=watch,
-        )
-        function = verify_function_code(cloudformation, session.client("lambda"), done.stack, code)
-        print(f"function {function} runs the local zip (CodeSha256 {code.lambda_code_sha256})")
-        if watch is not None:
-            verify_stack_set_template(cloudformation, watch, MEMBER_ROLE_TEMPLATE.read_text())
-            failed = report_stack_set(cloudformation, watch, args.region, print)
-            if enforcement != "off":
-                # Only after the StackSet finished: the pack's remediation needs the member resources there.
-                merged = {**deployed, **parameters}
-                excluded = account_ids(merged.get("ExcludedAccounts", ""))
-                excluded |= account_ids(merged.get("AccountsWithoutMemberRole", "")) | failed
-                merged["Enforcement"] = enforcement
-                merged.setdefault("MemberRoleName", "iam-user-console-mfa-reader")
-                deploy_conformance_pack(config, function, merged, excluded)
+            done = deploy_account_route(run, stacks, code, given, events_on)
     except StillRunning as error:
         print(f"deploy: {error}", file=sys.stderr)
         return EXIT_STILL_RUNNING
@@ -1048,6 +1396,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     version = f" version {code.version_id}" if code.version_id else ""
     print(f"stack {stack} in {args.region}: {done.status} (code s3://{args.bucket}/{code.key}{version})")
+    print(f"check it with: {doctor_command(stacks, args.organization, events_on)}")
     return 0
 
 
