@@ -310,6 +310,8 @@ class EmulatedCloudTrail(JsonServiceEmulator):
         super().__init__("cloudtrail")
         self.account_id = account_id
         self.delivery_delay = delivery_delay
+        # Replaceable, so a benchmark's simulated clock dates the events it makes and the lookups' "now".
+        self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
         self.events: list[dict[str, Any]] = []
         self.operations = {"LookupEvents": self._lookup_events}
         self._recorder = BeforeCallEmulator()
@@ -340,7 +342,7 @@ class EmulatedCloudTrail(JsonServiceEmulator):
                 {
                     "eventVersion": "1.09",
                     "eventID": str(uuid.uuid4()),
-                    "eventTime": datetime.now(timezone.utc),
+                    "eventTime": self.clock(),
                     "eventSource": "iam.amazonaws.com",
                     "eventName": name,
                     "userIdentity": {"type": "AssumedRole", "accountId": self.account_id},
@@ -352,7 +354,7 @@ class EmulatedCloudTrail(JsonServiceEmulator):
         return record
 
     def _lookup_events(self, params: dict[str, Any]) -> dict[str, Any]:
-        visible_until = datetime.now(timezone.utc) - self.delivery_delay
+        visible_until = self.clock() - self.delivery_delay
         start = _epoch(params.get("StartTime"))
         end = _epoch(params.get("EndTime"))
         names = {a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventName"}
