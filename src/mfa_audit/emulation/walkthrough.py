@@ -308,7 +308,7 @@ def _kept_logs(into: list[dict[str, Any]]) -> Iterator[None]:
 def _day_label(first: int, last: int, clock: EmulatedClock) -> str:
     """``day 7     2026-05-19 10:04`` (the clock's time), or ``days 8-13 2026-05-20..25`` for a span of days."""
     if first == last:
-        return f"day {first:<5} {clock.now:%Y-%m-%d %H:%M}  "
+        return f"day {first:<5} {clock.now:%Y-%m-%d %H:%M}   "
     first_run = clock.start + timedelta(days=first) + RUNS_AFTER
     last_run = clock.start + timedelta(days=last) + RUNS_AFTER
     return f"days {f'{first}-{last}':<4} {first_run:%Y-%m-%d}..{last_run:%m-%d}  "
