@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from console_mfa.exceptions import RuleError
 
@@ -306,7 +306,7 @@ def _kept_logs(into: list[dict[str, Any]]) -> Iterator[None]:
 
 
 def _day_label(first: int, last: int, clock: EmulatedClock) -> str:
-    """``day 7     2026-05-19 10:04`` (the clock's time), or ``days 8-13 2026-05-20..25`` for a span of days."""
+    """``day 7     2026-05-19 10:00`` (the clock's time), or ``days 8-13 2026-05-20..05-25`` for a span of days."""
     if first == last:
         return f"day {first:<5} {clock.now:%Y-%m-%d %H:%M}   "
     first_run = clock.start + timedelta(days=first) + RUNS_AFTER
@@ -391,7 +391,7 @@ class _Path:
                 statements += (json.loads(document) if isinstance(document, str) else document)["Statement"]
         return statements
 
-    def _fail(self, step: str, expected: str, saw: str) -> None:
+    def _fail(self, step: str, expected: str, saw: str) -> NoReturn:
         raise StepFailed(step, self.day, expected, saw)
 
     def _expect_held(self, step: str, held: Mapping[str, Any], compliance: str, wording: str) -> None:
