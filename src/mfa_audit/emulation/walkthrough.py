@@ -399,6 +399,10 @@ class _Path:
         if held.get("ComplianceType") != compliance or wording not in held.get("Annotation", ""):
             self._fail(step, f"Config to hold {compliance} with an annotation saying {_quoted(wording)}", saw)
 
+    def _in_grace_wording(self) -> str:
+        # What every wording of the grace-period annotation says: the day the grace ends.
+        return f"grace period, which ends {self.grace_ends:%Y-%m-%d %H:%M} UTC"
+
     def _line(self, text: str, first: int | None = None, last: int | None = None) -> str:
         first = self.day if first is None else first
         return _day_label(first, self.day if last is None else last, self.clock) + text
@@ -432,7 +436,7 @@ class _Path:
             self.day = day
             self.clock.run_on(day)
             held = self._sweep()
-            self._expect_held(name, held, "COMPLIANT", "inside the GracePeriodDays grace period")
+            self._expect_held(name, held, "COMPLIANT", self._in_grace_wording())
             if self._daily_notice(name):
                 self._fail(name, f"no message to the operators ({why})", "a message")
             held_by_day[day] = held["ComplianceType"]
@@ -443,7 +447,7 @@ class _Path:
         self.day = NOTICE_DAY
         self.clock.run_on(NOTICE_DAY)
         held = self._sweep()
-        self._expect_held("notice", held, "COMPLIANT", "inside the GracePeriodDays grace period")
+        self._expect_held("notice", held, "COMPLIANT", self._in_grace_wording())
         messages = self._daily_notice("notice")
         ends = f"grace ends {self.grace_ends:%Y-%m-%d %H:%M} UTC"
         if len(messages) != 1 or f"{USER_NAME} ({self.user['UserId']}): {ends}" not in messages[0]["Message"]:
