@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test docs screenshot check guard audit browser bench bench-cost bench-quick bench-freshness bench-freshness-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
+.PHONY: help demo demo-walkthrough test docs screenshot check guard audit browser bench bench-cost bench-quick bench-freshness bench-freshness-quick package deploy deploy-organization deploy-member-role doctor rdk-check clean
 
 # `make` alone, or `make help`: every target with the text after `## ` on its line, or on a
 # `## target: text` line (for the deploy targets, whose lines are kept as they are).
@@ -26,6 +26,10 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-docs.txt pyproject.
 
 demo: $(STAMP) ## Evaluate an emulated AWS account (no AWS account needed)
 	$(BIN)/mfa-audit demo --exit-zero
+
+# Also a self-check of enforcement's whole path: it exits 1, naming the step, if a step does not see what it expects.
+demo-walkthrough: $(STAMP) ## One user from a new console password through notice and enforcement to MFA, emulated day by day
+	$(BIN)/mfa-audit demo --walkthrough
 
 CHECKOV := .venv-checkov/bin/checkov
 

@@ -286,7 +286,7 @@ def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
     from mfa_audit.emulation.events import scheduled_event
-    from tests.iam_policy import ALLOW, EXPLICIT_DENY, decision
+    from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, decision
 
     policy = iam.create_policy(PolicyName="force-mfa", PolicyDocument=json.dumps(_force_mfa_policy_document()))
     iam.attach_group_policy(GroupName=GROUP, PolicyArn=policy["Policy"]["Arn"])

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, decision
 from tests.cfn_template import ACCOUNT_ID, Template
-from tests.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, decision
 
 RULE = Template.load("rule.yaml")
 ORGANIZATION = Template.load("organization.yaml")

@@ -2,7 +2,8 @@
 
 An explicit Deny wins; otherwise an Allow grants; otherwise the request is implicitly denied.
 Supported: Action/NotAction, Resource/NotResource, ``*``/``?`` wildcards, the ``${aws:username}``
-policy variable, and the Bool / BoolIfExists condition operators.
+policy variable, and the Bool / BoolIfExists condition operators. moto stores policies but decides
+nothing by them, so the tests and ``mfa-audit demo --walkthrough`` ask this what the ForceMfa policy allows.
 
     decision(statements, "iam:EnableMFADevice", "arn:aws:iam::123456789012:user/bob",
              {"aws:username": "bob", "aws:MultiFactorAuthPresent": "false"})   # "allow"
