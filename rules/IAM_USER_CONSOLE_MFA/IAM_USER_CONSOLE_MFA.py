@@ -127,7 +127,9 @@ def periodic_evaluations(
     held = held_results(clients.config, invocation.config_rule_name, time_left=deadline.seconds_left)
     sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment(), held=held)
     log.update(strategy=sweep.strategy, notes=sweep.notes)
-    timestamp = invocation.notification_time or now.isoformat()
+    # The moment before any of this sweep's IAM reads: the next sweep counts a user's changes from it
+    # (carry_forward.facts_read_from). Later than Config's notification, so Config orders it after it too.
+    timestamp = now.isoformat()
     evaluations = [evaluation_for(user.user_id, decide(user, policy, now), timestamp) for user in sweep.users]
     evaluations += [
         evaluation_for(missing.user_id, verdict_for_missing_user(missing.why), timestamp) for missing in sweep.missing

@@ -2,7 +2,13 @@
 
 from datetime import datetime, timedelta, timezone
 
-from console_mfa.carry_forward import COVERAGE_MARGIN, ListedUser, coverage_start, plan_carry_forward
+from console_mfa.carry_forward import (
+    COVERAGE_MARGIN,
+    PROPAGATION_MARGIN,
+    ListedUser,
+    coverage_start,
+    plan_carry_forward,
+)
 from console_mfa.config_report import HeldResult, latest_reconfirmation_moment
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
 from console_mfa.policy import Policy, parse_rule_parameters
@@ -93,3 +99,33 @@ def test_report_facts_of_an_allowed_virtual_device_are_carried():
     held = _held(facts)
     plan = plan_carry_forward(held, [BOB], {}, coverage_start(held, [BOB], NOW, Policy()), NOW, Policy())
     assert [f.user_id for f in plan.carried] == [BOB.user_id]
+
+
+def _held_ordered(ordered, recorded):
+    verdict = decide(_bob(), Policy(), recorded)
+    return {BOB.user_id: HeldResult(verdict.compliance_type.value, verdict.annotation, recorded, ordered)}
+
+
+def test_a_change_ten_minutes_before_the_sweep_that_read_the_facts_is_not_a_change_since():
+    sweep_start = _recently()
+    held = _held_ordered(sweep_start, sweep_start + timedelta(minutes=1))
+    changes = {"bob": sweep_start - timedelta(minutes=10)}
+    plan = plan_carry_forward(held, [BOB], changes, coverage_start(held, [BOB], NOW, Policy()), NOW, Policy())
+    assert [f.user_id for f in plan.carried] == [BOB.user_id]
+
+
+def test_a_change_within_the_propagation_margin_before_the_sweep_that_read_the_facts_counts():
+    sweep_start = _recently()
+    held = _held_ordered(sweep_start, sweep_start + timedelta(minutes=1))
+    changes = {"bob": sweep_start - PROPAGATION_MARGIN + timedelta(seconds=1)}
+    plan = plan_carry_forward(held, [BOB], changes, coverage_start(held, [BOB], NOW, Policy()), NOW, Policy())
+    assert plan.why == {BOB.user_id: "changed"}
+
+
+def test_an_ordering_timestamp_after_the_recording_is_not_trusted_and_the_recorded_time_less_the_margin_counts():
+    recorded = _recently()
+    held = _held_ordered(recorded + timedelta(hours=1), recorded)
+    changes = {"bob": recorded - timedelta(minutes=10)}
+    assert coverage_start(held, [BOB], NOW, Policy()) == recorded - COVERAGE_MARGIN
+    plan = plan_carry_forward(held, [BOB], changes, coverage_start(held, [BOB], NOW, Policy()), NOW, Policy())
+    assert plan.why == {BOB.user_id: "changed"}

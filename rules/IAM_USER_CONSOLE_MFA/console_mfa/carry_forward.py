@@ -10,13 +10,16 @@ call. A held result is *carried* only when all of these hold:
     parameter) the user is checked live instead. So every result Config holds was checked at its
     recorded time, which (b) and (c) rest on.
 (b) **CloudTrail shows no change since.** No event of ``CHANGING_EVENTS`` names the user (by its
-    current name; a rename names both) from the held result's recorded time minus ``COVERAGE_MARGIN``
-    up to now. The margin covers the time between the live read and Config's recording (at most a
-    Lambda's 15 minutes) and IAM's propagation. The search starts at the oldest carried result, so a
-    late-delivered event is still seen by the next sweep: a result not re-sent keeps its recorded time.
-    For the same reason the sweep re-sends the result of every user it checks live, changed or not
-    (``SweepResult.rerecord``): otherwise a change within the margin before a recording would send
-    its user to a live check on every later sweep.
+    current name; a rename names both) from the moment its facts were read, less a margin, up to now
+    (:func:`changes_count_from`). That moment is the result's OrderingTimestamp, which this rule sets to
+    its sweep's start, before any IAM read; the margin (``PROPAGATION_MARGIN``) covers IAM's
+    propagation and the clocks of CloudTrail and Lambda. A result with no usable OrderingTimestamp
+    (none, or one after its recording) counts from its recorded time less ``COVERAGE_MARGIN``, which
+    adds a Lambda's 15 minutes between the read and Config's recording. The search starts at the
+    oldest carried result, so a late-delivered event is still seen by the next sweep: a result not
+    re-sent keeps its timestamps. For the same reason the sweep re-sends the result of every user it
+    checks live, changed or not (``SweepResult.rerecord``): otherwise a change inside the margin would
+    send its user to a live check on every later sweep.
 (c) **It is not due for re-confirmation** (``ReconfirmDays``, :func:`reconfirmation_due`): due users are
     checked live, so no result is carried longer than ``ReconfirmDays`` without a check.
 
@@ -51,7 +54,9 @@ from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
 from .policy import Policy
 from .verdict import ComplianceType, FactsRecord, Reason, Verdict, decide, parse_annotation
 
-# See (b) in the module docstring: a Lambda runs at most 15 minutes, plus IAM's propagation.
+# See (b) in the module docstring: IAM's propagation and clock skew; and, where only the recorded time is known,
+# a Lambda's 15 minutes between the read and the recording on top.
+PROPAGATION_MARGIN = timedelta(minutes=5)
 COVERAGE_MARGIN = timedelta(minutes=20)
 # CloudTrail's LookupEvents keeps this much history.
 CLOUDTRAIL_HISTORY = timedelta(days=90)
@@ -109,19 +114,29 @@ def _carriable_record(held: HeldResult | None, now: datetime, user_id: str, poli
     return parse_annotation(held.annotation).facts
 
 
+def changes_count_from(held: HeldResult) -> datetime:
+    """From when a change to the user makes its held result stale (see (b) in the module docstring).
+
+    Example: a result sent with OrderingTimestamp 12:00 and recorded at 12:01 counts changes from 11:55.
+    """
+    if held.ordered is not None and held.ordered <= held.recorded:
+        return held.ordered - PROPAGATION_MARGIN
+    return held.recorded - COVERAGE_MARGIN
+
+
 def coverage_start(
     held: Mapping[str, HeldResult], listed: Sequence[ListedUser], now: datetime, policy: Policy
 ) -> datetime | None:
-    """Where CloudTrail must be searched from: the oldest carriable result's recorded time, less the margin.
+    """Where CloudTrail must be searched from: the earliest :func:`changes_count_from` of a carriable result.
 
     None when no held result could be carried at all.
     """
-    recorded = [
-        held[user.user_id].recorded
+    starts = [
+        changes_count_from(held[user.user_id])
         for user in listed
         if _carriable_record(held.get(user.user_id), now, user.user_id, policy) is not None
     ]
-    return min(recorded) - COVERAGE_MARGIN if recorded else None
+    return min(starts) if starts else None
 
 
 def _bounds_settled(record: FactsRecord, recorded: datetime, user: UserFacts, policy: Policy, now: datetime) -> bool:
@@ -169,11 +184,12 @@ def plan_carry_forward(
         if record is None:
             plan.live(user, "no facts record")
             continue
-        if covered_from is None or current.recorded - COVERAGE_MARGIN < covered_from:
+        counted_from = changes_count_from(current)
+        if covered_from is None or counted_from < covered_from:
             plan.live(user, "outside CloudTrail's coverage")
             continue
         changed = changes.get(user.user_name.casefold())
-        if changed is not None and changed >= current.recorded - COVERAGE_MARGIN:
+        if changed is not None and changed >= counted_from:
             plan.live(user, "changed")
             continue
         facts = record.user_facts(user.user_name, user.user_id, user.arn)

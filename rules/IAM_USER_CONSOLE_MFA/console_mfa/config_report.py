@@ -151,6 +151,8 @@ class HeldResult:
     compliance_type: str
     annotation: str
     recorded: datetime
+    # The OrderingTimestamp the result was sent with: for this rule, a moment before its facts were read.
+    ordered: datetime | None = None
 
 
 def held_results(config: BaseClient, config_rule_name: str, time_left: TimeLeft | None = None) -> dict[str, HeldResult]:
@@ -185,7 +187,10 @@ def held_results(config: BaseClient, config_rule_name: str, time_left: TimeLeft 
             qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
             if qualifier.get("ResourceType") == RESOURCE_TYPE:
                 held[qualifier["ResourceId"]] = HeldResult(
-                    result["ComplianceType"], result.get("Annotation", ""), result["ResultRecordedTime"]
+                    result["ComplianceType"],
+                    result.get("Annotation", ""),
+                    result["ResultRecordedTime"],
+                    result["EvaluationResultIdentifier"].get("OrderingTimestamp"),
                 )
         if not page.get("NextToken"):
             return held

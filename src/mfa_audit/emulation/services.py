@@ -278,7 +278,8 @@ class EmulatedConfig(JsonServiceEmulator):
                     "ResourceType": evaluation["ComplianceResourceType"],
                     "ResourceId": evaluation["ComplianceResourceId"],
                 },
-                "OrderingTimestamp": recorded,
+                # As Config does: the timestamp the rule sent (a result put in by hand has none).
+                "OrderingTimestamp": evaluation.get("OrderingTimestamp", recorded),
             },
             "ComplianceType": evaluation["ComplianceType"],
             "ResultRecordedTime": recorded,
