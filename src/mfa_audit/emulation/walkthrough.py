@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from console_mfa.exceptions import RuleError
+from console_mfa.verdict import human_text
 
 from mfa_audit.emulation.account import (
     DEFAULT_ACCOUNT_ID,
@@ -426,7 +427,7 @@ class _Path:
         line = self._line(
             f"{USER_NAME} got a console password at {self.clock.start:%H:%M}, no MFA device. "
             f"Sweep -> {held['ComplianceType']}: "
-            f"{_quoted(held['Annotation'])}"
+            f"{_quoted(human_text(held['Annotation']))}"
         )
         return Step("new console user", 0, 0, (line,), {"held": held, "grace_ends": self.grace_ends})
 
@@ -467,7 +468,7 @@ class _Path:
         self.clock.run_on(GRACE_END_DAY)
         held = self._sweep()
         self._expect_held("grace ends", held, "NON_COMPLIANT", "Console password but no allowed MFA device")
-        line = self._line(f"grace ended. Sweep -> NON_COMPLIANT: {_quoted(held['Annotation'])}")
+        line = self._line(f"grace ended. Sweep -> NON_COMPLIANT: {_quoted(human_text(held['Annotation']))}")
         return Step("grace ends", GRACE_END_DAY, GRACE_END_DAY, (line,), {"held": held})
 
     def enforced(self) -> Step:
@@ -556,7 +557,7 @@ class _Path:
                 f"{len(self.notices)}",
             )
         lines = (
-            self._line(f"Sweep -> COMPLIANT: {_quoted(held['Annotation'])}"),
+            self._line(f"Sweep -> COMPLIANT: {_quoted(human_text(held['Annotation']))}"),
             f"{'':29}a late remediation -> {late['outcome']} (left alone); signed in with MFA, ForceMfa no longer "
             f"denies s3:ListAllMyBuckets; notices sent in all: {len(self.notices)}",
         )
