@@ -128,7 +128,7 @@ def periodic_evaluations(
     sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment(), held=held)
     log.update(strategy=sweep.strategy, notes=sweep.notes)
     # The moment before any of this sweep's IAM reads: the next sweep counts a user's changes from it
-    # (carry_forward.facts_read_from). Later than Config's notification, so Config orders it after it too.
+    # (carry_forward.changes_count_from). Later than Config's notification, so Config orders it after it too.
     timestamp = now.isoformat()
     evaluations = [evaluation_for(user.user_id, decide(user, policy, now), timestamp) for user in sweep.users]
     evaluations += [

@@ -13,9 +13,11 @@ call. A held result is *carried* only when all of these hold:
     current name; a rename names both) from the moment its facts were read, less a margin, up to now
     (:func:`changes_count_from`). That moment is the result's OrderingTimestamp, which this rule sets to
     its sweep's start, before any IAM read; the margin (``PROPAGATION_MARGIN``) covers IAM's
-    propagation and the clocks of CloudTrail and Lambda. A result with no usable OrderingTimestamp
-    (none, or one after its recording) counts from its recorded time less ``COVERAGE_MARGIN``, which
-    adds a Lambda's 15 minutes between the read and Config's recording. The search starts at the
+    propagation and the clocks of CloudTrail and Lambda. Facts the bulk sweep settled from the
+    credential report and CloudTrail are only as fresh as what CloudTrail had delivered when it looked,
+    so theirs count ``CLOUDTRAIL_DELIVERY`` earlier still. A result with no usable OrderingTimestamp
+    (none, or one after its recording) counts from its recorded time less a Lambda's run (``LAMBDA_RUN``)
+    between the read and Config's recording. The search starts at the
     oldest carried result, so a late-delivered event is still seen by the next sweep: a result not
     re-sent keeps its timestamps. For the same reason the sweep re-sends the result of every user it
     checks live, changed or not (``SweepResult.rerecord``): otherwise a change inside the margin would
@@ -54,10 +56,14 @@ from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
 from .policy import Policy
 from .verdict import ComplianceType, FactsRecord, Reason, Verdict, decide, parse_annotation
 
-# See (b) in the module docstring: IAM's propagation and clock skew; and, where only the recorded time is known,
-# a Lambda's 15 minutes between the read and the recording on top.
+# See (b) in the module docstring. IAM's propagation and the clocks' skew:
 PROPAGATION_MARGIN = timedelta(minutes=5)
-COVERAGE_MARGIN = timedelta(minutes=20)
+# Where only the recorded time is known, the read was up to a Lambda's run before it:
+LAMBDA_RUN = timedelta(minutes=15)
+# CloudTrail delivers an event to LookupEvents up to about 15 minutes after the call:
+CLOUDTRAIL_DELIVERY = timedelta(minutes=15)
+# A live read's result known only by its recorded time counts changes from this far before it.
+COVERAGE_MARGIN = LAMBDA_RUN + PROPAGATION_MARGIN
 # CloudTrail's LookupEvents keeps this much history.
 CLOUDTRAIL_HISTORY = timedelta(days=90)
 RECONFIRMATION = "re-confirmation"
@@ -114,14 +120,19 @@ def _carriable_record(held: HeldResult | None, now: datetime, user_id: str, poli
     return parse_annotation(held.annotation).facts
 
 
-def changes_count_from(held: HeldResult) -> datetime:
+def changes_count_from(held: HeldResult, record: FactsRecord) -> datetime:
     """From when a change to the user makes its held result stale (see (b) in the module docstring).
 
-    Example: a result sent with OrderingTimestamp 12:00 and recorded at 12:01 counts changes from 11:55.
+    Example: a result read live by a sweep that began at 12:00 (its OrderingTimestamp) counts changes from
+    11:55; one the bulk sweep settled from the credential report and CloudTrail, from 11:40.
     """
     if held.ordered is not None and held.ordered <= held.recorded:
-        return held.ordered - PROPAGATION_MARGIN
-    return held.recorded - COVERAGE_MARGIN
+        facts_read_after = held.ordered
+    else:
+        facts_read_after = held.recorded - LAMBDA_RUN
+    # Facts settled from CloudTrail are only as fresh as what CloudTrail had delivered when the sweep looked.
+    margin = PROPAGATION_MARGIN + (CLOUDTRAIL_DELIVERY if record.from_credential_report else timedelta(0))
+    return facts_read_after - margin
 
 
 def coverage_start(
@@ -131,11 +142,11 @@ def coverage_start(
 
     None when no held result could be carried at all.
     """
-    starts = [
-        changes_count_from(held[user.user_id])
-        for user in listed
-        if _carriable_record(held.get(user.user_id), now, user.user_id, policy) is not None
-    ]
+    starts = []
+    for user in listed:
+        record = _carriable_record(held.get(user.user_id), now, user.user_id, policy)
+        if record is not None:
+            starts.append(changes_count_from(held[user.user_id], record))
     return min(starts) if starts else None
 
 
@@ -184,7 +195,7 @@ def plan_carry_forward(
         if record is None:
             plan.live(user, "no facts record")
             continue
-        counted_from = changes_count_from(current)
+        counted_from = changes_count_from(current, record)
         if covered_from is None or counted_from < covered_from:
             plan.live(user, "outside CloudTrail's coverage")
             continue
