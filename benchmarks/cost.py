@@ -65,6 +65,9 @@ class DayOfSweeps:
     first_sweep_calls: dict[str, int]
     # After every sweep: what Config holds against a live per-user check.
     checks: list[TruthCheck] = field(default_factory=list)
+    # Per sweep: evaluations that repeat the held result unchanged while not due for re-confirmation (the
+    # carry-forward's re-records of users it checked live, so that their timestamps move past a change).
+    resent_per_sweep: list[int] = field(default_factory=list)
 
     @property
     def wrong_compliance_types(self) -> int:
@@ -242,7 +245,7 @@ def simulate_day(
     sweep, as on the first day or after a fallback: its results settled from the credential report).
     """
     import boto3
-    from console_mfa.config_report import latest_reconfirmation_moment
+    from console_mfa.config_report import latest_reconfirmation_moment, reconfirmation_due
     from console_mfa.policy import DEFAULT_RECONFIRM_DAYS
     from IAM_USER_CONSOLE_MFA import lambda_handler
     from moto import mock_aws
@@ -310,9 +313,24 @@ def simulate_day(
             if hour % REPORT_REUSE_HOURS == 0:
                 report.generate_now()
             config.put_calls.clear()
+            held_before = {rid: (e["ComplianceType"], e["Annotation"]) for rid, e in config.results.items()}
+            recorded_before = dict(config.recorded_at)
             with ApiCallCounter() as counter:
                 lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
             first.evaluations_per_sweep.append(len(config.sent))
+            first.resent_per_sweep.append(
+                sum(
+                    1
+                    for e in config.sent
+                    if held_before.get(e["ComplianceResourceId"]) == (e["ComplianceType"], e["Annotation"])
+                    and not reconfirmation_due(
+                        e["ComplianceResourceId"],
+                        recorded_before[e["ComplianceResourceId"]],
+                        clock(),
+                        DEFAULT_RECONFIRM_DAYS,
+                    )
+                )
+            )
             first.calls_per_sweep.append(dict(counter.calls))
             first.checks.append(check_against_live(config, clock))
         first.changes = changes_made
@@ -322,11 +340,11 @@ def simulate_day(
 def table(days: list[DayOfSweeps], header: bool = True) -> str:
     """The table's rows for these days, under its two header lines unless ``header`` is false."""
     title = (
-        f"{'users':>6} {'changes/day':>11} {'evals/sweep':>11} | {'evaluations per day':^34} | "
+        f"{'users':>6} {'changes/day':>11} {'evals/sweep':>11} | {'evaluations per day':^43} | "
         f"{'Config charge per month (USD)':^34} | {'API calls per day':^37} | {'IAM per sweep':^21} | {'wrong':>5} {'right':>5}"
     )
     sub = (
-        f"{'':>6} {'':>11} {'(hourly)':>11} | {'managed':>10} {'before':>10} {'hourly':>10} | "
+        f"{'':>6} {'':>11} {'(hourly)':>11} | {'managed':>10} {'before':>10} {'hourly':>10} {'re-sent':>8} | "
         f"{'managed':>10} {'before':>10} {'hourly':>10} | {'before':>8} {'hourly':>8} {'IAM':>8} {'CT':>8} | {'mean':>6} {'max':>6} {'target':>7} | {'types':>5} {'':>5}"
     )
     lines = [title, sub, "-" * len(sub)] if header else []
@@ -335,7 +353,8 @@ def table(days: list[DayOfSweeps], header: bool = True) -> str:
         mean = day.evaluations_per_day / len(day.evaluations_per_sweep)
         before = day.first_sweep_evaluations
         lines.append(
-            f"{day.size:>6} {day.changes:>11} {mean:>11.1f} | {day.size:>10} {before:>10} {day.evaluations_per_day:>10} | "
+            f"{day.size:>6} {day.changes:>11} {mean:>11.1f} | {day.size:>10} {before:>10} {day.evaluations_per_day:>10} "
+            f"{sum(day.resent_per_sweep):>8} | "
             f"{monthly_charge(day.size):>10.2f} {monthly_charge(before):>10.2f} {monthly_charge(day.evaluations_per_day):>10.2f} | "
             f"{sum(day.first_sweep_calls.values()):>8} {day.calls_per_day():>8} {day.calls_per_day('iam:'):>8} "
             f"{day.calls_per_day('cloudtrail:'):>8} | {iam_mean:>6.1f} {iam_max:>6} {day.iam_target():>7.0f} | "
@@ -388,7 +407,9 @@ def main() -> None:
         + ("at the moment of the next sweep" if args.changes_at_the_sweep else "at a random moment between sweeps")
         + f"; Config holds a {args.held_from} sweep's results at the start.\n"
         "managed: AWS's managed rule, daily; before: this rule sending every result, daily; hourly: this rule\n"
-        "sending only changes and due re-confirmations (ReconfirmDays 30), hourly. API calls: before = one daily\n"
+        "sending only changes and due re-confirmations (ReconfirmDays 30), hourly; re-sent: of those, results\n"
+        "sent again unchanged and not due, for users the sweep checked live (so their timestamps move past a\n"
+        "change). API calls: before = one daily\n"
         "sweep; hourly = 24 sweeps (IAM and CloudTrail (CT) of those). Charge for this rule alone in the account.\n"
         "IAM per sweep: one steady-state hourly sweep (carry-forward), mean and largest of the day, against\n"
         "issue 19's target of 3% of users + 20. After every sweep, each result Config holds is compared with a\n"
