@@ -19,7 +19,7 @@ silently skipped check.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -30,13 +30,19 @@ from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import call, collect
 from console_mfa.exceptions import AwsCallError
 
-TRIGGERS = frozenset(
-    {
-        "ConfigurationItemChangeNotification",
-        "OversizedConfigurationItemChangeNotification",
-        "ScheduledNotification",
-    }
-)
+CHANGE_TRIGGERS = frozenset({"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"})
+TRIGGERS = CHANGE_TRIGGERS | {"ScheduledNotification"}
+
+
+def expected_triggers(stack_parameters: Mapping[str, str]) -> frozenset[str]:
+    """The triggers the templates give the rule: periodic only while the event path is on.
+
+    With ``ReevaluateOnIamChange=true`` every re-evaluation must be one sweep; a change trigger would make
+    it one run per user. A stack deployed before the parameter existed has all three.
+    """
+    if stack_parameters.get("ReevaluateOnIamChange", "false").lower() == "true":
+        return frozenset({"ScheduledNotification"})
+    return TRIGGERS
 # The alarm set both stacks create: (namespace, metric, what it means when missing).
 FUNCTION_ALARMS = (
     ("AWS/Lambda", "Errors", "failed runs"),
@@ -201,7 +207,13 @@ def describe_rule(config: BaseClient, rule_name: str) -> dict[str, Any] | None:
     return rules[0] if rules else None
 
 
-def check_rule(rule: dict[str, Any] | None, rule_name: str, function_arn: str, redeploy: str) -> Check:
+def check_rule(
+    rule: dict[str, Any] | None,
+    rule_name: str,
+    function_arn: str,
+    redeploy: str,
+    triggers: frozenset[str] = TRIGGERS,
+) -> Check:
     if rule is None:
         return Check.failed("rule", f"no Config rule named {rule_name}", redeploy)
     source = rule.get("Source", {})
@@ -210,17 +222,25 @@ def check_rule(rule: dict[str, Any] | None, rule_name: str, function_arn: str, r
         rule.get("Scope", {}).get("ComplianceResourceTypes"),
         source.get("SourceIdentifier"),
         function_arn,
+        triggers,
     )
     if rule.get("ConfigRuleState", "ACTIVE") != "ACTIVE":
         problems.append(f"state {rule['ConfigRuleState']}")
     return _rule_check("rule", rule_name, problems, redeploy)
 
 
-def rule_problems(triggers: set[Any], scope: Any, runs: str | None, function_arn: str) -> list[str]:
+def rule_problems(
+    triggers: set[Any], scope: Any, runs: str | None, function_arn: str, expected: frozenset[str] = TRIGGERS
+) -> list[str]:
     """What is wrong with a rule (an account's or the organization's, each read in its own shape)."""
     problems = []
-    if missing := TRIGGERS - triggers:
+    if missing := expected - triggers:
         problems.append(f"missing triggers {', '.join(sorted(missing))}")
+    if extra := (TRIGGERS - expected) & triggers:
+        problems.append(
+            f"change triggers ({', '.join(sorted(extra))}) with the event path on: "
+            "a re-evaluation may run once per user"
+        )
     if scope != [RESOURCE_TYPE]:
         problems.append(f"scope is not {RESOURCE_TYPE}")
     if runs != function_arn:
@@ -231,7 +251,7 @@ def rule_problems(triggers: set[Any], scope: Any, runs: str | None, function_arn
 def _rule_check(name: str, rule_name: str, problems: list[str], redeploy: str) -> Check:
     if problems:
         return Check.failed(name, f"{rule_name}: " + "; ".join(problems), redeploy)
-    return Check.passed(name, f"{rule_name} runs the stack's function, with all three triggers on {RESOURCE_TYPE}")
+    return Check.passed(name, f"{rule_name} runs the stack's function, with the expected triggers on {RESOURCE_TYPE}")
 
 
 def check_last_run(config: BaseClient, rule_name: str, function_name: str) -> Check:
@@ -376,7 +396,7 @@ def _rule_stack_checks(clients: ClientSource, stack: str, rule_name: str, region
     function_arn = found.outputs["FunctionArn"]
     rule_name = found.outputs.get("ConfigRuleName", rule_name)
     rule = describe_rule(config, rule_name)
-    checks.append(check_rule(rule, rule_name, function_arn, redeploy))
+    checks.append(check_rule(rule, rule_name, function_arn, redeploy, expected_triggers(found.parameters)))
     if rule is None:
         checks.append(Check.skipped("last run", f"there is no rule {rule_name} to have run"))
     else:
@@ -427,7 +447,13 @@ def _describe_organization_rule(config: BaseClient, rule_name: str) -> dict[str,
     return (rules["OrganizationConfigRules"] or [None])[0]
 
 
-def check_organization_rule(rule: dict[str, Any] | None, rule_name: str, function_arn: str, redeploy: str) -> Check:
+def check_organization_rule(
+    rule: dict[str, Any] | None,
+    rule_name: str,
+    function_arn: str,
+    redeploy: str,
+    triggers: frozenset[str] = TRIGGERS,
+) -> Check:
     if rule is None:
         return Check.failed("organization rule", f"no organization Config rule named {rule_name}", redeploy)
     metadata = rule.get("OrganizationCustomRuleMetadata", {})
@@ -436,6 +462,7 @@ def check_organization_rule(rule: dict[str, Any] | None, rule_name: str, functio
         metadata.get("ResourceTypesScope"),
         metadata.get("LambdaFunctionArn"),
         function_arn,
+        triggers,
     )
     return _rule_check("organization rule", rule_name, problems, redeploy)
 
@@ -464,7 +491,11 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
         return checks + _operations_checks(clients, found, redeploy)
     config = clients.client("config")
     rule = _describe_organization_rule(config, rule_name)
-    checks.append(check_organization_rule(rule, rule_name, found.outputs["FunctionArn"], redeploy))
+    checks.append(
+        check_organization_rule(
+            rule, rule_name, found.outputs["FunctionArn"], redeploy, expected_triggers(found.parameters)
+        )
+    )
     role_check, with_role = check_member_role(clients, stack, found.parameters.get("CallAs", "SELF"), redeploy)
     checks.append(role_check)
     if rule is None:

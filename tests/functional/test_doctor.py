@@ -40,6 +40,8 @@ TRIGGERS = [
         "MaximumExecutionFrequency": "TwentyFour_Hours",
     },
 ]
+# What the templates give the rule while the event path is on (ReevaluateOnIamChange, the default).
+PERIODIC_ONLY = TRIGGERS[2:]
 EARLIER = datetime(2026, 11, 28, 6, 0, tzinfo=timezone.utc)
 LATER = datetime(2026, 11, 29, 6, 0, tzinfo=timezone.utc)
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -100,7 +102,7 @@ def _alarms(outputs, skip=(), topic=None):
         )
 
 
-def _stubbed_config(recording_group=None, recording=True, triggers=TRIGGERS, evaluation_status=None, rule=True):
+def _stubbed_config(recording_group=None, recording=True, triggers=PERIODIC_ONLY, evaluation_status=None, rule=True):
     config = boto3.client("config", region_name=REGION)
     stubber = Stubber(config)
     group = recording_group or {"allSupported": True, "includeGlobalResourceTypes": True}
@@ -183,7 +185,7 @@ def test_a_healthy_deployment_passes_every_check(healthy_account):
     assert all(c.ok for c in checks), render_checks(checks)
     report = render_checks(checks)
     assert (
-        "ok       rule: IAM_USER_CONSOLE_MFA runs the stack's function, with all three triggers on AWS::IAM::User"
+        "ok       rule: IAM_USER_CONSOLE_MFA runs the stack's function, with the expected triggers on AWS::IAM::User"
         in report
     )
     assert "fix:" not in report and "SKIPPED" not in report
@@ -193,6 +195,29 @@ def test_a_rule_missing_its_scheduled_trigger_fails_naming_it(healthy_account):
     checks = _by_name(check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS[:2])), STACK, RULE, REGION))
     assert not checks["rule"].ok
     assert "ScheduledNotification" in checks["rule"].detail and "make deploy" in checks["rule"].fix
+
+
+def test_a_rule_that_kept_its_change_triggers_with_the_event_path_on_fails_naming_the_cost(healthy_account):
+    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS)), STACK, RULE, REGION))
+    assert not checks["rule"].ok
+    assert "once per user" in checks["rule"].detail and "ConfigurationItemChangeNotification" in checks["rule"].detail
+
+
+def test_with_the_event_path_off_the_rule_needs_all_three_triggers(aws):
+    outputs = _deployed_stack(
+        "rule.yaml",
+        {
+            "CodeBucket": "artifacts",
+            "CodeKey": "code.zip",
+            "AlarmEmail": "x@example.com",
+            "ReevaluateOnIamChange": "false",
+        },
+    )
+    _alarms(outputs)
+    periodic = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
+    assert not periodic["rule"].ok and "missing triggers ConfigurationItemChangeNotification" in periodic["rule"].detail
+    every = _by_name(check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS)), STACK, RULE, REGION))
+    assert every["rule"].ok
 
 
 def test_a_failed_last_run_shows_the_error_and_where_to_read_more(healthy_account):
@@ -357,11 +382,8 @@ def test_organization_doctor_reports_each_member_account(aws):
                     "OrganizationConfigRuleArn": f"arn:aws:config:{REGION}:123456789012:organization-config-rule/{RULE}-x",
                     "OrganizationCustomRuleMetadata": {
                         "LambdaFunctionArn": FUNCTION_ARN,
-                        "OrganizationConfigRuleTriggerTypes": [
-                            "ConfigurationItemChangeNotification",
-                            "OversizedConfigurationItemChangeNotification",
-                            "ScheduledNotification",
-                        ],
+                        # Periodic only: the organization stack's event path is on by default.
+                        "OrganizationConfigRuleTriggerTypes": ["ScheduledNotification"],
                         "ResourceTypesScope": ["AWS::IAM::User"],
                     },
                 }
