@@ -43,6 +43,8 @@ def expected_triggers(stack_parameters: Mapping[str, str]) -> frozenset[str]:
     if stack_parameters.get("ReevaluateOnIamChange", "false").lower() == "true":
         return frozenset({"ScheduledNotification"})
     return TRIGGERS
+
+
 # The alarm set both stacks create: (namespace, metric, what it means when missing).
 FUNCTION_ALARMS = (
     ("AWS/Lambda", "Errors", "failed runs"),
