@@ -24,8 +24,6 @@ import json
 import os
 import random
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -127,20 +125,11 @@ def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> bool:
     return False
 
 
-@contextmanager
-def _strategy(strategy: str) -> Iterator[None]:
-    before = os.environ.get("SWEEP_STRATEGY")
-    os.environ["SWEEP_STRATEGY"] = strategy
-    try:
-        yield
-    finally:
-        os.environ["SWEEP_STRATEGY"] = before if before is not None else "auto"
-
-
 def _live_check(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
     """What a live per-user check of every user decides now (Config left as it was)."""
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
+    from mfa_audit.emulation.account import environment
     from mfa_audit.emulation.events import LambdaContext, scheduled_event
 
     kept = (dict(config.results), dict(config.recorded_at), dict(config.result_accounts))
@@ -148,7 +137,7 @@ def _live_check(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
     event = scheduled_event(PARAMETERS)
     event["resultToken"] = "TESTMODE"
     config.put_calls.clear()
-    with _strategy("live"):
+    with environment({"SWEEP_STRATEGY": "live"}):
         lambda_handler(event, LambdaContext(), clock=clock)
     decided = {e["ComplianceResourceId"]: (e["ComplianceType"], e["Annotation"]) for e in config.sent}
     config.results, config.recorded_at, config.result_accounts = kept
@@ -250,7 +239,7 @@ def simulate_day(
     from IAM_USER_CONSOLE_MFA import lambda_handler
     from moto import mock_aws
 
-    from mfa_audit.emulation.account import create_user
+    from mfa_audit.emulation.account import create_user, environment
     from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
     from mfa_audit.emulation.services import ApiCallCounter, EmulatedCloudTrail, EmulatedConfig, FrozenCredentialReport
 
@@ -286,7 +275,7 @@ def simulate_day(
         first = DayOfSweeps(size, 0, [], [], len(config.sent), dict(counter.calls))
         if held_from == "live":
             config.forget_results()
-            with _strategy("live"):
+            with environment({"SWEEP_STRATEGY": "live"}):
                 lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
         # Steady state: every result last recorded at its user's latest re-confirmation moment.
         for resource_id in config.recorded_at:

@@ -16,8 +16,8 @@ import os
 import secrets
 import string
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -60,11 +60,18 @@ _FAKE_ENVIRONMENT = {
 
 
 @contextmanager
-def emulated_credentials() -> Iterator[None]:
-    """Fake credentials for an emulated account, and no AWS_PROFILE: a demo never touches a real account."""
-    saved = {name: os.environ.get(name) for name in (*_FAKE_ENVIRONMENT, "AWS_PROFILE")}
-    os.environ.update(_FAKE_ENVIRONMENT)
-    os.environ.pop("AWS_PROFILE", None)
+def environment(values: Mapping[str, str], unset: Sequence[str] = ()) -> Iterator[None]:
+    """Environment variables set (and ``unset`` removed) for the block, as they were afterwards.
+
+    Example::
+
+        with environment({"SWEEP_STRATEGY": "live"}):
+            lambda_handler(event, context)
+    """
+    saved = {name: os.environ.get(name) for name in (*values, *unset)}
+    os.environ.update(values)
+    for name in unset:
+        os.environ.pop(name, None)
     try:
         yield
     finally:
@@ -73,6 +80,11 @@ def emulated_credentials() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def emulated_credentials() -> AbstractContextManager[None]:
+    """Fake credentials for an emulated account, and no AWS_PROFILE: a demo never touches a real account."""
+    return environment(_FAKE_ENVIRONMENT, unset=("AWS_PROFILE",))
 
 
 def create_user(iam: BaseClient, seed: SeedUser) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +48,7 @@ from mfa_audit.emulation.account import (
     emulated_credentials,
     set_password_age,
 )
+from mfa_audit.emulation.account import environment as account_environment
 from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
 from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, decision
 from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
@@ -264,20 +264,6 @@ class EmulatedClock:
     def run_on(self, day: int) -> datetime:
         self.now = self.start + timedelta(days=day) + RUNS_AFTER
         return self.now
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 class _LogLines(logging.Handler):
@@ -639,7 +625,7 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             ("COMPLIANT", path.compliant),
             ("released", path.released),
         ]
-        with _environment(environment):
+        with account_environment(environment):
             for name, play in steps:
                 if before_step is not None:
                     before_step(name, config)
