@@ -10,9 +10,12 @@ is emulated by test_deploy_tool's EmulatedStackSetResource.
 import boto3
 import pytest
 
+from mfa_audit.templates import EVENTS_SWITCH, RULE_TEMPLATE, Template
 from tests.functional import test_deploy_tool as deploy_tool_tests
 from tests.functional.test_deploy_tool import STACK, run_deploy
-from tools import deploy
+from tools.deploy.aws import StillRunning
+from tools.deploy.changesets import still_to_come
+from tools.deploy.events import events_wanted, with_events_switch
 
 lambda_zip = deploy_tool_tests.lambda_zip
 account = deploy_tool_tests.account
@@ -24,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 EVENTS = f"{STACK}-events"
 FORWARDER = f"{STACK}-events-forwarder"
-RULE_DECLARES_THE_SWITCH = deploy.EVENTS_SWITCH in deploy.declared_parameters(deploy.TEMPLATE.read_text())
+RULE_DECLARES_THE_SWITCH = EVENTS_SWITCH in Template.load(RULE_TEMPLATE).declared_parameters()
 
 
 def _client(env, service, region, credentials=None):
@@ -291,14 +294,14 @@ Parameters:
 
 @pytest.mark.parametrize(("on", "value"), [(True, "true"), (False, "false")])
 def test_a_rule_template_that_declares_the_switch_gets_it(on, value):
-    assert deploy.with_events_switch(RULE_WITH_THE_SWITCH, {"CodeBucket": "b"}, on) == {
+    assert with_events_switch(RULE_WITH_THE_SWITCH, {"CodeBucket": "b"}, on) == {
         "CodeBucket": "b",
         "ReevaluateOnIamChange": value,
     }
 
 
 def test_a_rule_template_without_the_switch_does_not_get_it():
-    assert deploy.with_events_switch("Parameters:\n  CodeBucket: {Type: String}\n", {"CodeBucket": "b"}, False) == {
+    assert with_events_switch("Parameters:\n  CodeBucket: {Type: String}\n", {"CodeBucket": "b"}, False) == {
         "CodeBucket": "b"
     }
 
@@ -315,12 +318,12 @@ def test_a_rule_template_without_the_switch_does_not_get_it():
     ],
 )
 def test_the_event_path_is_as_asked_else_as_deployed_else_on(flag, given, rule, events, wanted):
-    assert deploy.events_wanted(flag, given, rule, events) is wanted
+    assert events_wanted(flag, given, rule, events) is wanted
 
 
 def test_a_timeout_names_the_stacks_not_deployed_yet():
-    with pytest.raises(deploy.StillRunning) as stopped, deploy.still_to_come("stack x-events in eu-west-1"):
-        raise deploy.StillRunning("stopped waiting after 2 minutes: stack x is still UPDATE_IN_PROGRESS")
+    with pytest.raises(StillRunning) as stopped, still_to_come("stack x-events in eu-west-1"):
+        raise StillRunning("stopped waiting after 2 minutes: stack x is still UPDATE_IN_PROGRESS")
     assert str(stopped.value).endswith(
         "; not deployed yet: stack x-events in eu-west-1 (run the tool again once it has finished)"
     )

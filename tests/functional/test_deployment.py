@@ -15,18 +15,12 @@ import pytest
 from botocore.stub import Stubber
 from cfnlint.decode import decode_str
 
-from tests.cfn_template import Template
-from tools.deploy import (
-    DeployError,
-    Plan,
-    StackSetWatch,
-    StillRunning,
-    Waiting,
-    deploy,
-    follow_stack,
-    parameters_from_words,
-    upload,
-)
+from mfa_audit.templates import Template
+from tools.deploy.artifacts import upload
+from tools.deploy.aws import DeployError, StillRunning
+from tools.deploy.changesets import Plan, Waiting, deploy, follow_stack
+from tools.deploy.parameters import parameters_from_words
+from tools.deploy.stacksets import StackSetWatch
 from tools.package_lambda import build, project_version
 
 from .recorded_run import record_every_path

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from mfa_audit.doctor import Status, check_account_stack, check_organization_stack, render_checks
-from tools.deploy import deploy
+from tools.deploy.changesets import deploy
 
 from .test_cli import run_cli
 

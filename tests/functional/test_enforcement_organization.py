@@ -20,7 +20,8 @@ from enforcement_handler import _memberships, handler
 from mfa_audit.emulation.account import SeedUser, create_user
 from mfa_audit.emulation.events import LambdaContext
 from mfa_audit.emulation.services import ApiCallCounter, EmulatedError, JsonServiceEmulator
-from tests.cfn_template import TEMPLATES, Template
+from mfa_audit.templates import TEMPLATE_DIRECTORY as TEMPLATES
+from mfa_audit.templates import Template
 
 MANAGEMENT = "123456789012"
 TABLE = "org-enforcement-ledger"

@@ -10,7 +10,7 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.account import SeedUser, create_user
 from mfa_audit.emulation.events import scheduled_event
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 from .recorded_run import record_every_path
 
@@ -173,7 +173,9 @@ def test_management_account_users_are_evaluated_through_the_role_the_organizatio
     organization, config, tmp_path
 ):
     """The organization rule runs in the management account too, where no StackSet instance ever goes."""
-    from tools.deploy import accounts_under, deploy, organization_parameters, read_organization, upload
+    from tools.deploy.artifacts import upload
+    from tools.deploy.changesets import deploy
+    from tools.deploy.organization import accounts_under, organization_parameters, read_organization
 
     org_id, members = organization
     management = "123456789012"
