@@ -2,7 +2,7 @@
 stack's outputs, iam-events-forwarder.yaml in us-east-1 when the rule lives elsewhere, and for an organization
 the forwarders' StackSet and the member role's re-evaluation role; --no-events deploys none of it.
 
-The real tool runs as a subprocess against moto in server mode (the deploy tool's own fixtures). moto's
+The real tool runs against moto in server mode (the deploy tool's own fixtures and runner). moto's
 CloudFormation skips AWS::Config::*, AWS::SQS::QueuePolicy and AWS::CloudWatch::Alarm, and the StackSet resource
 is emulated by test_deploy_tool's EmulatedStackSetResource.
 """
@@ -11,11 +11,16 @@ import boto3
 import pytest
 
 from mfa_audit.templates import EVENTS_SWITCH, RULE_TEMPLATE, Template
+from tests import moto_endpoint
 from tests.functional import test_deploy_tool as deploy_tool_tests
 from tests.functional.test_deploy_tool import STACK, run_deploy
 from tools.deploy.aws import StillRunning
 from tools.deploy.changesets import still_to_come
 from tools.deploy.events import events_wanted, with_events_switch
+
+# One moto server for the module, emptied before each test.
+module_moto_endpoint = moto_endpoint.module_moto_endpoint
+moto_server = moto_endpoint.moto_server
 
 lambda_zip = deploy_tool_tests.lambda_zip
 account = deploy_tool_tests.account
