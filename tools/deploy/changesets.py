@@ -1,7 +1,7 @@
 """Change sets: create one for a stack, show what it changes, execute it and follow the stack to its end.
 
 Like ``aws cloudformation deploy``, every parameter not given keeps the stack's current value. ``Run`` holds what
-every stack of one run shares (credentials, confirmation, one ``--wait-minutes`` budget).
+every stack of one run shares is :class:`tools.deploy.run.Run`.
 
 Example::
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -396,54 +396,3 @@ def stack_output(cloudformation: Any, stack: str, name: str) -> str:
         if output["OutputKey"] == name:
             return output["OutputValue"]
     raise DeployError(f"stack {stack} has no output {name}, so the deployed code cannot be verified")
-
-
-@dataclass
-class Run:
-    """What every stack of one run shares: the credentials, the confirmation, one --wait-minutes."""
-
-    session: Any
-    confirm: Callable[[Plan], bool]
-    waiting: Waiting
-    say: Callable[[str], None] = print
-    started: float = field(init=False)
-    _clients: dict[tuple[str, str], Any] = field(init=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.started = self.waiting.clock()
-
-    def client(self, service: str, region: str) -> Any:
-        if (service, region) not in self._clients:
-            self._clients[service, region] = self.session.client(service, region_name=region)
-        return self._clients[service, region]
-
-    def deploy(
-        self,
-        region: str,
-        stack: str,
-        template: str,
-        parameters: dict[str, str],
-        stack_set: StackSetWatch | Sequence[StackSetWatch] | None = None,
-    ) -> Deployment:
-        return deploy_stack(
-            self.client("cloudformation", region),
-            stack,
-            template,
-            parameters,
-            self.confirm,
-            self.say,
-            region,
-            self.waiting.left_since(self.started),
-            stack_set,
-        )
-
-
-@contextlib.contextmanager
-def still_to_come(what: str) -> Iterator[None]:
-    """A stop on the timeout names what this run had not deployed yet (if anything), so that it is not forgotten."""
-    try:
-        yield
-    except StillRunning as error:
-        if not what:
-            raise
-        raise StillRunning(f"{error}; not deployed yet: {what} (run the tool again once it has finished)") from error

@@ -30,11 +30,12 @@ from mfa_audit.templates import (
 )
 from tools.deploy.artifacts import Artifacts, UploadedObject, content_key
 from tools.deploy.aws import DeployError, StillRunning, error_line
-from tools.deploy.changesets import DEFAULT_WAIT_MINUTES, Plan, Run, Waiting, current_stack, stack_parameters
+from tools.deploy.changesets import DEFAULT_WAIT_MINUTES, Plan, Waiting, current_stack, stack_parameters
 from tools.deploy.conformance_pack import CONFORMANCE_PACK_NAME, conformance_pack_exists
 from tools.deploy.events import EventStacks, events_wanted
 from tools.deploy.parameters import PARAMS_ENVIRONMENT, enforcement_flags, given_parameters, require_operators_topic
 from tools.deploy.routes import deploy_account_route, deploy_organization_route
+from tools.deploy.run import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ZIP = ROOT / "dist" / "IAM_USER_CONSOLE_MFA.zip"
@@ -65,6 +66,8 @@ def doctor_command(stacks: EventStacks, organization: bool, events_on: bool) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
+        # The name it had as one file (python -m tools.deploy), so its usage and errors read as before.
+        prog="deploy.py",
         description="Deploy the IAM_USER_CONSOLE_MFA rule (change set, settings kept).",
         epilog=f"Parameters are also read from {PARAMS_ENVIRONMENT} (make deploy PARAMS=...): Key=value words; "
         "a word that does not start with Name= continues the previous value. Exit status: 0 deployed, "

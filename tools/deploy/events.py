@@ -21,7 +21,8 @@ from mfa_audit.templates import (
 )
 from tools.deploy.artifacts import UploadedObject, code_parameters, verify_function_code
 from tools.deploy.aws import DeployError
-from tools.deploy.changesets import Run, current_stack, stack_outputs
+from tools.deploy.changesets import current_stack, stack_outputs
+from tools.deploy.run import Run
 
 # IAM's events reach EventBridge only on this Region's default bus (the aws partition).
 IAM_EVENTS_REGION = "us-east-1"

@@ -20,7 +20,7 @@ from mfa_audit.templates import (
     Template,
 )
 from tools.deploy.artifacts import Artifacts, UploadedObject, code_parameters, verify_function_code
-from tools.deploy.changesets import Deployment, Run, current_stack, stack_outputs, still_to_come
+from tools.deploy.changesets import Deployment, current_stack, stack_outputs
 from tools.deploy.conformance_pack import deploy_conformance_pack
 from tools.deploy.events import (
     IAM_EVENTS_REGION,
@@ -31,6 +31,7 @@ from tools.deploy.events import (
     with_events_switch,
 )
 from tools.deploy.organization import account_ids, organization_parameters, read_organization
+from tools.deploy.run import Run, still_to_come
 from tools.deploy.stacksets import StackSetWatch, report_stack_set, verify_stack_set_template
 
 
