@@ -5,20 +5,19 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cfnlint.decode import decode_str
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.account import SeedUser, create_user
 from mfa_audit.emulation.events import scheduled_event
-from mfa_audit.templates import Template
+from mfa_audit.templates import CONFORMANCE_PACK_TEMPLATE, ORGANIZATION_TEMPLATE, Template, load_body
 
 from .recorded_run import record_every_path
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBER_ROLE_TEXT = (ROOT / "cloudformation" / "member-role.yaml").read_text()
-ORGANIZATION, _ = decode_str((ROOT / "cloudformation" / "organization.yaml").read_text())
-MEMBER_ROLE, _ = decode_str(MEMBER_ROLE_TEXT)
-CONFORMANCE_PACK, _ = decode_str((ROOT / "cloudformation" / "conformance-pack.yaml").read_text())
+ORGANIZATION = Template.load(ORGANIZATION_TEMPLATE).body
+MEMBER_ROLE = load_body(MEMBER_ROLE_TEXT)
+CONFORMANCE_PACK = Template.load(CONFORMANCE_PACK_TEMPLATE).body
 ROLE_NAME = "iam-user-console-mfa-reader"
 FUNCTION_ROLE = "arn:aws:iam::123456789012:role/org-rule-function"
 

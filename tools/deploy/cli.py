@@ -64,7 +64,8 @@ def doctor_command(stacks: EventStacks, organization: bool, events_on: bool) -> 
     return f".venv/bin/mfa-audit doctor --stack {stacks.rule_stack}{events} --region {stacks.region}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
+    """The command line: ``argument_parser().parse_args(["--region", "us-east-1", "--no-events"])``."""
     parser = argparse.ArgumentParser(
         # The name it had as one file (python -m tools.deploy), so its usage and errors read as before.
         prog="deploy.py",
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         "--region is another (with --organization: also a StackSet of forwarders to every account); --no-events: "
         "none of them, and ReevaluateOnIamChange=false (default: as deployed before; on for a new stack)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Deploy as the command line asks; returns the exit status (0 deployed, 2 refused or failed, 3 still running)."""
+    parser = argument_parser()
     args = parser.parse_args(argv)
     if args.bucket_owner is not None and not re.fullmatch(r"\d{12}", args.bucket_owner):
         parser.error(f"--bucket-owner takes a 12-digit account ID, got {args.bucket_owner!r}")
