@@ -78,6 +78,26 @@ WITHOUT_MFA = (
     ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone", ALLOW),
     ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}", ALLOW),
 )
+# Every request docs/enforcement-user-guide.md's clicks make for the MFA part of the page, which the ForceMfa
+# policy must allow without MFA to a user with no other permission: (action, resource as above).
+USER_GUIDE_PATH = (
+    # 1. Account menu > Security credentials, or IAM > Users > the user > Security credentials.
+    ("iam:ListUsers", "*"),
+    ("iam:GetUser", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetAccountPasswordPolicy", "*"),
+    ("iam:ListMFADevices", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:ListVirtualMFADevices", "*"),
+    # 2a. A security key or passkey: registered on the user (its u2f/... serial is no IAM resource).
+    ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # 2b. An authenticator app named after the user, a retry under another such name, and a leftover cleared.
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone"),
+    ("iam:DeleteVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:ResyncMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # A password that must be reset at sign-in is changed before any session, so before MFA.
+    ("iam:ChangePassword", "arn:aws:iam::{account}:user/{user}"),
+)
 
 
 class StepFailed(Exception):
@@ -497,6 +517,12 @@ class _Path:
             decisions[action] = said
             if said != must:
                 self._fail("ForceMfa policy", f"{action} without MFA: {must}", said)
+        for action, resource in USER_GUIDE_PATH:
+            said = decision(statements, action, resource.format(account=DEFAULT_ACCOUNT_ID, user=USER_NAME), context)
+            if said != ALLOW:
+                self._fail(
+                    "ForceMfa policy", f"{action} on {resource} (the user guide's path) without MFA: allow", said
+                )
         line = self._line(
             f"ForceMfa policy, as IAM holds it for {USER_NAME}, signed in without MFA: "
             + ", ".join(f"{action} {said}" for action, said in decisions.items())
