@@ -141,7 +141,9 @@ def remediate(org, account, user, execution_id=None):
     ``execution_id``: what that automation's invocation would send, straight to the function."""
     if execution_id is None:
         content = member_stack(org["id"]).resources["EnforcementDocument"]["Properties"]["Content"]
-        return run_enforcement_document(content, org["document"], {"UserId": user["UserId"]}, account, org["automation"])
+        return run_enforcement_document(
+            content, org["document"], {"UserId": user["UserId"]}, account, org["automation"]
+        )
     event = {"action": "enforce", "UserId": user["UserId"], "AccountId": account, "ExecutionId": execution_id}
     return handler(event, LambdaContext(account_id=MANAGEMENT))
 
