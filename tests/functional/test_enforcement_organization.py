@@ -10,7 +10,6 @@ member-role.yaml, so a name changed in one template but not the other fails here
 
 import json
 import logging
-import uuid
 
 import boto3
 import pytest
@@ -18,8 +17,8 @@ from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEvent
 from enforcement_handler import _memberships, handler
 
 from mfa_audit.emulation.account import SeedUser, create_user
-from mfa_audit.emulation.events import LambdaContext
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
+from mfa_audit.emulation.events import LambdaContext
 from mfa_audit.emulation.services import ApiCallCounter
 from tests.cfn_template import TEMPLATES, Template
 

@@ -194,7 +194,9 @@ def test_the_function_confirms_automations_of_the_stacks_own_document():
     resolved = stack(Enforcement="automatic")
     variables = resolved.resources["EnforcementFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["ENFORCEMENT_DOCUMENT"] == "ref:EnforcementDocument"
-    statements = resolved.resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = resolved.resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
     (confirm,) = [s for s in statements if s["Action"] == "ssm:GetAutomationExecution"]
     assert confirm["Resource"] == f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:automation-execution/*"
 
@@ -203,7 +205,9 @@ def test_the_ledger_is_encrypted_with_the_stacks_key_which_the_function_may_use_
     resolved = stack(Enforcement="automatic")
     sse = resolved.resources["EnforcementLedger"]["Properties"]["SSESpecification"]
     assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": "getatt:FunctionLogKey.Arn"}
-    statements = resolved.resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements = resolved.resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
     (key,) = [s for s in statements if s.get("Sid") == "UseTheStacksKeyForTheLedger"]
     assert key["Resource"] == "getatt:FunctionLogKey.Arn"
     assert key["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
