@@ -4,9 +4,12 @@ The automation document decides nothing: it passes the UserId Config names to th
 which checks again, live, before it acts (Config's automatic remediation can fire on a user who
 has since complied). Two entry points in one handler, chosen by the event's ``action``:
 
-* ``{"action": "enforce", "UserId": "AIDA..."}`` (the document): resolve the UserId to the user
-  with IAM's ListUsers, read its login profile and devices, read the rule's parameters from Config
-  (``DescribeConfigRules``, so a parameter changed since the evaluation counts), run ``decide()``,
+* ``{"action": "enforce", "UserId": "AIDA...", "ExecutionId": ...}`` (the document): confirm with
+  ``ssm:GetAutomationExecution`` that the execution is an automation of the stack's own
+  ``ENFORCEMENT_DOCUMENT`` running now for that UserId (so no other caller can have a user enforced),
+  resolve the UserId to the user with IAM's ListUsers, read its login profile and devices, read the
+  rule's parameters from Config (``DescribeConfigRules``, so a parameter changed since the evaluation
+  counts), run ``decide()``,
   and add the user to the ForceMfa group only if it is NON_COMPLIANT now, it is not in the group
   yet, and today's enforcements have not reached ``MAX_ENFORCEMENTS_PER_DAY``.
 * ``{"action": "notify"}`` (a daily schedule): tell the operators' topic, once per user, whose
@@ -24,12 +27,13 @@ that account's own daily limit, and tells the operators' topic. The daily notice
 stack's only.
 
 Every action and every refusal is one JSON log line; every enforcement and every hold-back is a
-message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`), so the
-automation step fails and Config shows the remediation as failed, rather than pretend.
+message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`); the
+document's script step fails the automation on the function error, and Config shows the remediation
+as failed, rather than pretend.
 
 Example::
 
-    handler({"action": "enforce", "UserId": "AIDAEXAMPLE000000001"}, context)
+    handler({"action": "enforce", "UserId": "AIDAEXAMPLE000000001", "ExecutionId": "0c9f..."}, context)
     # {"outcome": "enforced", "userName": "bob", ...}
 """
 
