@@ -52,6 +52,8 @@ SDK_LOGGERS = ("botocore", "boto3", "urllib3")
 SDK_LEVEL = logging.WARNING
 # The attribute that marks a wrapped entry point (its value: the function's name in the log line).
 MARK = "lambda_entry"
+# Read once per container: the zip's VERSION file (see console_mfa.version).
+VERSION = rule_version()
 
 
 def guard_sdk_logs() -> None:
@@ -149,7 +151,7 @@ def lambda_entry(function: str, logger: logging.Logger) -> Callable[[Body], Call
     """
     logger.setLevel(logging.INFO)
     guard_sdk_logs()
-    header = {"rule": RULE_NAME, "function": function, "version": rule_version()}
+    header = {"rule": RULE_NAME, "function": function, "version": VERSION}
 
     def wrap(body: Body) -> Callable[..., Any]:
         @functools.wraps(body)
