@@ -325,6 +325,7 @@ def _policies(name):
                 "OrganizationId": "o-abcdefghij",
                 "EnforcementFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:e",
                 "EnforcementFunctionRoleArn": "arn:aws:iam::123456789012:role/e",
+                "EnforcementInvokerRoleArn": "arn:aws:iam::123456789012:role/i",
             }
         )
     else:
