@@ -648,6 +648,22 @@ _BROKEN = {
         ),
         "MANAGED_WILDCARD_RESOURCE_ONLY_FOR_ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS",
     ),
+    "a function open to every principal": (
+        lambda d: _resources(d)["ConfigInvokePermission"]["Properties"].update(Principal="*"),
+        "LAMBDA_PERMISSION_NAMES_ITS_PRINCIPAL",
+    ),
+    "ledger on DynamoDB's own key": (
+        lambda d: _resources(d)["EnforcementLedger"]["Properties"].pop("SSESpecification"),
+        "DYNAMODB_TABLE_ENCRYPTED_WITH_A_KEY_OF_THE_STACK",
+    ),
+    "remediation naming its rule by a literal name": (
+        lambda d: _resources(d)["EnforcementRemediation"]["Properties"].update(ConfigRuleName="IAM_USER_CONSOLE_MFA"),
+        "REMEDIATION_DEPENDS_ON_ITS_RULE",
+    ),
+    "named document replaced on update": (
+        lambda d: _resources(d)["EnforcementDocument"]["Properties"].update(Name="IAM_USER_CONSOLE_MFA-Enforce"),
+        "NAMED_SSM_DOCUMENT_UPDATES_AS_A_NEW_VERSION",
+    ),
 }
 
 
@@ -659,6 +675,23 @@ def test_our_guard_rules_catch_a_template_that_breaks_one_of_them(guard_rules, b
     breaks, rule = _BROKEN[broken]
     breaks(document)
     assert {f.rule for f in check(document, guard_rules, "rule.yaml")} == {rule}
+
+
+def test_our_guard_rules_report_every_rule_a_template_breaks(guard_rules):
+    from tools.guard_check import check
+
+    document = _template_document("rule.yaml")
+    for broken in (
+        "ledger on DynamoDB's own key",
+        "remediation naming its rule by a literal name",
+        "queue not encrypted",
+    ):
+        _BROKEN[broken][0](document)
+    assert {f.rule for f in check(document, guard_rules, "rule.yaml")} == {
+        "DYNAMODB_TABLE_ENCRYPTED_WITH_A_KEY_OF_THE_STACK",
+        "REMEDIATION_DEPENDS_ON_ITS_RULE",
+        "QUEUE_ENCRYPTED_AT_REST",
+    }
 
 
 def test_make_guard_reports_a_failed_rule_by_name_and_exits_1(guard_rules, tmp_path, capsys):
