@@ -599,3 +599,12 @@ def test_enforcement_with_a_credential_report_says_when_enforcement_starts_for_a
     newcomer = next(user for user in document["users"] if user["user_name"] == "newcomer")
     assert said in newcomer["annotation"]
     assert document["parameters"]["Enforcement"] == mode
+
+
+def test_plan_enforcement_says_why_in_the_annotations_words_without_the_facts_record(tmp_path):
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    arguments = ["--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json"]
+    document = json.loads(run_cli("audit", *arguments).stdout)
+    newcomer = next(user for user in document["users"] if user["user_name"] == "newcomer")
+    assert newcomer["why"].startswith("Console password, no allowed MFA")
+    assert "[v1" not in newcomer["why"]
