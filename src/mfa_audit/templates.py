@@ -58,6 +58,7 @@ EVENT_BUS_ARN = "EventBusArn"
 FORCE_MFA_GROUP = "ForceMfaGroup"
 FORCE_MFA_POLICY = "ForceMfaPolicy"
 ENFORCEMENT_LEDGER = "EnforcementLedger"
+ENFORCEMENT_DOCUMENT = "EnforcementDocument"
 ALARM_TOPIC = "AlarmTopic"
 ENFORCEMENTS_HELD_BACK_METRIC = ("IAM_USER_CONSOLE_MFA", "EnforcementsHeldBack")
 

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from console_mfa.exceptions import RuleError
 from mfa_audit.emulation.account import DEFAULT_ACCOUNT_ID
 from mfa_audit.templates import (
     ALARM_TOPIC,
+    ENFORCEMENT_DOCUMENT,
     ENFORCEMENT_LEDGER,
     FORCE_MFA_GROUP,
     FORCE_MFA_POLICY,
@@ -43,6 +45,9 @@ class StackPieces:
     ledger_table: str
     topic_arn: str
     inbox_url: str
+    # The SSM document Config's remediation runs, and the name CloudFormation would give it.
+    document: Mapping[str, Any]
+    document_name: str = f"{STACK_NAME}-{ENFORCEMENT_DOCUMENT}-EMULATED"
 
 
 def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID, stack_name: str = STACK_NAME) -> StackPieces:
@@ -80,7 +85,9 @@ def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID, stack_name: str = 
     iam.create_group(GroupName=group)
     iam.attach_group_policy(GroupName=group, PolicyArn=policy_arn)
 
-    ledger = properties(ENFORCEMENT_LEDGER)
+    # The table's shape; its encryption (the stack's KMS key) is not emulated.
+    ledger_shape = ("AttributeDefinitions", "KeySchema", "BillingMode", "TimeToLiveSpecification")
+    ledger = {key: template.resources[ENFORCEMENT_LEDGER]["Properties"][key] for key in ledger_shape}
     table = f"{stack_name}-{ENFORCEMENT_LEDGER}"
     dynamodb.create_table(
         TableName=table,
@@ -98,4 +105,6 @@ def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID, stack_name: str = 
     inbox = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
-    return StackPieces(group, table, topic_arn, inbox)
+    content = f"{ENFORCEMENT_DOCUMENT}.Properties.Content"
+    document = resolved(template.resources[ENFORCEMENT_DOCUMENT]["Properties"]["Content"], content)
+    return StackPieces(group, table, topic_arn, inbox, document)

@@ -9,9 +9,10 @@ project's own code, in-process:
 * every sweep is the rule's ``lambda_handler`` on a ScheduledNotification; the emulated Config
   captures what it sends (PutEvaluations) and answers DescribeConfigRules with the rule's parameters;
 * the daily notice is ``enforcement_handler.handler`` on the schedule's event ``{"action": "notify"}``;
-* Config's automatic remediation is the same handler on the payload the SSM document sends
-  (``{"action": "enforce", "UserId": ...}``): moto runs neither Config remediations nor SSM
-  Automation, so only that trigger is emulated, not what the function does;
+* Config's automatic remediation is the stack's SSM document, run as SSM runs it
+  (:mod:`mfa_audit.emulation.automation`): a new automation execution, the document's own script, and
+  its Lambda Invoke answered by the same handler in-process, which confirms that execution; moto runs
+  neither Config remediations nor SSM Automation, so only that trigger is emulated;
 * what the ForceMfa policy allows is read from the policies IAM holds for the user's groups, and
   decided by :mod:`mfa_audit.emulation.iam_policy`.
 
@@ -31,7 +32,6 @@ Example::
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -48,8 +48,9 @@ from mfa_audit.emulation.account import (
     set_password_age,
 )
 from mfa_audit.emulation.account import environment as account_environment
+from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda
 from mfa_audit.emulation.clock import EmulatedClock
-from mfa_audit.emulation.events import RULE_NAME
+from mfa_audit.emulation.events import RULE_NAME, LambdaContext
 from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, decision
 from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
 from mfa_audit.emulation.stack_pieces import create_stack_pieces
@@ -76,6 +77,26 @@ WITHOUT_MFA = (
     ("iam:CreateAccessKey", "arn:aws:iam::{account}:user/{user}", EXPLICIT_DENY),
     ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone", ALLOW),
     ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}", ALLOW),
+)
+# Every request docs/enforcement-user-guide.md's clicks make for the MFA part of the page, which the ForceMfa
+# policy must allow without MFA to a user with no other permission: (action, resource as above).
+USER_GUIDE_PATH = (
+    # 1. Account menu > Security credentials, or IAM > Users > the user > Security credentials.
+    ("iam:ListUsers", "*"),
+    ("iam:GetUser", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetAccountPasswordPolicy", "*"),
+    ("iam:ListMFADevices", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:ListVirtualMFADevices", "*"),
+    # 2a. A security key or passkey: registered on the user (its u2f/... serial is no IAM resource).
+    ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # 2b. An authenticator app named after the user, a retry under another such name, and a leftover cleared.
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone"),
+    ("iam:DeleteVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:ResyncMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # A password that must be reset at sign-in is changed before any session, so before MFA.
+    ("iam:ChangePassword", "arn:aws:iam::{account}:user/{user}"),
 )
 
 
@@ -174,8 +195,7 @@ def grace_ends_step(path: WalkedPath) -> Step:
 
 def enforced(path: WalkedPath) -> Step:
     """Config's automatic remediation for the NON_COMPLIANT result: the SSM document's one step, in-process."""
-    payload = {"action": "enforce", "UserId": path.user["UserId"], "ExecutionId": str(uuid.uuid4())}
-    result = path.function(payload)
+    result = path.remediation()
     in_group = path.in_force_mfa_group()
     told = path.operators_messages()
     saw = f"outcome {result['outcome']} ({result['why']}); in {path.stack.group_name}: {in_group}"
@@ -189,9 +209,9 @@ def enforced(path: WalkedPath) -> Step:
         path.fail("enforced", f"no notice: {USER_NAME} is enforced", f"{len(notice_after)} message(s)")
     lines = (
         path.line(
-            f"Config's remediation runs the SSM document: enforcement function <- "
-            f'{{"action": "enforce", "UserId": "{path.user["UserId"]}"}} -> {result["outcome"]}: '
-            f"{USER_NAME} is in {path.stack.group_name}"
+            f"Config's remediation runs the SSM document: its script invokes the enforcement function <- "
+            f'{{"action": "enforce", "UserId": "{path.user["UserId"]}", "ExecutionId": ...}}, which confirms '
+            f"the automation -> {result['outcome']}: {USER_NAME} is in {path.stack.group_name}"
         ),
         f"{'':29}the operators' topic: Subject {quoted(told[0]['Subject'])}",
     )
@@ -213,6 +233,10 @@ def policy_while_enforced(path: WalkedPath) -> Step:
         decisions[action] = said
         if said != must:
             path.fail("ForceMfa policy", f"{action} without MFA: {must}", said)
+    for action, resource in USER_GUIDE_PATH:
+        said = decision(statements, action, resource.format(account=DEFAULT_ACCOUNT_ID, user=USER_NAME), context)
+        if said != ALLOW:
+            path.fail("ForceMfa policy", f"{action} on {resource} (the user guide's path) without MFA: allow", said)
     line = path.line(
         f"ForceMfa policy, as IAM holds it for {USER_NAME}, signed in without MFA: "
         + ", ".join(f"{action} {said}" for action, said in decisions.items())
@@ -242,7 +266,7 @@ def compliant(path: WalkedPath) -> Step:
     held = path.sweep()
     path.expect_held("COMPLIANT", held, "COMPLIANT", "Console password with MFA: virtual")
     # Config's automatic remediation works from its snapshot and may fire late: the function checks again.
-    late = path.function({"action": "enforce", "UserId": path.user["UserId"], "ExecutionId": str(uuid.uuid4())})
+    late = path.remediation()
     if late["outcome"] != "not_non_compliant":
         path.fail("COMPLIANT", "a late remediation to leave the user alone (not_non_compliant)", late["outcome"])
     with_mfa = decision(
@@ -333,6 +357,7 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
         EmulatedCloudTrail() as cloudtrail,
         EmulatedConfig(RULE_NAME) as config,
         kept_logs(walk.logs),
+        EmulatedAutomation() as automation,
     ):
         stack = create_stack_pieces()
         clock = EmulatedClock.from_last_morning(datetime.now(timezone.utc))
@@ -345,9 +370,13 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             "OPERATORS_TOPIC_ARN": stack.topic_arn,
             "MAX_ENFORCEMENTS_PER_DAY": str(MAX_ENFORCEMENTS_PER_DAY),
             "NOTICE_DAYS": str(NOTICE_DAYS),
+            "ENFORCEMENT_DOCUMENT": stack.document_name,
         }
-        path = WalkedPath(clock, config, stack, USER_NAME)
-        with account_environment(environment):
+        path = WalkedPath(clock, config, stack, USER_NAME, automation)
+        from enforcement_handler import handler
+
+        function = EmulatedLambda(lambda event: handler(event, LambdaContext(), clock=clock))
+        with account_environment(environment), function:
             for name, play in STEPS:
                 if before_step is not None:
                     before_step(name, config)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
 
+from mfa_audit.emulation.account import DEFAULT_ACCOUNT_ID
+from mfa_audit.emulation.automation import EmulatedAutomation, run_enforcement_document
 from mfa_audit.emulation.clock import EmulatedClock, day_label
 from mfa_audit.emulation.events import LambdaContext, scheduled_event
 from mfa_audit.emulation.services import EmulatedConfig
@@ -53,10 +55,18 @@ def quoted(text: str, limit: int = 400) -> str:
 class WalkedPath:
     """One user through the path: what the steps act on and read back, and the day they are at."""
 
-    def __init__(self, clock: EmulatedClock, config: EmulatedConfig, stack: StackPieces, user_name: str) -> None:
+    def __init__(
+        self,
+        clock: EmulatedClock,
+        config: EmulatedConfig,
+        stack: StackPieces,
+        user_name: str,
+        automation: EmulatedAutomation,
+    ) -> None:
         import boto3
 
         self.clock, self.config, self.stack, self.user_name = clock, config, stack, user_name
+        self.automation = automation
         self.iam, self.sqs = boto3.client("iam"), boto3.client("sqs")
         self.user: dict[str, Any] = {}
         self.grace_ends: datetime | None = None
@@ -78,6 +88,16 @@ class WalkedPath:
         from enforcement_handler import handler
 
         return handler(event, LambdaContext(), clock=self.clock)
+
+    def remediation(self) -> dict[str, Any]:
+        """Config's remediation for the user: the stack's document, run as SSM runs it; the function's result."""
+        return run_enforcement_document(
+            self.stack.document,
+            self.stack.document_name,
+            {"UserId": self.user["UserId"]},
+            DEFAULT_ACCOUNT_ID,
+            self.automation,
+        )
 
     def operators_messages(self) -> list[dict[str, str]]:
         """What reached the operators' topic since the last look (SNS's envelope: Subject, Message)."""
