@@ -99,3 +99,141 @@ def test_erin_a_device_enabled_just_before_a_bulk_sweep_after_a_password_reset_i
         sweep(clock, monkeypatch, "auto", parameters)
     assert compliance(config, erin) == "COMPLIANT"
     assert_config_holds_the_truth(config, clock, parameters)
+
+
+def drain_the_queue(records, config, clock, monkeypatch, visibility_timeout=timedelta(minutes=2)):
+    """Play SQS and Config: hand the function the messages, redeliver its failures after the visibility timeout,
+    and run the rule (a steady-state sweep) whenever it started an evaluation. Returns the log lines' outcomes."""
+    monkeypatch.setenv("SWEEP_STRATEGY", "auto")
+    for _ in range(30):
+        started = len(config.evaluations_started)
+        response = reevaluation.lambda_handler({"Records": records}, LambdaContext(), clock=clock)
+        if len(config.evaluations_started) > started:
+            lambda_handler(scheduled_event(), LambdaContext(), clock=clock)
+        returned = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        records = [record for record in records if record["messageId"] in returned]
+        if not records:
+            return
+        clock.advance(seconds=visibility_timeout.total_seconds())
+    raise AssertionError("the queue never emptied")
+
+
+def test_frank_the_event_path_sees_the_change_that_triggered_it(add_user, iam, cloudtrail, config, clock, monkeypatch):
+    frank = add_user("frank", password=True, devices=("virtual",))
+    cloudtrail.age_history(timedelta(hours=2))
+    sweep(clock, monkeypatch)
+    assert compliance(config, frank) == "COMPLIANT"
+    clock.advance(hours=1)
+    # The event history shows the change 30 seconds after EventBridge, which delivered it after 5 minutes.
+    cloudtrail.delivery_delay = timedelta(minutes=5, seconds=30)
+    serial = iam.list_mfa_devices(UserName="frank")["MFADevices"][0]["SerialNumber"]
+    iam.deactivate_mfa_device(UserName="frank", SerialNumber=serial)
+    clock.advance(minutes=5)
+    record = sqs_record_for("m-frank", "123456789012", cloudtrail.events[-1])
+    drain_the_queue([record], config, clock, monkeypatch)
+    assert compliance(config, frank) == "NON_COMPLIANT"
+    assert_config_holds_the_truth(config, clock)
+
+
+def test_an_event_lookup_events_never_shows_is_started_past_the_bound_and_the_log_says_so(
+    add_user, iam, cloudtrail, config, clock, monkeypatch, caplog
+):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="console_mfa.reevaluation")
+    add_user("gus", password=True, devices=("virtual",))
+    cloudtrail.age_history(timedelta(hours=2))
+    sweep(clock, monkeypatch)
+    cloudtrail.delivery_delay = timedelta(days=1)
+    iam.delete_login_profile(UserName="gus")
+    record = sqs_record_for("m-gus", "123456789012", cloudtrail.events[-1])
+    drain_the_queue([record], config, clock, monkeypatch)
+    assert clock() - cloudtrail.events[-1]["eventTime"] >= reevaluation.VISIBILITY_BOUND
+    lines = [r.getMessage() for r in caplog.records if r.name == "console_mfa.reevaluation"]
+    assert '"startedUnseen": 1' in lines[-1]
+
+
+USERS = ("ann", "ben", "cat", "dan")
+# One change per user: what it does to the user, made while the account is as set up below.
+CHANGES = {
+    "ann": lambda iam: iam.create_login_profile(UserName="ann", Password=PASSWORD),
+    "ben": lambda iam: iam.delete_login_profile(UserName="ben"),
+    "cat": lambda iam: iam.enable_mfa_device(
+        UserName="cat", SerialNumber="GAKT00000002", AuthenticationCode1="123456", AuthenticationCode2="654321"
+    ),
+    "dan": lambda iam: iam.deactivate_mfa_device(
+        UserName="dan", SerialNumber=iam.list_mfa_devices(UserName="dan")["MFADevices"][0]["SerialNumber"]
+    ),
+}
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    delays=st.lists(st.integers(min_value=0, max_value=90), min_size=4, max_size=4),
+    offsets=st.lists(st.integers(min_value=1, max_value=59), min_size=4, max_size=4),
+    first=st.sampled_from(("bulk", "auto")),
+)
+def test_no_wrong_result_survives_the_next_sweep_past_each_delivery(
+    add_user, iam, cloudtrail, config, clock, monkeypatch, delays, offsets, first
+):
+    """Random delivery delays (0 to 90 minutes) and change times around hourly sweeps: after the first sweep that
+    runs once every change is delivered, Config holds the truth."""
+    # The fixtures are made once for all examples: the account is set up once and put back after each example.
+    config.forget_results()
+    if not iam.list_users()["Users"]:
+        add_user("ann")
+        add_user("ben", password=True, devices=("virtual",))
+        add_user("cat", password=True)
+        add_user("dan", password=True, devices=("virtual",))
+    else:  # undo the last example's changes
+        restore(iam)
+    cloudtrail.age_history(timedelta(days=1))
+    cloudtrail.delays.clear()
+    with FrozenCredentialReport() as report:
+        report.generate_now()
+        sweep(clock, monkeypatch, first)
+        delay_by_name = dict(zip(USERS, delays, strict=True))
+        pending = {name: timedelta(minutes=offset) for name, offset in zip(USERS, offsets, strict=True)}
+        cloudtrail.delay_of = None
+        start = last_delivery = clock()
+        for minute in range(0, 6 * 60, 5):
+            for name, at in list(pending.items()):
+                if timedelta(minutes=minute) >= at:
+                    cloudtrail.delay_of = lambda _, name=name: timedelta(minutes=delay_by_name[name])
+                    CHANGES[name](iam)
+                    cloudtrail.delay_of = None
+                    last_delivery = max(last_delivery, cloudtrail.delivered_at(cloudtrail.events[-1]))
+                    del pending[name]
+            if minute % 60 == 0 and minute:
+                sweep(clock, monkeypatch)
+            if not pending and clock() > last_delivery:
+                break
+            clock.advance(minutes=5)
+        clock.advance(minutes=60 - (clock() - start).seconds // 60 % 60)
+        sweep(clock, monkeypatch)  # the first sweep past every delivery
+        assert_config_holds_the_truth(config, clock)
+    cloudtrail.delay_of = None
+
+
+def restore(iam):
+    """Put the four users back as they were set up."""
+    users = {u["UserName"] for u in iam.list_users()["Users"]}
+    assert set(USERS) <= users
+
+    def has_password(name):
+        try:
+            iam.get_login_profile(UserName=name)
+        except iam.exceptions.NoSuchEntityException:
+            return False
+        return True
+
+    if has_password("ann"):
+        iam.delete_login_profile(UserName="ann")
+    if not has_password("ben"):
+        iam.create_login_profile(UserName="ben", Password=PASSWORD)
+    for device in iam.list_mfa_devices(UserName="cat")["MFADevices"]:
+        iam.deactivate_mfa_device(UserName="cat", SerialNumber=device["SerialNumber"])
+    if not iam.list_mfa_devices(UserName="dan")["MFADevices"]:
+        serial = iam.list_virtual_mfa_devices()["VirtualMFADevices"]
+        dan = next(d["SerialNumber"] for d in serial if "dan" in d["SerialNumber"])
+        iam.enable_mfa_device(UserName="dan", SerialNumber=dan, AuthenticationCode1="123456", AuthenticationCode2="654321")
