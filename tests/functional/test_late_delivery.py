@@ -236,4 +236,6 @@ def restore(iam):
     if not iam.list_mfa_devices(UserName="dan")["MFADevices"]:
         serial = iam.list_virtual_mfa_devices()["VirtualMFADevices"]
         dan = next(d["SerialNumber"] for d in serial if "dan" in d["SerialNumber"])
-        iam.enable_mfa_device(UserName="dan", SerialNumber=dan, AuthenticationCode1="123456", AuthenticationCode2="654321")
+        iam.enable_mfa_device(
+            UserName="dan", SerialNumber=dan, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )

@@ -223,7 +223,9 @@ def _live(
     )
 
 
-def least_recently_recorded_first(users: Sequence[Item], held: Mapping[str, HeldResult] | None, user_id: Callable[[Item], str]) -> list[Item]:
+def least_recently_recorded_first(
+    users: Sequence[Item], held: Mapping[str, HeldResult] | None, user_id: Callable[[Item], str]
+) -> list[Item]:
     """``users`` in the order a sweep checks them: nothing held first, then the oldest recorded result first.
 
     A sweep out of time re-sends the results it checked, so the next one starts where it stopped.
