@@ -122,7 +122,7 @@ def periodic_evaluations(
     """Every user's evaluation, and those of them worth sending: what changes what Config holds, or is due.
 
     A sweep stopped by ``deadline`` yields only its users' :func:`corrections`, and the results of the users it
-    checked live whose compliance type Config already holds (so that the next sweep starts after them).
+    checked live for whom Config holds nothing or the same compliance type (so the next sweep starts after them).
     """
     # Read first, under the deadline: a sweep that runs out of time needs it to send its corrections.
     held = held_results(clients.config, invocation.config_rule_name, time_left=deadline.seconds_left)
@@ -142,13 +142,17 @@ def periodic_evaluations(
     if not sweep.complete:
         fixes = corrections(evaluations, held)
         fixed = {e["ComplianceResourceId"] for e in fixes}
+        # Checked live and not a correction: sent when Config holds nothing stricter (nothing, or the same type),
+        # so that the next sweep, which starts with the least recently recorded, starts after them.
         rechecked = [
             e
             for e in evaluations
             if e["ComplianceResourceId"] in sweep.checked_live
             and e["ComplianceResourceId"] not in fixed
-            and e["ComplianceResourceId"] in held
-            and held[e["ComplianceResourceId"]].compliance_type == e["ComplianceType"]
+            and (
+                e["ComplianceResourceId"] not in held
+                or held[e["ComplianceResourceId"]].compliance_type == e["ComplianceType"]
+            )
         ]
         return PeriodicRun(evaluations, fixes + rechecked, sweep.checked, sweep.listed)
     # Config keeps a deleted user's last result until told otherwise.

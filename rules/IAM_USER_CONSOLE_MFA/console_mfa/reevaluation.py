@@ -15,16 +15,17 @@ meanwhile, until a call succeeds or the queue's redrive policy moves them to the
 The run it starts sees the change. That run is usually a steady-state sweep, which checks live only the users
 CloudTrail's event history (LookupEvents) shows changed; EventBridge and the event history are separate
 deliveries with no promised order, so the event may reach this function before LookupEvents shows it. So a
-message is let go only once LookupEvents, in the changed account, shows its event (``detail.eventID``): until
-then it is returned as a batch item failure and SQS delivers it again after the visibility timeout. One
-lookup per event name and account per batch, over the batch's event times (LookupEvents allows 2 requests a
-second per account and Region). Past ``VISIBILITY_BOUND`` after the event's time (any lag up to 15 minutes
-fits in it) the evaluation is started anyway, and the log line says so (``startedUnseen``): the next periodic
-sweep still finds the change once CloudTrail delivers it (see :mod:`console_mfa.carry_forward`). This was
-chosen over handing the changed user names to the run through a side channel because it needs no new
-resource, and the sweep stays the one reader of what changed. A change's message is deleted only once an
-evaluation was started after its event was visible (or past the bound): the last change of a burst is never
-dropped.
+message is let go only once LookupEvents, in the changed account, shows its event (``detail.eventID``):
+until then it is returned as a batch item failure and SQS delivers it again after the visibility timeout.
+One lookup per event name and account per batch, over the batch's event times (LookupEvents allows 2
+requests a second per account and Region). Past ``VISIBILITY_BOUND`` after SQS first handed the message
+over (so any lag of the event history behind EventBridge up to 15 minutes fits, whatever EventBridge's own
+delay; without that attribute, after the event's time) the evaluation is started anyway, and the log line
+says so (``startedUnseen``): the next periodic sweep still finds the change once CloudTrail delivers it
+(see :mod:`console_mfa.carry_forward`). Waiting was chosen over handing the changed user names to the run
+through a channel the sweep reads: it needs no new resource or permission to write, and the event history
+stays the one record of what changed. A change's message is deleted only once an evaluation was started
+after its event was visible (or past the bound): the last change of a burst is never dropped.
 
 Settings (environment):
 
@@ -83,10 +84,10 @@ RULE_NAME_VARIABLE = "CONFIG_RULE_NAME"
 MEMBER_ROLE_VARIABLE = "MEMBER_ROLE_NAME"
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
-# How long after its event a message waits for LookupEvents to show it: CloudTrail's delivery (up to about
-# 15 minutes) and the queue's visibility timeout (2 minutes) between tries. iam-events.yaml's maxReceiveCount
-# leaves room for it and for Config's refusals after it.
-VISIBILITY_BOUND = timedelta(minutes=20)
+# How long after SQS first handed a message over it waits for LookupEvents to show its event: a lag of the
+# event history behind EventBridge up to 15 minutes, and one visibility timeout (2 minutes) between tries.
+# iam-events.yaml's maxReceiveCount leaves room for it and for Config's refusals after it.
+VISIBILITY_BOUND = timedelta(minutes=17)
 # The event times LookupEvents is searched over are widened by this, for the clocks of EventBridge and CloudTrail.
 LOOKUP_SLACK = timedelta(minutes=1)
 # Kept across invocations of a warm function: a member account's rule copy keeps its name.
@@ -125,6 +126,8 @@ class IamChange:
     event_time: str
     # CloudTrail's eventID: LookupEvents' EventId for the same call.
     event_id: str = ""
+    # When SQS first handed the message to a reader (ApproximateFirstReceiveTimestamp), if it says.
+    first_received: datetime | None = None
 
     @property
     def occurred(self) -> datetime | None:
@@ -160,7 +163,16 @@ def parse_record(record: Mapping[str, Any]) -> IamChange:
         raise InvalidEventError(f"message {message_id}: account {str(account_id)[:40]!r} is not a 12-digit account id")
     event_id = detail.get("eventID") if isinstance(detail, dict) else None
     event_time = (detail.get("eventTime") if isinstance(detail, dict) else None) or event.get("time", "")
-    return IamChange(message_id, account_id, event_name, str(event_time), str(event_id or ""))
+    return IamChange(message_id, account_id, event_name, str(event_time), str(event_id or ""), _first_received(record))
+
+
+def _first_received(record: Mapping[str, Any]) -> datetime | None:
+    attributes = record.get("attributes")
+    milliseconds = attributes.get("ApproximateFirstReceiveTimestamp") if isinstance(attributes, dict) else None
+    try:
+        return datetime.fromtimestamp(int(milliseconds) / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 @dataclass
@@ -187,14 +199,14 @@ def ready_to_start(
 ) -> tuple[list[IamChange], list[IamChange], list[IamChange]]:
     """Split one account's changes: (visible in LookupEvents, past VISIBILITY_BOUND unseen, still to wait for).
 
-    Example: a change at 12:00 not yet shown is waited for at 12:10 and started unseen at 12:21.
+    Example: a change first received at 12:05 not yet shown is waited for at 12:15 and started unseen at 12:23.
     """
     seen, unseen, waiting = [], [], []
     for change in changes:
-        occurred = change.occurred
+        waited_from = change.first_received or change.occurred
         if change.event_id in visible_ids:
             seen.append(change)
-        elif not change.event_id or occurred is None or now - occurred > VISIBILITY_BOUND:
+        elif not change.event_id or waited_from is None or now - waited_from > VISIBILITY_BOUND:
             unseen.append(change)
         else:
             waiting.append(change)

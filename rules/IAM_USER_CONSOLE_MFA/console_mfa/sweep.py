@@ -10,10 +10,11 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
 * ``auto`` (default) - given the results Config holds: ``carry-forward`` (see
   :mod:`console_mfa.carry_forward`): every held result CloudTrail shows no change for is kept
   without an IAM call, and only the users who changed, are new, are due for re-confirmation or
-  cannot be settled otherwise are checked live. It falls back, saying why in the notes, to
-  ``live`` up to 200 users and ``bulk`` above when CloudTrail cannot cover the time (over 90 days,
-  over ``MAX_CHANGE_EVENTS`` events, a lookup error or throttling, an event that does not name its
-  user) or when more than 200 users would be checked live.
+  cannot be settled otherwise are checked live (so is a user whose result CloudTrail cannot cover:
+  past its 90 days, or without a usable OrderingTimestamp). It falls back, saying why in the notes, to
+  ``live`` up to 200 users and ``bulk`` above when CloudTrail cannot be read (over
+  ``MAX_CHANGE_EVENTS`` events, a lookup error or throttling, an event that does not name its user),
+  when no held result can be carried, or when more than 200 users would be checked live.
 * ``baseline`` - two calls per user, one user after another: the straightforward sweep,
   kept for the benchmark to compare against.
 
