@@ -117,6 +117,15 @@ class Clock:
         return self.now
 
 
+def _parse_time(value: Any) -> datetime:
+    """A timestamp as the emulated Config keeps it: a datetime, epoch seconds or ISO 8601 text."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
 def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> str | None:
     """One user's password or MFA changes, so that its verdict changes: its name, or None when no user is left."""
     from mfa_audit.emulation.account import device_serial
@@ -308,9 +317,15 @@ def simulate_day(
             config.forget_results()
             with environment({"SWEEP_STRATEGY": "live"}):
                 lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
-        # Steady state: every result last recorded at its user's latest re-confirmation moment.
-        for resource_id in config.recorded_at:
-            config.recorded_at[resource_id] = latest_reconfirmation_moment(resource_id, clock(), DEFAULT_RECONFIRM_DAYS)
+        # Steady state: every result last recorded at its user's latest re-confirmation moment, and sent with an
+        # OrderingTimestamp as much earlier as it was (the moment its facts were read moves with it).
+        for resource_id, recorded in config.recorded_at.items():
+            moved = latest_reconfirmation_moment(resource_id, clock(), DEFAULT_RECONFIRM_DAYS)
+            config.recorded_at[resource_id] = moved
+            result = config.results[resource_id]
+            ordered = result.get("OrderingTimestamp")
+            if ordered is not None:
+                result["OrderingTimestamp"] = _parse_time(ordered) + (moved - recorded)
 
         changes_due = size * (DAILY_CHURN if changed_per_sweep is None else changed_per_sweep * SWEEPS_PER_DAY)
         changes_made = late = 0

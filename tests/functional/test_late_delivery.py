@@ -16,7 +16,7 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 from mfa_audit.emulation.events import LambdaContext, scheduled_event
 from mfa_audit.emulation.iam_events import sqs_record_for
 from mfa_audit.emulation.services import FrozenCredentialReport
-from tests.functional.test_sending_only_changes import Clock, assert_config_holds_the_truth, held
+from tests.functional.test_sending_only_changes import Clock, assert_config_holds_the_truth, held, truth
 
 pytestmark = pytest.mark.usefixtures("no_real_sleep")
 PASSWORD = "Emulated-Passw0rd!"  # noqa: S105 - emulated account
@@ -171,14 +171,16 @@ CHANGES = {
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     delays=st.lists(st.integers(min_value=0, max_value=90), min_size=4, max_size=4),
-    offsets=st.lists(st.integers(min_value=1, max_value=59), min_size=4, max_size=4),
+    offsets=st.lists(st.integers(min_value=1, max_value=119), min_size=4, max_size=4),
     first=st.sampled_from(("bulk", "auto")),
 )
 def test_no_wrong_result_survives_the_next_sweep_past_each_delivery(
     add_user, iam, cloudtrail, config, clock, monkeypatch, delays, offsets, first
 ):
-    """Random delivery delays (0 to 90 minutes) and change times around hourly sweeps: after the first sweep that
-    runs once every change is delivered, Config holds the truth."""
+    """A credential report at minute 0, a first sweep (bulk, or live) at 60, hourly sweeps after; each user
+    changes once, at a random minute up to 119, and CloudTrail delivers it 0 to 90 minutes later. After every
+    sweep, each user whose change CloudTrail had delivered when the sweep began (or who has not changed) holds
+    the truth; so after the first sweep past the last delivery, everyone does."""
     # The fixtures are made once for all examples: the account is set up once and put back after each example.
     config.forget_results()
     if not iam.list_users()["Users"]:
@@ -188,32 +190,32 @@ def test_no_wrong_result_survives_the_next_sweep_past_each_delivery(
         add_user("dan", password=True, devices=("virtual",))
     else:  # undo the last example's changes
         restore(iam)
+    user_ids = {user["UserName"]: user["UserId"] for user in iam.list_users()["Users"]}
     cloudtrail.age_history(timedelta(days=1))
-    cloudtrail.delays.clear()
+    delivered = {}
     with FrozenCredentialReport() as report:
         report.generate_now()
-        sweep(clock, monkeypatch, first)
+        start = clock()
+        changes = sorted((timedelta(minutes=offset), name) for name, offset in zip(USERS, offsets, strict=True))
         delay_by_name = dict(zip(USERS, delays, strict=True))
-        pending = {name: timedelta(minutes=offset) for name, offset in zip(USERS, offsets, strict=True)}
-        cloudtrail.delay_of = None
-        start = last_delivery = clock()
-        for minute in range(0, 6 * 60, 5):
-            for name, at in list(pending.items()):
-                if timedelta(minutes=minute) >= at:
-                    cloudtrail.delay_of = lambda _, name=name: timedelta(minutes=delay_by_name[name])
-                    CHANGES[name](iam)
-                    cloudtrail.delay_of = None
-                    last_delivery = max(last_delivery, cloudtrail.delivered_at(cloudtrail.events[-1]))
-                    del pending[name]
-            if minute % 60 == 0 and minute:
-                sweep(clock, monkeypatch)
-            if not pending and clock() > last_delivery:
+        for hour in range(1, 6):
+            while changes and changes[0][0] < timedelta(hours=hour):
+                at, name = changes.pop(0)
+                clock.now = start + at
+                cloudtrail.delay_of = lambda _event, name=name: timedelta(minutes=delay_by_name[name])
+                CHANGES[name](iam)
+                cloudtrail.delay_of = None
+                delivered[user_ids[name]] = cloudtrail.delivered_at(cloudtrail.events[-1])
+            clock.now = start + timedelta(hours=hour)
+            sweep(clock, monkeypatch, first if hour == 1 else "auto")
+            awaiting = {user_id for user_id, at in delivered.items() if at > clock()}
+            decided, holds = truth(config, clock), held(config)
+            assert {rid: holds.get(rid) for rid in decided if rid not in awaiting} == {
+                rid: result for rid, result in decided.items() if rid not in awaiting
+            }
+            if not changes and not awaiting:
                 break
-            clock.advance(minutes=5)
-        clock.advance(minutes=60 - (clock() - start).seconds // 60 % 60)
-        sweep(clock, monkeypatch)  # the first sweep past every delivery
-        assert_config_holds_the_truth(config, clock)
-    cloudtrail.delay_of = None
+    assert not changes and not awaiting
 
 
 def restore(iam):
