@@ -12,6 +12,7 @@ from console_mfa import reevaluation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IAM_USER_CONSOLE_MFA import lambda_handler
+from reevaluation_handler import handler as reevaluation_handler
 
 from mfa_audit.emulation.events import LambdaContext, scheduled_event
 from mfa_audit.emulation.iam_events import sqs_record_for
@@ -107,7 +108,7 @@ def drain_the_queue(records, config, clock, monkeypatch, visibility_timeout=time
     monkeypatch.setenv("SWEEP_STRATEGY", "auto")
     for _ in range(30):
         started = len(config.evaluations_started)
-        response = reevaluation.lambda_handler({"Records": records}, LambdaContext(), clock=clock)
+        response = reevaluation_handler({"Records": records}, LambdaContext(), clock=clock)
         if len(config.evaluations_started) > started:
             lambda_handler(scheduled_event(), LambdaContext(), clock=clock)
         returned = {item["itemIdentifier"] for item in response["batchItemFailures"]}

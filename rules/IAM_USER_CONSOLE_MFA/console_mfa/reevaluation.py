@@ -34,21 +34,22 @@ Settings (environment):
 * ``MEMBER_ROLE_NAME`` - set for an organization: the role to assume in the changed account, which may
   find the rule's copy there (``DescribeConfigRules``) and start it. Empty: the function's own account only.
 
+The Lambda entry point is ``reevaluation_handler.handler`` (the rule folder's top, beside the rule's).
+
 Example::
 
-    response = lambda_handler({"Records": sqs_records}, context)
-    response["batchItemFailures"]   # [{"itemIdentifier": "<messageId>"}, ...] delivered again later
+    accounts = AccountClients(Settings.from_environment(), context)
+    result = coalesce(sqs_records, account_starter(accounts), account_visibility(accounts))
+    result.response()["batchItemFailures"]   # [{"itemIdentifier": "<messageId>"}, ...] delivered again later
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import logging
 import os
 import re
-import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -60,9 +61,7 @@ from botocore.config import Config
 from . import RULE_NAME
 from .aws import AwsClients, call, collect
 from .exceptions import AccountMismatchError, AwsCallError, InvalidEventError, InvalidParameterError, RuleError
-
-logger = logging.getLogger("console_mfa.reevaluation")
-logger.setLevel(logging.INFO)
+from .identifiers import ACCOUNT_ID, account_of, function_arn, partition_of
 
 # The IAM calls that can change a verdict, or the set of users: what the EventBridge rule matches.
 REEVALUATING_EVENTS = (
@@ -82,7 +81,6 @@ LIMIT_EXCEEDED = "LimitExceededException"
 NO_SUCH_RULE = "NoSuchConfigRuleException"
 RULE_NAME_VARIABLE = "CONFIG_RULE_NAME"
 MEMBER_ROLE_VARIABLE = "MEMBER_ROLE_NAME"
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 # How long after SQS first handed a message over it waits for LookupEvents to show its event: a lag of the
 # event history behind EventBridge up to 15 minutes, and one visibility timeout (2 minutes) between tries.
@@ -159,7 +157,7 @@ def parse_record(record: Mapping[str, Any]) -> IamChange:
     if event_name not in REEVALUATING_EVENTS:
         raise InvalidEventError(f"message {message_id}: detail.eventName {event_name!r} is not an IAM change we watch")
     account_id = event.get("account")
-    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+    if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
         raise InvalidEventError(f"message {message_id}: account {str(account_id)[:40]!r} is not a 12-digit account id")
     event_id = detail.get("eventID") if isinstance(detail, dict) else None
     event_time = (detail.get("eventTime") if isinstance(detail, dict) else None) or event.get("time", "")
@@ -325,14 +323,6 @@ class Settings:
         return cls(rule_name, role)
 
 
-def _own_account_and_partition(context: Any) -> tuple[str | None, str]:
-    function_arn = getattr(context, "invoked_function_arn", None)
-    if isinstance(function_arn, str) and function_arn.count(":") >= 6:
-        parts = function_arn.split(":")
-        return parts[4], parts[1]
-    return None, "aws"
-
-
 class AccountClients:
     """Clients for each changed account, made once per batch: the function's own, or the member role's.
 
@@ -345,10 +335,13 @@ class AccountClients:
         context: Any,
         clients_for_role: Callable[[str, str | None], AwsClients] = QueueRetriedClients.assuming_role,
         own_clients: Callable[[], AwsClients] | None = None,
+        count: Callable[[AwsClients], AwsClients] = lambda clients: clients,
     ) -> None:
+        """``count`` is handed every client made (``Run.count``, so the log line counts its calls)."""
         self.settings = settings
         self.region = os.environ.get("AWS_REGION")
-        self.own_account, self.partition = _own_account_and_partition(context)
+        self.own_account, self.partition = account_of(function_arn(context)), partition_of(function_arn(context))
+        self._count = count
         self._clients_for_role = clients_for_role
         self._own_clients = own_clients or (lambda: QueueRetriedClients.from_session(boto3.Session(), self.region))
         self._made: dict[str, AwsClients] = {}
@@ -357,21 +350,15 @@ class AccountClients:
         if account_id not in self._made:
             if self.settings.member_role_name:
                 role_arn = f"arn:{self.partition}:iam::{account_id}:role/{self.settings.member_role_name}"
-                self._made[account_id] = self._clients_for_role(role_arn, self.region)
+                self._made[account_id] = self._count(self._clients_for_role(role_arn, self.region))
             else:
                 if self.own_account is not None and account_id != self.own_account:
                     raise AccountMismatchError(
                         f"an IAM change in account {account_id} reached the re-evaluation queue of account "
                         f"{self.own_account}; without MEMBER_ROLE_NAME only the function's own account is re-evaluated"
                     )
-                self._made[account_id] = self._own_clients()
+                self._made[account_id] = self._count(self._own_clients())
         return self._made[account_id]
-
-    def calls(self) -> Counter[str]:
-        total: Counter[str] = Counter()
-        for clients in self._made.values():
-            total.update(clients.calls)
-        return total
 
 
 def account_visibility(accounts: AccountClients) -> Visible:
@@ -406,46 +393,3 @@ def account_starter(accounts: AccountClients) -> Callable[[str], Outcome]:
         return Outcome.NO_RULE  # pragma: no cover - the loop always returns
 
     return start_in_member_account if accounts.settings.member_role_name else start_in_own_account
-
-
-def lambda_handler(
-    event: Mapping[str, Any],
-    context: Any = None,
-    *,
-    make_accounts: Callable[[Settings, Any], AccountClients] = AccountClients,
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-) -> dict[str, Any]:
-    """Handle one batch from the SQS event source mapping (with ``ReportBatchItemFailures``).
-
-    Logs one JSON line: messages, accounts and what each came to, failures, messages still waiting for
-    LookupEvents to show their event, events started unseen past the bound, AWS calls, duration.
-    """
-    started = time.monotonic()
-    records = event.get("Records")
-    if not isinstance(records, list):
-        raise InvalidEventError("the event has no Records list; this function reads an SQS queue")
-    settings = Settings.from_environment()
-    accounts = make_accounts(settings, context)
-    try:
-        result = coalesce(records, account_starter(accounts), account_visibility(accounts), clock())
-    finally:
-        calls = accounts.calls()
-    outcome_counts = Counter(result.outcomes.values())
-    log = {
-        "function": "IAM_USER_CONSOLE_MFA re-evaluation",
-        "messages": len(records),
-        "accounts": result.outcomes,
-        "redeliver": len(result.failed_message_ids),
-        "waitingForCloudTrail": result.waiting,
-        "startedUnseen": result.started_unseen,
-        "errors": result.errors,
-        "apiCalls": dict(sorted(calls.items())),
-        "durationMs": round((time.monotonic() - started) * 1000),
-    }
-    if result.errors:
-        logger.error(json.dumps(log))
-    elif outcome_counts.get(Outcome.NO_RULE.value) or result.started_unseen:
-        logger.warning(json.dumps(log))
-    else:
-        logger.info(json.dumps(log))
-    return result.response()
