@@ -169,7 +169,7 @@ CHANGES = {
 }
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     delays=st.lists(st.integers(min_value=0, max_value=90), min_size=4, max_size=4),
     offsets=st.lists(st.integers(min_value=1, max_value=119), min_size=4, max_size=4),
