@@ -47,7 +47,7 @@ from console_mfa.exceptions import (
     RuleError,
     SweepIncompleteError,
 )
-from console_mfa.iam_facts import MissingUser, user_for_change
+from console_mfa.iam_facts import MissingUser, user_for_change, with_tags_if_needed
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
@@ -196,6 +196,7 @@ def change_evaluations(
         raise InvalidEventError("the configuration item has no resourceName (the IAM user name)")
     else:
         facts = user_for_change(clients.iam, resource.resource_name, resource.resource_id)
+        facts = with_tags_if_needed(clients.iam, facts, policy, now, known=resource.tags)
         verdict = verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
     evaluations = [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
     held = held_result_for(clients.config, invocation.config_rule_name, resource.resource_id)

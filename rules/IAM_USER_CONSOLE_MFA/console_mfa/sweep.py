@@ -62,6 +62,7 @@ from .iam_facts import (
     live_user_facts,
     login_profile_created,
     mfa_devices,
+    with_tags_if_needed,
 )
 from .policy import Policy
 from .verdict import decide
@@ -224,7 +225,42 @@ def sweep_account(
     """Facts for every user in the account, by ``strategy`` (see the module's docstring).
 
     ``held`` is what Config holds for the rule, by UserId; without it ``auto`` cannot carry results forward.
+    Every strategy's facts then get the tags of the users whose verdict an exemption tag could change.
     """
+    result = _facts_by_strategy(clients, deadline, now, policy, strategy, progress, held)
+    return _with_exemption_tags(clients, result, deadline, now, policy, progress)
+
+
+def _with_exemption_tags(
+    clients: AwsClients,
+    result: SweepResult,
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    progress: Progress | None,
+) -> SweepResult:
+    """ListUserTags for each user who would otherwise be NON_COMPLIANT (one call each, none for anyone else).
+
+    A user the deadline stops before its tags are read is left out, as any user not checked in time.
+    """
+    iam = clients.iam
+    tagged = _concurrently(
+        clients, result.users, lambda user: with_tags_if_needed(iam, user, policy, now), deadline, progress
+    )
+    result.users = [facts for facts in tagged if isinstance(facts, UserFacts)]
+    result.missing += [facts for facts in tagged if isinstance(facts, MissingUser)]
+    return result
+
+
+def _facts_by_strategy(
+    clients: AwsClients,
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    strategy: str,
+    progress: Progress | None,
+    held: Mapping[str, HeldResult] | None,
+) -> SweepResult:
     users = [ListedUser.from_list_users(row) for row in list_users(clients.iam)]
     if strategy == "baseline":
         return _result(_live(clients, users, deadline, progress, always_list_devices=True, workers=1), "baseline")
