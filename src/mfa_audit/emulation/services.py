@@ -298,7 +298,11 @@ RECORDED_IAM_CHANGES = (
     "DeleteUser",
     "UpdateUser",
     "UpdateLoginProfile",
+    "TagUser",
+    "UntagUser",
 )
+# Who the emulated CloudTrail says made each call.
+EMULATED_CALLER = "arn:aws:sts::{account}:assumed-role/emulated-admin/session"
 
 
 class EmulatedCloudTrail(JsonServiceEmulator):
@@ -339,6 +343,10 @@ class EmulatedCloudTrail(JsonServiceEmulator):
                 request["serialNumber"] = params["SerialNumber"]
             if "NewUserName" in params:
                 request["newUserName"] = params["NewUserName"]
+            if "Tags" in params:  # TagUser, as CloudTrail records it
+                request["tags"] = [{"key": tag["Key"], "value": tag["Value"]} for tag in params["Tags"]]
+            if "TagKeys" in params:  # UntagUser
+                request["tagKeys"] = list(params["TagKeys"])
             self.events.append(
                 {
                     "eventVersion": "1.09",
@@ -346,7 +354,11 @@ class EmulatedCloudTrail(JsonServiceEmulator):
                     "eventTime": self.clock(),
                     "eventSource": "iam.amazonaws.com",
                     "eventName": name,
-                    "userIdentity": {"type": "AssumedRole", "accountId": self.account_id},
+                    "userIdentity": {
+                        "type": "AssumedRole",
+                        "accountId": self.account_id,
+                        "arn": EMULATED_CALLER.format(account=self.account_id),
+                    },
                     "requestParameters": request,
                 }
             )
