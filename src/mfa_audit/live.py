@@ -195,6 +195,8 @@ CREDENTIAL_REPORT_LIMITATIONS = (
     "which is never later, so no one is granted more grace than the live rule would.",
     "Offline: the report has no UserIds; users are identified by name and ARN, and an exemption by UserId "
     "cannot be applied.",
+    "Offline: the report has no tags, so no user is exempt by an exemption tag here; the live rule may find "
+    "some of the NON_COMPLIANT users exempt.",
 )
 
 
