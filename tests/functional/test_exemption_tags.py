@@ -4,12 +4,12 @@ the enforcement re-check. The tags cost one ListUserTags per user who would othe
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
 from mfa_audit.emulation.services import ApiCallCounter, FrozenCredentialReport
-from tests.functional.test_sending_only_changes import Clock, assert_config_holds_the_truth
+from tests.functional.test_sending_only_changes import assert_config_holds_the_truth
+from tests.functional.test_sending_only_changes import clock as clock_fixture  # noqa: F401 - pytest finds it as "clock"
 
 TAG = "mfa-exempt-until"
 
@@ -71,14 +71,6 @@ def test_a_tag_beyond_the_parameters_limit_on_the_change_path_is_not_honoured(co
     lambda_handler(change_event(vendor, parameters={"MaxExemptionDays": "30"}), None)
     assert config.sent[0]["ComplianceType"] == "NON_COMPLIANT"
     assert "MaxExemptionDays (30)" in config.sent[0]["Annotation"]
-
-
-@pytest.fixture
-def clock(config, cloudtrail):
-    moving = Clock()
-    config.clock = moving
-    cloudtrail.clock = moving
-    return moving
 
 
 def _sweep(config, clock):
