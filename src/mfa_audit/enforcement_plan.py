@@ -20,7 +20,7 @@ from console_mfa.enforcement import assess
 from console_mfa.exceptions import UnknownFormatError
 from console_mfa.facts import UserFacts
 from console_mfa.policy import Enforcement, Policy
-from console_mfa.verdict import Reason, active_exemption, decide, grace_period_end
+from console_mfa.verdict import Reason, active_exemption, decide, grace_period_end, human_text
 
 PLAN_FORMATS = ("table", "json")
 
@@ -58,11 +58,12 @@ def enforcement_plan(users: Sequence[UserFacts], policy: Policy, now: datetime) 
         elif exemption is not None:
             ends = datetime.combine(exemption.last_day + timedelta(days=1), time(), timezone.utc)
             starts = None if policy.enforcement is Enforcement.OFF else ends
-            why = decide(user, policy, now).annotation
+            why = human_text(decide(user, policy, now).annotation)
             entries.append(PlanEntry(user.user_name, user.arn, False, starts, why, exempt=True))
         elif decide(user, policy, now).reason is Reason.GRACE_PERIOD:
             starts = None if policy.enforcement is Enforcement.OFF else grace_period_end(user, policy)
-            entries.append(PlanEntry(user.user_name, user.arn, False, starts, decide(user, policy, now).annotation))
+            why = human_text(decide(user, policy, now).annotation)
+            entries.append(PlanEntry(user.user_name, user.arn, False, starts, why))
     return sorted(entries, key=lambda entry: (not entry.enforce_now, entry.user_name.casefold(), entry.arn))
 
 

@@ -29,7 +29,7 @@ EXEMPTION_COLUMNS = tuple(column.upper() for column in EXEMPTION_HEADER)
 
 
 def user_table(results: UserResults, region: str) -> str:
-    cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in results.listed]
+    cells = [(row.user_name, row.user_id or "-", row.result.value, row.text) for row in results.listed]
     lines = [table(("USER", "USER ID", "RESULT", "ANNOTATION"), cells), "", summary_line(results.rows)]
     if results.exemptions:
         lines += ["", f"Active exemptions ({len(results.exemptions)}), soonest end first:"]
