@@ -223,7 +223,7 @@ def test_exemptions_honoured_today_are_listed_with_owner_and_reason_and_a_past_o
     assert (exemption.user_name, exemption.account_id) == ("dave", A)
     assert (exemption.exemption.owner, exemption.exemption.reason) == ("secops", "vendor migration")
     page = render_report(report, "html")
-    assert "1 users exempt by an exemption tag, not counted as compliant." in page
+    assert "1 users exempt by an exemption tag, not counted as compliant; 1 of the exemptions end within 14" in page
     assert '<p id="exemptions-ending-soon" class="alert-soft"><strong>1</strong> of 1 exemptions end within 14' in page
     for name in ("table", "markdown", "csv", "json"):
         assert "vendor migration" in render_report(report, name), name

@@ -109,7 +109,11 @@ def _headline(report: OrgReport) -> str:
 def _exempt_count(report: OrgReport) -> str:
     if report.exemptions_unavailable:
         return "Exempt users: unknown (the exemption tags could not be read)."
-    return f"{len(report.exemptions)} users exempt by an exemption tag, not counted as compliant."
+    soon = ending_within(report.exemptions, report.generated.date())
+    return (
+        f"{len(report.exemptions)} users exempt by an exemption tag, not counted as compliant; "
+        f"{soon} of the exemptions end within {ENDING_SOON_DAYS} days (see Active exemptions)."
+    )
 
 
 def _exemptions(report: OrgReport) -> str:
