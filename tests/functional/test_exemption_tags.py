@@ -8,8 +8,11 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
 from mfa_audit.emulation.services import ApiCallCounter, FrozenCredentialReport
+from tests.functional import test_sending_only_changes
 from tests.functional.test_sending_only_changes import assert_config_holds_the_truth
-from tests.functional.test_sending_only_changes import clock as clock_fixture  # noqa: F401 - pytest finds it as "clock"
+
+# The carry-forward tests' moving clock, shared by Config and CloudTrail (pytest finds the fixture by this name).
+clock = test_sending_only_changes.clock
 
 TAG = "mfa-exempt-until"
 
