@@ -373,10 +373,10 @@ def test_html_renders_in_headless_chromium_with_no_network(report, tmp_path):
         (A, "NON_COMPLIANT", "2"),
     }
     assert dom.count("NOT REPORTING") == 2  # accounts B and C, shown in the chart
-    assert sum(1 for tag, attrs in elements.found if tag == "table") == 2
+    assert sum(1 for tag, attrs in elements.found if tag == "table") == 3
     assert (
-        sum(1 for tag, attrs in elements.found if tag == "tr") == 1 + 3 + 1 + 2
-    )  # header + 3 accounts, header + 2 users
+        sum(1 for tag, attrs in elements.found if tag == "tr") == 1 + 3 + 1 + 2 + 1 + 1
+    )  # header + 3 accounts, header + 2 users, header + 1 exemption
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [*flags, f"--screenshot={screenshot}", "--window-size=1000,800", page.as_uri()],
