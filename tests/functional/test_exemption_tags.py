@@ -125,3 +125,19 @@ def test_an_exemption_that_ends_with_no_iam_change_is_seen_by_the_next_sweep(
     assert _result(config, vendor)["ComplianceType"] == "NON_COMPLIANT"
     assert "has passed" in _result(config, vendor)["Annotation"]
     assert_config_holds_the_truth(config, clock)
+
+
+def test_a_denied_list_user_tags_fails_the_run_naming_the_permission_and_reports_nothing(config, add_user):
+    import pytest
+    from console_mfa.exceptions import MissingPermissionError
+
+    from tests.functional.faults import iam_error
+
+    add_user("vendor", password=True)
+    with (
+        iam_error("ListUserTags", "AccessDenied", times=1000, status=403),
+        pytest.raises(MissingPermissionError) as raised,
+    ):
+        lambda_handler(scheduled_event(), None)
+    assert raised.value.action == "iam:ListUserTags"
+    assert config.put_calls == []

@@ -66,7 +66,7 @@ from .iam_facts import (
 )
 from .identifiers import partition_of
 from .policy import Policy
-from .verdict import decide
+from .verdict import decide, needs_tags
 
 STRATEGIES = ("auto", "live", "bulk", "baseline")
 BULK_ABOVE_USERS = 200
@@ -242,14 +242,26 @@ def _with_exemption_tags(
 ) -> SweepResult:
     """ListUserTags for each user who would otherwise be NON_COMPLIANT (one call each, none for anyone else).
 
-    A user the deadline stops before its tags are read is left out, as any user not checked in time.
+    A user the deadline stops before its tags are read keeps its facts without tags: NON_COMPLIANT, as before
+    exemptions existed, never exempt unread. Its record then has no ``ex=``, so the next sweep reads the tags.
     """
     iam = clients.iam
-    tagged = _concurrently(
-        clients, result.users, lambda user: with_tags_if_needed(iam, user, policy, now), deadline, progress
+    untagged = [user for user in result.users if needs_tags(user, policy, now)]
+    read = _concurrently(
+        clients, untagged, lambda user: with_tags_if_needed(iam, user, policy, now), deadline, progress
     )
-    result.users = [facts for facts in tagged if isinstance(facts, UserFacts)]
-    result.missing += [facts for facts in tagged if isinstance(facts, MissingUser)]
+    by_id = dict(zip((user.user_id for user in untagged), read, strict=True))
+    users = []
+    for user in result.users:
+        facts = by_id.get(user.user_id, user)
+        if isinstance(facts, MissingUser):
+            result.missing.append(facts)
+        else:
+            users.append(facts if isinstance(facts, UserFacts) else user)
+    unread = sum(1 for facts in read if isinstance(facts, _NotReached))
+    if unread:
+        result.notes.append(f"exemption tags not read before the deadline for {unread} users: NON_COMPLIANT for now")
+    result.users = users
     return result
 
 
