@@ -21,8 +21,8 @@ from botocore.client import BaseClient
 from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import collect
 from console_mfa.exceptions import AwsCallError, MissingPermissionError
-from console_mfa.exemptions import Exemption, ExemptionTag
 from console_mfa.policy import Policy
+from console_mfa.verdict import exemption_granted
 
 from mfa_audit.results import ExemptionRow, in_exemption_order
 
@@ -266,17 +266,10 @@ def gather_exemptions(config: BaseClient, aggregator: str, policy: Policy, today
     rows = []
     for text in found:
         item = json.loads(text)
-        tags = _tag_pairs(item.get("tags"))
-        tag = ExemptionTag.of(tags, policy.exemption_tag)
-        if tag is None or not tag.honoured(today, policy.max_exemption_days):
-            continue
-        assert tag.last_day is not None
-        values = dict(tags)
-        exemption = Exemption(
-            tag.last_day, values.get(policy.exemption_owner_tag, ""), values.get(policy.exemption_reason_tag, "")
-        )
-        name = item.get("resourceName") or item.get("resourceId") or "(unknown)"
-        rows.append(ExemptionRow(str(name), str(item.get("accountId", "")), exemption))
+        exemption = exemption_granted(_tag_pairs(item.get("tags")), policy, today)
+        if exemption is not None:
+            name = item.get("resourceName") or item.get("resourceId") or "(unknown)"
+            rows.append(ExemptionRow(str(name), str(item.get("accountId", "")), exemption))
     return in_exemption_order(rows)
 
 

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from .exemptions import RECORD_TOKEN_PATTERN, Exemption, ExemptionTag
 from .facts import MfaDevice, MfaType, UserFacts
@@ -174,12 +175,24 @@ def needs_tags(user: UserFacts, policy: Policy, now: datetime) -> bool:
 
 def active_exemption(user: UserFacts, policy: Policy, now: datetime) -> Exemption | None:
     """The exemption the user's tags grant today, with its owner and reason, or None (for the reports)."""
-    if decide(user, policy, now).reason is not Reason.EXEMPTION_TAG:
+    if user.tags is None or decide(user, policy, now).reason is not Reason.EXEMPTION_TAG:
         return None
-    tags = dict(user.tags or ())
-    last_day = ExemptionTag.of(user.tags, policy.exemption_tag).last_day  # type: ignore[union-attr]
-    assert last_day is not None
-    return Exemption(last_day, tags.get(policy.exemption_owner_tag, ""), tags.get(policy.exemption_reason_tag, ""))
+    return exemption_granted(user.tags, policy, now.astimezone(timezone.utc).date())
+
+
+def exemption_granted(tags: Sequence[tuple[str, str]], policy: Policy, today: date) -> Exemption | None:
+    """What ``tags`` grant on ``today``: the honoured exemption tag's day with its owner and reason, or None.
+
+    Whether the user needs it (has no allowed MFA) is :func:`decide`'s; the organization report, which sees
+    only Config's inventory of tags, lists every exemption granted.
+    """
+    tag = ExemptionTag.of(tags, policy.exemption_tag)
+    if tag is None or tag.last_day is None or not tag.honoured(today, policy.max_exemption_days):
+        return None
+    values = dict(tags)
+    return Exemption(
+        tag.last_day, values.get(policy.exemption_owner_tag, ""), values.get(policy.exemption_reason_tag, "")
+    )
 
 
 def verdict_for_missing_user(why: str) -> Verdict:

@@ -7,11 +7,13 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from console_mfa.exemptions import Exemption, ExemptionTag
+from console_mfa.exemptions import Exemption
 from console_mfa.policy import parse_rule_parameters
+from console_mfa.verdict import exemption_granted
 
 from mfa_audit.emulation.account import SeedUser, create_user, emulated_credentials
 from mfa_audit.emulation.events import RULE_NAME, scheduled_event
@@ -102,14 +104,8 @@ def _exemptions(iam: Any, config: Any, users: dict[str, dict[str, Any]], now: da
     exempt = {e["ComplianceResourceId"] for e in config.sent if e["ComplianceType"] == "NOT_APPLICABLE"}
     found = {}
     for user in users.values():
-        tags = dict((t["Key"], t["Value"]) for t in iam.list_user_tags(UserName=user["UserName"])["Tags"])
-        tag = ExemptionTag.of(tuple(tags.items()), policy.exemption_tag)
-        if user["UserId"] in exempt and tag is not None and tag.honoured(now.date(), policy.max_exemption_days):
-            assert tag.last_day is not None
-            found[user["UserId"]] = Exemption(
-                tag.last_day,
-                tags.get(policy.exemption_owner_tag, ""),
-                tags.get(policy.exemption_reason_tag, ""),
-                set_by.get(user["UserName"].casefold(), ""),
-            )
+        tags = tuple((t["Key"], t["Value"]) for t in iam.list_user_tags(UserName=user["UserName"])["Tags"])
+        exemption = exemption_granted(tags, policy, now.date())
+        if user["UserId"] in exempt and exemption is not None:
+            found[user["UserId"]] = replace(exemption, set_by=set_by.get(user["UserName"].casefold(), ""))
     return found
