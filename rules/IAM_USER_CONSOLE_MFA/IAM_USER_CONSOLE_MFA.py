@@ -45,7 +45,8 @@ from console_mfa.exceptions import (
     InvalidEventError,
     SweepIncompleteError,
 )
-from console_mfa.iam_facts import MissingUser, user_for_change
+from console_mfa.facts import MissingUser
+from console_mfa.iam_facts import user_for_change
 from console_mfa.lambda_entry import Result, Run, lambda_entry
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account

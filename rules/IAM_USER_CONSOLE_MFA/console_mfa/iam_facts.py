@@ -20,7 +20,7 @@ from botocore.client import BaseClient
 from .aws import call, call_if_exists, collect, collect_if_exists
 from .credential_report import ReportRow, parse_credential_report
 from .exceptions import AwsCallError, CredentialReportError
-from .facts import MfaDevice, UserFacts
+from .facts import MfaDevice, MissingUser, UserFacts
 
 # How long a sweep waits for IAM to generate a credential report before it
 # gives up on the report and checks every user live instead.
@@ -28,15 +28,6 @@ REPORT_WAIT_SECONDS = 60.0
 REPORT_POLL_SECONDS = 2.0
 # IAM's list calls return 100 items unless asked for more, up to this.
 IAM_MAX_PAGE = 1000
-
-
-@dataclass(frozen=True)
-class MissingUser:
-    """A user that was listed (or named by Config) but that IAM no longer has."""
-
-    user_id: str
-    user_name: str
-    why: str
 
 
 @dataclass(frozen=True)

@@ -51,11 +51,10 @@ from .exceptions import (
     InvalidParameterError,
     MissingPermissionError,
 )
-from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
+from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, MissingUser, UserFacts
 from .iam_facts import (
     REPORT_WAIT_SECONDS,
     CredentialReport,
-    MissingUser,
     assigned_virtual_devices,
     fetch_credential_report,
     list_users,
@@ -96,6 +95,9 @@ class SweepResult:
     # the recorded time moves past what sent them to a live check (a change, for one) and the next sweep can
     # carry them; a result not sent keeps its old recorded time, and its user would be checked live every sweep.
     rerecord: set[str] = field(default_factory=set)
+    # Why the bulk sources could not be used, when every user was checked live instead; None when they were used
+    # or not needed. The CLI reports it as a limitation of the audit.
+    bulk_unavailable: str | None = None
 
     @property
     def checked(self) -> int:
@@ -270,7 +272,10 @@ def _bulk_or_live(
         return _bulk(clients, users, deadline, now, policy, progress)
     except _BulkUnavailable as unavailable:
         # The bulk sources are a shortcut; without them every user is still checked live.
-        return _result(_live(clients, users, deadline, progress), "live", [f"bulk sources unavailable: {unavailable}"])
+        notes = [f"bulk sources unavailable: {unavailable}"]
+        result = _result(_live(clients, users, deadline, progress), "live", notes)
+        result.bulk_unavailable = str(unavailable)
+        return result
 
 
 class _CarryForwardUnavailable(Exception):
