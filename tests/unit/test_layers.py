@@ -19,7 +19,8 @@ MUST_BE_PURE = {
     "facts",
     "policy",
     "verdict",
-    # carry_forward joins once config_report's pure half (what_to_send) is split off.
+    "carry_forward",
+    "what_to_send",
     "credential_report",
     "enforcement",
     "identifiers",

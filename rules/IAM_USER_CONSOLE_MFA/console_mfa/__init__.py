@@ -10,6 +10,8 @@ Pure: these import no AWS client code (boto3, botocore, rdklib), not even throug
 * ``facts`` - what the rule knows about a user (UserFacts, MissingUser), a device's kind from its serial;
 * ``policy`` - the rule parameters, validated;
 * ``verdict`` - ``decide(user, policy, now)``, the one verdict logic; the annotation and its parser;
+* ``carry_forward`` - which held results a sweep keeps without asking IAM, which users it checks live;
+* ``what_to_send`` - what Config holds (HeldResult) and which evaluations are worth sending over it;
 * ``enforcement`` - whether the remediation may act on a user now, and the notice it sends;
 * ``credential_report`` - the credential report's CSV, read strictly;
 * ``config_events`` - the event Config sends a rule, read and checked;
@@ -23,9 +25,8 @@ Calling AWS: these read AWS or send to it, and decide nothing a pure module coul
 * ``aws`` - clients, retries, error translation; every AWS call goes through it;
 * ``iam_facts`` - reading IAM: users, login profiles, MFA devices, the credential report;
 * ``cloudtrail_changes`` - the users CloudTrail shows changed since a moment;
-* ``carry_forward`` - which held results a sweep keeps without asking IAM;
 * ``sweep`` - the periodic sweep: every user's facts by a strategy, within a deadline;
-* ``config_report`` - what Config holds for the rule; what is worth sending; PutEvaluations with retries;
+* ``config_report`` - reading what Config holds for the rule; PutEvaluations with retries;
 * ``boundaries`` - whose users: the event's account, and only members of the organization;
 * ``enforcement_ledger`` - the enforcement function's daily limit and notices, in DynamoDB;
 * ``reevaluation`` - re-evaluation on IAM change: events in, StartConfigRulesEvaluation out.

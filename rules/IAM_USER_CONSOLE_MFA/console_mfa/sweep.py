@@ -53,7 +53,6 @@ from .carry_forward import (
     settled,
 )
 from .cloudtrail_changes import user_changes_since, users_changed_since
-from .config_report import HeldResult
 from .credential_report import ReportRow
 from .exceptions import (
     AwsCallError,
@@ -76,6 +75,7 @@ from .iam_facts import (
 from .identifiers import partition_of
 from .policy import Policy
 from .verdict import decide
+from .what_to_send import HeldResult
 
 STRATEGIES = ("auto", "live", "bulk", "baseline")
 BULK_ABOVE_USERS = 200
