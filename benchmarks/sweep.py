@@ -2,7 +2,9 @@
 
 Every strategy runs through the real ``lambda_handler`` on the same account, with the
 same simulated latency added to every AWS call. The straightforward sweep (two calls
-per user, one user after another) is the baseline every figure is compared with.
+per user, one user after another) is the baseline every figure is compared with; the rule
+does not carry it, so the benchmark puts its own (:func:`baseline_sweep`) in the place of
+the rule's sweep for that run, and the rest of the invocation is the rule's.
 
     python -m benchmarks.sweep                       # sizes 500,2000,5000; 40 ms per call
     python -m benchmarks.sweep --sizes 500 --latency-ms 10

@@ -52,16 +52,10 @@ def mfa_devices(iam: BaseClient, user_name: str) -> tuple[MfaDevice, ...] | None
     return tuple(MfaDevice(device["SerialNumber"]) for device in devices)
 
 
-def live_user_facts(
-    iam: BaseClient, user_name: str, user_id: str, arn: str, always_list_devices: bool = False
-) -> UserFacts | MissingUser:
-    """Ask IAM directly: the login profile, then (only if there is one) the MFA devices.
-
-    ``always_list_devices`` makes the second call even without a password, as the
-    straightforward sweep the benchmark compares against does.
-    """
+def live_user_facts(iam: BaseClient, user_name: str, user_id: str, arn: str) -> UserFacts | MissingUser:
+    """Ask IAM directly: the login profile, then (only if there is one) the MFA devices."""
     has_password, created = login_profile_created(iam, user_name)
-    if not has_password and not always_list_devices:
+    if not has_password:
         # NoSuchEntity here means "no console password" or "no such user"; either
         # way the rule does not apply, so one call settles it.
         return UserFacts(user_name, user_id, arn, None)

@@ -15,8 +15,6 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
   ``live`` up to 200 users and ``bulk`` above when CloudTrail cannot be read (over
   ``MAX_CHANGE_EVENTS`` events, a lookup error or throttling, an event that does not name its user),
   when no held result can be carried, or when more than 200 users would be checked live.
-* ``baseline`` - two calls per user, one user after another: the straightforward sweep,
-  kept for the benchmark to compare against.
 
 A sweep that reaches its deadline stops: users not checked by then are left out of the
 result, never guessed, and ``result.complete`` is False. The caller decides what a partial
@@ -77,7 +75,7 @@ from .policy import Policy
 from .verdict import decide
 from .what_to_send import HeldResult
 
-STRATEGIES = ("auto", "live", "bulk", "baseline")
+STRATEGIES = ("auto", "live", "bulk")
 BULK_ABOVE_USERS = 200
 # More IAM changes than this in CloudTrail since the oldest carried result: the sweep of old is cheaper.
 MAX_CHANGE_EVENTS = 2000
@@ -179,7 +177,6 @@ def _concurrently(
     work: Callable[[Item], Result],
     deadline: Deadline,
     progress: Progress | None = None,
-    workers: int | None = None,
 ) -> list[Result | _NotReached]:
     """``work`` on every item, ``clients.max_workers`` at a time, results in item order.
 
@@ -201,10 +198,9 @@ def _concurrently(
                 progress(done, total)
         return result
 
-    workers = workers or clients.max_workers
-    if workers <= 1 or total <= 1:
+    if clients.max_workers <= 1 or total <= 1:
         return [run(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=clients.max_workers) as pool:
         return list(pool.map(run, items))
 
 
@@ -213,17 +209,10 @@ def _live(
     users: Sequence[ListedUser],
     deadline: Deadline,
     progress: Progress | None,
-    always_list_devices: bool = False,
-    workers: int | None = None,
 ) -> list[UserFacts | MissingUser | _NotReached]:
     iam = clients.iam
     return _concurrently(
-        clients,
-        users,
-        lambda user: live_user_facts(iam, user.user_name, user.user_id, user.arn, always_list_devices),
-        deadline,
-        progress,
-        workers,
+        clients, users, lambda user: live_user_facts(iam, user.user_name, user.user_id, user.arn), deadline, progress
     )
 
 
@@ -290,8 +279,6 @@ def sweep_account(
     ``held`` is what Config holds for the rule, by UserId; without it ``auto`` cannot carry results forward.
     """
     users = [ListedUser.from_list_users(row) for row in list_users(clients.iam)]
-    if strategy == "baseline":
-        return _result(_live(clients, users, deadline, progress, always_list_devices=True, workers=1), "baseline")
     if strategy == "live":
         return _live_sweep(clients, users, deadline, progress, held)
     if strategy == "bulk":
