@@ -22,6 +22,9 @@ ACCOUNT = "123456789012"
 USER_ID = "AIDAEXAMPLEUSER00001"
 ARN = f"arn:aws:iam::{ACCOUNT}:user/bob"
 CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+# The run's clock: a change-triggered result is ordered at the moment before its IAM read, not at the
+# configuration item's capture time (Config may deliver an item days late).
+NOW = datetime(2026, 11, 29, 8, 5, tzinfo=timezone.utc)
 
 
 class LambdaContext:
@@ -65,7 +68,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
     def run_rule(self, event):
         self.iam.activate()
         self.config.activate()
-        return lambda_handler(event, LambdaContext(), make_clients=lambda _: self.clients)
+        return lambda_handler(event, LambdaContext(), make_clients=lambda _: self.clients, clock=lambda: NOW)
 
     def user_exists(self, password, devices=()):
         user = {"Path": "/", "UserName": "bob", "UserId": USER_ID, "Arn": ARN, "CreateDate": CREATED}
@@ -100,7 +103,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
                         "ComplianceResourceId": USER_ID,
                         "ComplianceType": compliance_type,
                         "Annotation": unittest.mock.ANY,
-                        "OrderingTimestamp": "2026-11-29T08:00:00.000Z",
+                        "OrderingTimestamp": NOW.isoformat(),
                     }
                 ],
                 "ResultToken": "TESTMODE",
