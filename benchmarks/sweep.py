@@ -111,15 +111,16 @@ def change_after_report(iam: Any, seeds: list[Any], rng: random.Random) -> None:
         create_user(iam, SeedUser(f"new-after-report-{number}", True, (), 1))
 
 
-def baseline_sweep(clients: Any, deadline: Any, *_: Any, **__: Any) -> Any:
+def baseline_sweep(clients: Any, deadline: Any, now: Any, policy: Any, *_: Any, **__: Any) -> Any:
     """The straightforward sweep every figure is compared with: for each user, one after another,
-    GetLoginProfile and ListMFADevices (the second even without a password). The rule never runs it; the
-    benchmark puts it in the rule's place (:func:`run_strategy`), so the rest of the invocation is the rule's.
+    GetLoginProfile and ListMFADevices (the second even without a password), then the exemption tags every
+    strategy reads. The rule never runs it; the benchmark puts it in the place of the rule's sweep
+    (:func:`run_strategy`), so the rest of the invocation is the rule's.
     """
     from console_mfa.carry_forward import ListedUser
     from console_mfa.facts import MissingUser, UserFacts
     from console_mfa.iam_facts import list_users, login_profile_created, mfa_devices
-    from console_mfa.sweep import SweepResult
+    from console_mfa.sweep import SweepResult, with_exemption_tags
 
     users = [ListedUser.from_list_users(row) for row in list_users(clients.iam)]
     result = SweepResult(strategy="baseline", listed=len(users))
@@ -136,7 +137,7 @@ def baseline_sweep(clients: Any, deadline: Any, *_: Any, **__: Any) -> Any:
             result.users.append(
                 UserFacts(user.user_name, user.user_id, user.arn, created if has_password else None, devices)
             )
-    return result
+    return with_exemption_tags(clients, result, deadline, now, policy, None)
 
 
 def run_strategy(strategy: str, latency: float, measure_memory: bool) -> tuple[Run, dict[str, str]]:

@@ -9,6 +9,7 @@ Pure: these import no AWS client code (boto3, botocore, rdklib), not even throug
 * ``__init__`` - the rule's identity: RULE_NAME, RESOURCE_TYPE, title, severity, controls;
 * ``facts`` - what the rule knows about a user (UserFacts, MissingUser), a device's kind from its serial;
 * ``policy`` - the rule parameters, validated;
+* ``exemptions`` - the exemption tag's value (a last day, empty, not a date), honoured today or why not;
 * ``verdict`` - ``decide(user, policy, now)``, the one verdict logic; the annotation and its parser;
 * ``carry_forward`` - which held results a sweep keeps without asking IAM, which users it checks live;
 * ``what_to_send`` - what Config holds (HeldResult) and which evaluations are worth sending over it;
@@ -23,7 +24,7 @@ Pure: these import no AWS client code (boto3, botocore, rdklib), not even throug
 Calling AWS: these read AWS or send to it, and decide nothing a pure module could:
 
 * ``aws`` - clients, retries, error translation; every AWS call goes through it;
-* ``iam_facts`` - reading IAM: users, login profiles, MFA devices, the credential report;
+* ``iam_facts`` - reading IAM: users, login profiles, MFA devices, tags where they matter, the credential report;
 * ``cloudtrail_changes`` - the users CloudTrail shows changed since a moment;
 * ``sweep`` - the periodic sweep: every user's facts by a strategy, within a deadline;
 * ``config_report`` - reading what Config holds for the rule; PutEvaluations with retries;
