@@ -82,6 +82,10 @@ class ConsoleMfaRuleTest(unittest.TestCase):
         listed = [{"UserName": "bob", "SerialNumber": serial, "EnableDate": CREATED} for serial in devices]
         self.iam.add_response("list_mfa_devices", {"MFADevices": listed, "IsTruncated": False}, {"UserName": "bob"})
 
+    def user_has_no_tags(self):
+        # Read only for a user who would otherwise be NON_COMPLIANT: an exemption tag could change the verdict.
+        self.iam.add_response("list_user_tags", {"Tags": [], "IsTruncated": False})
+
     def expect_evaluation(self, compliance_type):
         # A change-triggered run first reads what Config holds for the user (here: nothing), then sends.
         self.config.add_response(
@@ -113,6 +117,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
 
     def test_console_password_without_mfa_is_non_compliant(self):
         self.user_exists(password=True)
+        self.user_has_no_tags()
         self.expect_evaluation("NON_COMPLIANT")
         self.assertEqual(self.run_rule(change_event())["compliance"], {"NON_COMPLIANT": 1})
         self.config.assert_no_pending_responses()
@@ -124,6 +129,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
 
     def test_console_password_with_only_sms_mfa_is_non_compliant(self):
         self.user_exists(password=True, devices=[f"arn:aws:iam::{ACCOUNT}:sms-mfa/bob"])
+        self.user_has_no_tags()
         self.expect_evaluation("NON_COMPLIANT")
         self.assertEqual(self.run_rule(change_event())["compliance"], {"NON_COMPLIANT": 1})
 
