@@ -294,8 +294,8 @@ def simulate_day(
     sweep, as on the first day or after a fallback: its results settled from the credential report).
     """
     import boto3
-    from console_mfa.config_report import latest_reconfirmation_moment, reconfirmation_due
     from console_mfa.policy import DEFAULT_RECONFIRM_DAYS
+    from console_mfa.what_to_send import latest_reconfirmation_moment, reconfirmation_due
     from IAM_USER_CONSOLE_MFA import lambda_handler
     from moto import mock_aws
 

@@ -2,7 +2,9 @@
 
 Every strategy runs through the real ``lambda_handler`` on the same account, with the
 same simulated latency added to every AWS call. The straightforward sweep (two calls
-per user, one user after another) is the baseline every figure is compared with.
+per user, one user after another) is the baseline every figure is compared with; the rule
+does not carry it, so the benchmark puts its own (:func:`baseline_sweep`) in the place of
+the rule's sweep for that run, and the rest of the invocation is the rule's.
 
     python -m benchmarks.sweep                       # sizes 500,2000,5000; 40 ms per call
     python -m benchmarks.sweep --sizes 500 --latency-ms 10
@@ -15,6 +17,7 @@ made during the invocation, moto's included, so it is an upper bound for the rul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -108,14 +111,51 @@ def change_after_report(iam: Any, seeds: list[Any], rng: random.Random) -> None:
         create_user(iam, SeedUser(f"new-after-report-{number}", True, (), 1))
 
 
+def baseline_sweep(clients: Any, deadline: Any, now: Any, policy: Any, *_: Any, **__: Any) -> Any:
+    """The straightforward sweep every figure is compared with: for each user, one after another,
+    GetLoginProfile and ListMFADevices (the second even without a password), then the exemption tags every
+    strategy reads. The rule never runs it; the benchmark puts it in the place of the rule's sweep
+    (:func:`run_strategy`), so the rest of the invocation is the rule's.
+    """
+    from console_mfa.carry_forward import ListedUser
+    from console_mfa.facts import MissingUser, UserFacts
+    from console_mfa.iam_facts import list_users, login_profile_created, mfa_devices
+    from console_mfa.sweep import SweepResult, with_exemption_tags
+
+    users = [ListedUser.from_list_users(row) for row in list_users(clients.iam)]
+    result = SweepResult(strategy="baseline", listed=len(users))
+    for user in users:
+        if deadline.expired():
+            break
+        has_password, created = login_profile_created(clients.iam, user.user_name)
+        devices = mfa_devices(clients.iam, user.user_name)
+        if devices is None:
+            result.missing.append(
+                MissingUser(user.user_id, user.user_name, "The user was deleted while it was being evaluated.")
+            )
+        else:
+            result.users.append(
+                UserFacts(user.user_name, user.user_id, user.arn, created if has_password else None, devices)
+            )
+    return with_exemption_tags(clients, result, deadline, now, policy, None)
+
+
 def run_strategy(strategy: str, latency: float, measure_memory: bool) -> tuple[Run, dict[str, str]]:
+    from unittest import mock
+
+    import IAM_USER_CONSOLE_MFA
     from IAM_USER_CONSOLE_MFA import lambda_handler
 
     from mfa_audit.emulation.events import RULE_NAME, scheduled_event
     from mfa_audit.emulation.services import ApiCallCounter, EmulatedConfig
 
-    os.environ["SWEEP_STRATEGY"] = strategy
-    with EmulatedConfig(RULE_NAME) as config, ApiCallCounter() as counter, Latency(latency):
+    if strategy == "baseline":
+        os.environ["SWEEP_STRATEGY"] = "live"  # any the rule knows: the baseline sweep takes the sweep's place
+        sweep_in_place = mock.patch.object(IAM_USER_CONSOLE_MFA, "sweep_account", baseline_sweep)
+    else:
+        os.environ["SWEEP_STRATEGY"] = strategy
+        sweep_in_place = contextlib.nullcontext()
+    with sweep_in_place, EmulatedConfig(RULE_NAME) as config, ApiCallCounter() as counter, Latency(latency):
         if measure_memory:
             tracemalloc.start()
         started = time.perf_counter()

@@ -30,26 +30,20 @@ from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import AwsClients
 from console_mfa.boundaries import account_read_by, membership_of, organization_id_from, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
-from console_mfa.config_report import (
-    corrections,
-    evaluation_for,
-    gone_user_ids,
-    held_result_for,
-    held_results,
-    put_evaluations,
-    worth_sending,
-)
+from console_mfa.config_report import evaluation_for, held_result_for, held_results, put_evaluations
 from console_mfa.exceptions import (
     AccountOutsideOrganizationError,
     EvaluationDeliveryError,
     InvalidEventError,
     SweepIncompleteError,
 )
-from console_mfa.iam_facts import MissingUser, user_for_change, with_tags_if_needed
+from console_mfa.facts import MissingUser
+from console_mfa.iam_facts import user_for_change, with_tags_if_needed
 from console_mfa.lambda_entry import Result, Run, lambda_entry
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
+from console_mfa.what_to_send import gone_user_ids, sent_out_of_time, worth_sending
 from rdklib import ConfigRule
 
 logger = logging.getLogger("console_mfa")
@@ -98,8 +92,9 @@ def periodic_evaluations(
 ) -> PeriodicRun:
     """Every user's evaluation, and those of them worth sending: what changes what Config holds, or is due.
 
-    A sweep stopped by ``deadline`` yields only its users' :func:`corrections`, and the results of the users it
-    checked live for whom Config holds nothing or the same compliance type (so the next sweep starts after them).
+    A sweep stopped by ``deadline`` yields what :func:`~console_mfa.what_to_send.sent_out_of_time` picks: its
+    users' corrections, and the results of the users it checked live for whom Config holds nothing or the same
+    compliance type (so the next sweep starts after them).
     """
     # Read first, under the deadline: a sweep that runs out of time needs it to send its corrections.
     held = held_results(clients.config, invocation.config_rule_name, time_left=deadline.seconds_left)
@@ -117,21 +112,8 @@ def periodic_evaluations(
     ]
     how = {"strategy": sweep.strategy, "notes": sweep.notes}
     if not sweep.complete:
-        fixes = corrections(evaluations, held)
-        fixed = {e["ComplianceResourceId"] for e in fixes}
-        # Checked live and not a correction: sent when Config holds nothing stricter (nothing, or the same type),
-        # so that the next sweep, which starts with the least recently recorded, starts after them.
-        rechecked = [
-            e
-            for e in evaluations
-            if e["ComplianceResourceId"] in sweep.checked_live
-            and e["ComplianceResourceId"] not in fixed
-            and (
-                e["ComplianceResourceId"] not in held
-                or held[e["ComplianceResourceId"]].compliance_type == e["ComplianceType"]
-            )
-        ]
-        return PeriodicRun(evaluations, fixes + rechecked, sweep.checked, sweep.listed, **how)
+        to_send = sent_out_of_time(evaluations, held, sweep.checked_live)
+        return PeriodicRun(evaluations, to_send, sweep.checked, sweep.listed, **how)
     # Config keeps a deleted user's last result until told otherwise.
     gone = verdict_for_missing_user("The user no longer exists in IAM.")
     evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}

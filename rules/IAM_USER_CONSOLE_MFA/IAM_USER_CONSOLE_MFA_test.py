@@ -22,6 +22,9 @@ ACCOUNT = "123456789012"
 USER_ID = "AIDAEXAMPLEUSER00001"
 ARN = f"arn:aws:iam::{ACCOUNT}:user/bob"
 CREATED = datetime(2024, 1, 1, tzinfo=timezone.utc)
+# The run's clock: a change-triggered result is ordered at the moment before its IAM read, not at the
+# configuration item's capture time (Config may deliver an item days late).
+NOW = datetime(2026, 11, 29, 8, 5, tzinfo=timezone.utc)
 
 
 class LambdaContext:
@@ -65,7 +68,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
     def run_rule(self, event):
         self.iam.activate()
         self.config.activate()
-        return lambda_handler(event, LambdaContext(), make_clients=lambda _: self.clients)
+        return lambda_handler(event, LambdaContext(), make_clients=lambda _: self.clients, clock=lambda: NOW)
 
     def user_exists(self, password, devices=()):
         user = {"Path": "/", "UserName": "bob", "UserId": USER_ID, "Arn": ARN, "CreateDate": CREATED}
@@ -78,6 +81,10 @@ class ConsoleMfaRuleTest(unittest.TestCase):
         )
         listed = [{"UserName": "bob", "SerialNumber": serial, "EnableDate": CREATED} for serial in devices]
         self.iam.add_response("list_mfa_devices", {"MFADevices": listed, "IsTruncated": False}, {"UserName": "bob"})
+
+    def user_has_no_tags(self):
+        # Read only for a user who would otherwise be NON_COMPLIANT: an exemption tag could change the verdict.
+        self.iam.add_response("list_user_tags", {"Tags": [], "IsTruncated": False})
 
     def expect_evaluation(self, compliance_type):
         # A change-triggered run first reads what Config holds for the user (here: nothing), then sends.
@@ -100,7 +107,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
                         "ComplianceResourceId": USER_ID,
                         "ComplianceType": compliance_type,
                         "Annotation": unittest.mock.ANY,
-                        "OrderingTimestamp": "2026-11-29T08:00:00.000Z",
+                        "OrderingTimestamp": NOW.isoformat(),
                     }
                 ],
                 "ResultToken": "TESTMODE",
@@ -110,6 +117,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
 
     def test_console_password_without_mfa_is_non_compliant(self):
         self.user_exists(password=True)
+        self.user_has_no_tags()
         self.expect_evaluation("NON_COMPLIANT")
         self.assertEqual(self.run_rule(change_event())["compliance"], {"NON_COMPLIANT": 1})
         self.config.assert_no_pending_responses()
@@ -121,6 +129,7 @@ class ConsoleMfaRuleTest(unittest.TestCase):
 
     def test_console_password_with_only_sms_mfa_is_non_compliant(self):
         self.user_exists(password=True, devices=[f"arn:aws:iam::{ACCOUNT}:sms-mfa/bob"])
+        self.user_has_no_tags()
         self.expect_evaluation("NON_COMPLIANT")
         self.assertEqual(self.run_rule(change_event())["compliance"], {"NON_COMPLIANT": 1})
 

@@ -65,8 +65,8 @@ from console_mfa.enforcement import (
 )
 from console_mfa.enforcement_ledger import EnforcementLedger
 from console_mfa.exceptions import AwsCallError, InvalidEventError, InvalidParameterError, UnconfirmedAutomationError
-from console_mfa.facts import UserFacts
-from console_mfa.iam_facts import MissingUser, list_users, live_user_facts, with_tags_if_needed
+from console_mfa.facts import MissingUser, UserFacts
+from console_mfa.iam_facts import list_users, live_user_facts, with_tags_if_needed
 from console_mfa.identifiers import ACCOUNT_ID, function_arn, partition_of
 from console_mfa.lambda_entry import Result, Run, lambda_entry, log_line
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
 from console_mfa.enforcement import assess
-from console_mfa.exceptions import UnknownFormatError
 from console_mfa.facts import UserFacts
 from console_mfa.policy import Enforcement, Policy
 from console_mfa.verdict import Reason, active_exemption, decide, grace_period_end, human_text
+
+from mfa_audit.formats import UnknownFormatError
 
 PLAN_FORMATS = ("table", "json")
 

@@ -145,12 +145,12 @@ def audit_live_account(
         for u in sweep.users
     ]
     rows += [ResultRow.from_verdict(m.user_name, m.user_id, "", verdict_for_missing_user(m.why)) for m in sweep.missing]
-    limitations = [
-        f"{note[:200]}: every user was checked live instead (iam:GetLoginProfile and iam:ListMFADevices per user); "
-        "the verdicts are complete, the audit only slower"
-        for note in sweep.notes
-        if note.startswith("bulk sources unavailable")
-    ]
+    limitations = []
+    if sweep.bulk_unavailable is not None:
+        limitations.append(
+            f"bulk sources unavailable: {sweep.bulk_unavailable[:174]}: every user was checked live instead "
+            "(iam:GetLoginProfile and iam:ListMFADevices per user); the verdicts are complete, the audit only slower"
+        )
     return rows, limitations + limitations_of_exemptions
 
 

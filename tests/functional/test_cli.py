@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -17,6 +18,7 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.account import SeedUser, create_user
 from mfa_audit.emulation.events import scheduled_event
+from mfa_audit.emulation.services import FrozenCredentialReport
 from mfa_audit.live import audit_live_account
 
 DEMO_EXPECTED = {
@@ -151,6 +153,28 @@ def test_audit_gives_the_lambdas_verdict_for_every_case(config, iam, allowed):
     from_audit = {row.user_id: (row.result.value, row.annotation) for row in rows}
     assert from_audit == from_lambda
     assert len(from_audit) == len(CASES)
+
+
+def test_audit_names_the_unavailable_bulk_sources_as_a_limitation(add_user, monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    bob = add_user("bob", password=True)
+    with FrozenCredentialReport(generation_polls=10_000):
+        rows, limitations = audit_live_account(
+            parse_rule_parameters({}), clients=AwsClients.from_session(boto3.Session()), strategy="bulk"
+        )
+    assert [(row.user_id, row.result.value) for row in rows] == [(bob["UserId"], "NON_COMPLIANT")]
+    (limitation,) = limitations
+    assert limitation.startswith("bulk sources unavailable: the credential report was not ready")
+    assert "every user was checked live instead" in limitation
+
+
+def test_audit_with_the_bulk_sources_has_no_limitation(add_user):
+    add_user("bob", password=True)
+    with FrozenCredentialReport():
+        _, limitations = audit_live_account(
+            parse_rule_parameters({}), clients=AwsClients.from_session(boto3.Session()), strategy="bulk"
+        )
+    assert limitations == []
 
 
 def test_audit_exits_0_when_nothing_is_non_compliant(moto_server):

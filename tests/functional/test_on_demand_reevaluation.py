@@ -8,7 +8,7 @@ has left Config holding every result, with one user changed since.
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from console_mfa.config_report import latest_reconfirmation_moment
+from console_mfa.what_to_send import latest_reconfirmation_moment
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-from console_mfa.config_report import reconfirmation_due
+from console_mfa import RULE_NAME
+from console_mfa.config_report import held_result_for, held_results
+from console_mfa.what_to_send import HeldResult, reconfirmation_due
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
@@ -227,3 +229,14 @@ def test_nothing_is_sent_when_configs_results_cannot_be_read(config, clock, add_
 @pytest.fixture
 def iam(aws):
     return boto3.client("iam", region_name="us-east-1")
+
+
+def test_the_result_held_for_one_user_is_read_as_the_sweep_reads_it_ordering_timestamp_included(
+    config, clock, add_user
+):
+    bob = add_user("bob", password=True)
+    sweep(config, clock)
+    client = boto3.client("config", region_name="us-east-1")
+    one = held_result_for(client, RULE_NAME, bob["UserId"])
+    assert isinstance(one, HeldResult) and one.ordered is not None
+    assert one == held_results(client, RULE_NAME)[bob["UserId"]]

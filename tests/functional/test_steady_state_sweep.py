@@ -119,7 +119,7 @@ def test_a_policy_change_checks_the_users_whose_verdict_it_changes_live(account,
 
 
 def test_a_user_due_for_re_confirmation_is_still_checked_live_and_sent_again(account, config, clock, caplog):
-    from console_mfa.config_report import latest_reconfirmation_moment
+    from console_mfa.what_to_send import latest_reconfirmation_moment
 
     caplog.set_level(logging.INFO, logger="console_mfa")
     user_id = sorted(config.recorded_at)[0]

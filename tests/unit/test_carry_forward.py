@@ -12,10 +12,10 @@ from console_mfa.carry_forward import (
     facts_stale_from,
     plan_carry_forward,
 )
-from console_mfa.config_report import HeldResult, latest_reconfirmation_moment
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.verdict import decide
+from console_mfa.what_to_send import HeldResult, latest_reconfirmation_moment
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
 BOB = ListedUser("bob", "AIDABOB", "arn:aws:iam::123456789012:user/bob", NOW - timedelta(days=900))

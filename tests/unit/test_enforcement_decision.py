@@ -4,8 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from console_mfa.enforcement import Outcome, assess, notice_due
-from console_mfa.facts import MfaDevice, UserFacts
-from console_mfa.iam_facts import MissingUser
+from console_mfa.facts import MfaDevice, MissingUser, UserFacts
 from console_mfa.policy import Enforcement, parse_rule_parameters
 from console_mfa.verdict import ANNOTATION_LIMIT, decide, parse_annotation
 

@@ -4,11 +4,10 @@ unknown format is an error naming it."""
 from datetime import datetime, timezone
 
 import pytest
-from console_mfa.exceptions import UnknownFormatError
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit import cli, formats
-from mfa_audit.formats import Format, Subject
+from mfa_audit.formats import Format, Subject, UnknownFormatError
 from mfa_audit.org_report import AccountSummary, OrgReport, UserResult
 from mfa_audit.results import ResultRow, UserResults
 from tests.credential_report_text import HEADER, console_user_without_mfa

@@ -3,7 +3,7 @@
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from console_mfa.config_report import reconfirmation_due
+from console_mfa.what_to_send import reconfirmation_due
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 USERS = [f"AIDA{n:017d}" for n in range(1000)]

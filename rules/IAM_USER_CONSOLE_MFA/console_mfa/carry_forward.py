@@ -66,10 +66,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .config_report import HeldResult, reconfirmation_due
 from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
 from .policy import Policy
 from .verdict import ComplianceType, FactsRecord, Reason, Verdict, decide, parse_annotation
+from .what_to_send import HeldResult, reconfirmation_due
 
 # See (b) in the module docstring. IAM's propagation and the clocks' skew:
 PROPAGATION_MARGIN = timedelta(minutes=5)

@@ -1,10 +1,9 @@
-"""Report verdicts to AWS Config: only what changes what Config holds, and every bit of that.
+"""Read what AWS Config holds for the rule, and send it evaluations: every bit of what is sent, reliably.
 
-Config bills each evaluation it records. A periodic sweep therefore reads what Config holds
-(once, every compliance type) and sends an evaluation only where Config holds none, holds a
-different result or annotation, or holds one due for re-confirmation (``ReconfirmDays``,
-spread evenly over the days by a per-user phase). Results held for users that are gone are
-set to NOT_APPLICABLE. A sweep the deadline stopped sends only :func:`corrections`.
+Which evaluations are worth sending over what Config holds is decided in :mod:`console_mfa.what_to_send`
+(pure); here are the calls. What Config holds is read once per sweep, every compliance type, 100 a
+page (:func:`held_results`), or for one user (:func:`held_result_for`); both give a
+:class:`~console_mfa.what_to_send.HeldResult` built the one way, OrderingTimestamp included.
 
 Reading and sending can be bounded by the time left (``time_left``, seconds): no call starts
 after it, and no PutEvaluations call is waited for beyond it; the error then says so.
@@ -15,20 +14,17 @@ evaluation is sent again, and the invocation fails if Config still rejects it.
 Example::
 
     held = held_results(clients.config, RULE_NAME, time_left=deadline.seconds_left)
-    to_send = worth_sending(evaluations, held, now, reconfirm_days=30)
+    to_send = worth_sending(evaluations, held, now, reconfirm_days=30)     # console_mfa.what_to_send
     put_evaluations(clients.config, to_send, result_token, test_mode=False, time_left=deadline.seconds_left)
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from botocore.client import BaseClient
@@ -38,6 +34,7 @@ from . import RESOURCE_TYPE
 from .aws import call, collect
 from .exceptions import DeliveryOutOfTimeError, EvaluationDeliveryError, SweepIncompleteError
 from .verdict import Verdict
+from .what_to_send import HeldResult
 
 # PutEvaluations accepts at most 100 evaluations per call.
 BATCH_SIZE = 100
@@ -144,17 +141,6 @@ def put_evaluations(
     )
 
 
-@dataclass(frozen=True)
-class HeldResult:
-    """What Config holds for one user: the last result recorded, and when."""
-
-    compliance_type: str
-    annotation: str
-    recorded: datetime
-    # The OrderingTimestamp the result was sent with: for this rule, a moment before its facts were read.
-    ordered: datetime | None = None
-
-
 def held_results(config: BaseClient, config_rule_name: str, time_left: TimeLeft | None = None) -> dict[str, HeldResult]:
     """Every result Config holds for the rule's IAM users, by UserId (all three compliance types, 100 a page).
 
@@ -186,88 +172,9 @@ def held_results(config: BaseClient, config_rule_name: str, time_left: TimeLeft 
         for result in page.get("EvaluationResults", []):
             qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
             if qualifier.get("ResourceType") == RESOURCE_TYPE:
-                held[qualifier["ResourceId"]] = HeldResult(
-                    result["ComplianceType"],
-                    result.get("Annotation", ""),
-                    result["ResultRecordedTime"],
-                    result["EvaluationResultIdentifier"].get("OrderingTimestamp"),
-                )
+                held[qualifier["ResourceId"]] = HeldResult.from_evaluation_result(result)
         if not page.get("NextToken"):
             return held
-
-
-def latest_reconfirmation_moment(resource_id: str, now: datetime, reconfirm_days: int) -> datetime:
-    """The user's latest fixed re-confirmation moment at or before ``now``.
-
-    Each user's moments lie ``reconfirm_days`` apart, at a phase taken from a hash of its UserId,
-    so the users' moments are spread evenly over the days.
-    """
-    period = reconfirm_days * 86400
-    phase = int.from_bytes(hashlib.sha256(resource_id.encode()).digest()[:8], "big") % period
-    now_seconds = now.timestamp()
-    return datetime.fromtimestamp(now_seconds - ((now_seconds - phase) % period), tz=timezone.utc)
-
-
-def reconfirmation_due(resource_id: str, recorded: datetime, now: datetime, reconfirm_days: int) -> bool:
-    """Whether a result recorded at ``recorded`` should be sent again, unchanged, by ``now``.
-
-    A result recorded before the user's latest re-confirmation moment is due. So every result is
-    at most ``reconfirm_days`` (plus one sweep) old, and re-confirmations are spread evenly over the
-    days rather than all falling on the anniversary of the first sweep.
-    """
-    return recorded < latest_reconfirmation_moment(resource_id, now, reconfirm_days)
-
-
-def worth_sending(
-    evaluations: Sequence[dict[str, Any]],
-    held: Mapping[str, HeldResult],
-    now: datetime,
-    reconfirm_days: int,
-    rerecord: Collection[str] = (),
-) -> list[dict[str, Any]]:
-    """The evaluations that change what Config holds, re-confirm a result that is due, or are for ``rerecord``.
-
-    ``rerecord``: resource ids whose result is sent even when unchanged, to move its recorded time forward.
-    """
-    to_send = []
-    for evaluation in evaluations:
-        current = held.get(evaluation["ComplianceResourceId"])
-        if (
-            current is None
-            or evaluation["ComplianceResourceId"] in rerecord
-            or current.compliance_type != evaluation["ComplianceType"]
-            or current.annotation != evaluation.get("Annotation", "")
-            or reconfirmation_due(evaluation["ComplianceResourceId"], current.recorded, now, reconfirm_days)
-        ):
-            to_send.append(evaluation)
-    return to_send
-
-
-def corrections(evaluations: Sequence[dict[str, Any]], held: Mapping[str, HeldResult]) -> list[dict[str, Any]]:
-    """Of a sweep the deadline stopped, what must not wait: a COMPLIANT or NON_COMPLIANT Config does not hold.
-
-    Annotation-only changes and re-confirmations wait for a complete sweep, and so does every
-    NOT_APPLICABLE: withholding it keeps the stricter result held, and a partial sweep never
-    looks like the clean-up of users it did not reach.
-    """
-    return [
-        evaluation
-        for evaluation in evaluations
-        if evaluation["ComplianceType"] != "NOT_APPLICABLE"
-        and (
-            evaluation["ComplianceResourceId"] not in held
-            or held[evaluation["ComplianceResourceId"]].compliance_type != evaluation["ComplianceType"]
-        )
-    ]
-
-
-def gone_user_ids(held: Mapping[str, HeldResult], current_ids: set[str]) -> list[str]:
-    """UserIds Config holds a COMPLIANT or NON_COMPLIANT result for but IAM no longer has."""
-    return sorted(
-        user_id
-        for user_id, result in held.items()
-        if user_id not in current_ids and result.compliance_type != "NOT_APPLICABLE"
-    )
 
 
 def held_result_for(config: BaseClient, config_rule_name: str, resource_id: str) -> HeldResult | None:
@@ -286,5 +193,5 @@ def held_result_for(config: BaseClient, config_rule_name: str, resource_id: str)
     for result in results:
         qualifier = result["EvaluationResultIdentifier"]["EvaluationResultQualifier"]
         if qualifier.get("ConfigRuleName") == config_rule_name and qualifier.get("ResourceId") == resource_id:
-            return HeldResult(result["ComplianceType"], result.get("Annotation", ""), result["ResultRecordedTime"])
+            return HeldResult.from_evaluation_result(result)
     return None

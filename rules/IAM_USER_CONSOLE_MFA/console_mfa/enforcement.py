@@ -18,8 +18,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .facts import UserFacts
-from .iam_facts import MissingUser
+from .facts import MissingUser, UserFacts
 from .policy import Enforcement, Policy
 from .verdict import ComplianceType, Reason, Verdict, decide, grace_period_end
 

@@ -85,7 +85,3 @@ class CredentialReportError(RuleError):
 
 class ChangeHistoryError(RuleError):
     """CloudTrail's record of IAM changes could not be read, or cannot rule out a change it does not name."""
-
-
-class UnknownFormatError(RuleError):
-    """An output format that is not registered, or cannot render what was asked (the CLI's ``--format``)."""

@@ -96,3 +96,12 @@ class UserFacts:
     @property
     def has_console_password(self) -> bool:
         return self.login_profile_created is not None
+
+
+@dataclass(frozen=True)
+class MissingUser:
+    """A user that was listed (or named by Config) but that IAM no longer has; ``why`` says how that was seen."""
+
+    user_id: str
+    user_name: str
+    why: str

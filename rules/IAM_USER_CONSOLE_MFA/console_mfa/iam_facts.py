@@ -20,7 +20,7 @@ from botocore.client import BaseClient
 from .aws import call, call_if_exists, collect, collect_if_exists
 from .credential_report import ReportRow, parse_credential_report
 from .exceptions import AwsCallError, CredentialReportError
-from .facts import MfaDevice, UserFacts
+from .facts import MfaDevice, MissingUser, UserFacts
 from .policy import Policy
 from .verdict import needs_tags
 
@@ -30,15 +30,6 @@ REPORT_WAIT_SECONDS = 60.0
 REPORT_POLL_SECONDS = 2.0
 # IAM's list calls return 100 items unless asked for more, up to this.
 IAM_MAX_PAGE = 1000
-
-
-@dataclass(frozen=True)
-class MissingUser:
-    """A user that was listed (or named by Config) but that IAM no longer has."""
-
-    user_id: str
-    user_name: str
-    why: str
 
 
 @dataclass(frozen=True)
@@ -63,16 +54,10 @@ def mfa_devices(iam: BaseClient, user_name: str) -> tuple[MfaDevice, ...] | None
     return tuple(MfaDevice(device["SerialNumber"]) for device in devices)
 
 
-def live_user_facts(
-    iam: BaseClient, user_name: str, user_id: str, arn: str, always_list_devices: bool = False
-) -> UserFacts | MissingUser:
-    """Ask IAM directly: the login profile, then (only if there is one) the MFA devices.
-
-    ``always_list_devices`` makes the second call even without a password, as the
-    straightforward sweep the benchmark compares against does.
-    """
+def live_user_facts(iam: BaseClient, user_name: str, user_id: str, arn: str) -> UserFacts | MissingUser:
+    """Ask IAM directly: the login profile, then (only if there is one) the MFA devices."""
     has_password, created = login_profile_created(iam, user_name)
-    if not has_password and not always_list_devices:
+    if not has_password:
         # NoSuchEntity here means "no console password" or "no such user"; either
         # way the rule does not apply, so one call settles it.
         return UserFacts(user_name, user_id, arn, None)

@@ -15,8 +15,6 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
   ``live`` up to 200 users and ``bulk`` above when CloudTrail cannot be read (over
   ``MAX_CHANGE_EVENTS`` events, a lookup error or throttling, an event that does not name its user),
   when no held result can be carried, or when more than 200 users would be checked live.
-* ``baseline`` - two calls per user, one user after another: the straightforward sweep,
-  kept for the benchmark to compare against.
 
 A sweep that reaches its deadline stops: users not checked by then are left out of the
 result, never guessed, and ``result.complete`` is False. The caller decides what a partial
@@ -53,7 +51,6 @@ from .carry_forward import (
     settled,
 )
 from .cloudtrail_changes import user_changes_since, users_changed_since
-from .config_report import HeldResult
 from .credential_report import ReportRow
 from .exceptions import (
     AwsCallError,
@@ -62,11 +59,10 @@ from .exceptions import (
     InvalidParameterError,
     MissingPermissionError,
 )
-from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, UserFacts
+from .facts import SELECTABLE_MFA_TYPES, MfaDevice, MfaType, MissingUser, UserFacts
 from .iam_facts import (
     REPORT_WAIT_SECONDS,
     CredentialReport,
-    MissingUser,
     assigned_virtual_devices,
     fetch_credential_report,
     list_users,
@@ -78,8 +74,9 @@ from .iam_facts import (
 from .identifiers import partition_of
 from .policy import Policy
 from .verdict import decide, needs_tags
+from .what_to_send import HeldResult
 
-STRATEGIES = ("auto", "live", "bulk", "baseline")
+STRATEGIES = ("auto", "live", "bulk")
 BULK_ABOVE_USERS = 200
 # More IAM changes than this in CloudTrail since the oldest carried result: the sweep of old is cheaper.
 MAX_CHANGE_EVENTS = 2000
@@ -112,6 +109,9 @@ class SweepResult:
     report_generated: datetime | None = None
     # The OrderingTimestamp of each carried result: kept if it is ever sent again.
     carried_from: dict[str, datetime] = field(default_factory=dict)
+    # Why the bulk sources could not be used, when every user was checked live instead; None when they were used
+    # or not needed. The CLI reports it as a limitation of the audit.
+    bulk_unavailable: str | None = None
 
     def ordering_timestamp(self, facts: UserFacts, sweep_start: datetime) -> datetime:
         """The OrderingTimestamp for the user's result (:func:`~console_mfa.carry_forward.facts_read_from`).
@@ -178,7 +178,6 @@ def _concurrently(
     work: Callable[[Item], Result],
     deadline: Deadline,
     progress: Progress | None = None,
-    workers: int | None = None,
 ) -> list[Result | _NotReached]:
     """``work`` on every item, ``clients.max_workers`` at a time, results in item order.
 
@@ -200,10 +199,9 @@ def _concurrently(
                 progress(done, total)
         return result
 
-    workers = workers or clients.max_workers
-    if workers <= 1 or total <= 1:
+    if clients.max_workers <= 1 or total <= 1:
         return [run(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=clients.max_workers) as pool:
         return list(pool.map(run, items))
 
 
@@ -212,17 +210,10 @@ def _live(
     users: Sequence[ListedUser],
     deadline: Deadline,
     progress: Progress | None,
-    always_list_devices: bool = False,
-    workers: int | None = None,
 ) -> list[UserFacts | MissingUser | _NotReached]:
     iam = clients.iam
     return _concurrently(
-        clients,
-        users,
-        lambda user: live_user_facts(iam, user.user_name, user.user_id, user.arn, always_list_devices),
-        deadline,
-        progress,
-        workers,
+        clients, users, lambda user: live_user_facts(iam, user.user_name, user.user_id, user.arn), deadline, progress
     )
 
 
@@ -290,10 +281,10 @@ def sweep_account(
     Every strategy's facts then get the tags of the users whose verdict an exemption tag could change.
     """
     result = _facts_by_strategy(clients, deadline, now, policy, strategy, progress, held)
-    return _with_exemption_tags(clients, result, deadline, now, policy, progress)
+    return with_exemption_tags(clients, result, deadline, now, policy, progress)
 
 
-def _with_exemption_tags(
+def with_exemption_tags(
     clients: AwsClients,
     result: SweepResult,
     deadline: Deadline,
@@ -302,6 +293,8 @@ def _with_exemption_tags(
     progress: Progress | None,
 ) -> SweepResult:
     """ListUserTags for each user who would otherwise be NON_COMPLIANT (one call each, none for anyone else).
+
+    Every strategy's facts go through it, the sweep benchmark's baseline too (``benchmarks/sweep.py``).
 
     A user the deadline stops before its tags are read keeps its facts without tags: NON_COMPLIANT, as before
     exemptions existed, never exempt unread. Its record then has no ``ex=``, so the next sweep reads the tags.
@@ -336,8 +329,6 @@ def _facts_by_strategy(
     held: Mapping[str, HeldResult] | None,
 ) -> SweepResult:
     users = [ListedUser.from_list_users(row) for row in list_users(clients.iam)]
-    if strategy == "baseline":
-        return _result(_live(clients, users, deadline, progress, always_list_devices=True, workers=1), "baseline")
     if strategy == "live":
         return _live_sweep(clients, users, deadline, progress, held)
     if strategy == "bulk":
@@ -382,7 +373,9 @@ def _bulk_or_live(
         return _bulk(clients, users, deadline, now, policy, progress, held)
     except _BulkUnavailable as unavailable:
         # The bulk sources are a shortcut; without them every user is still checked live.
-        return _live_sweep(clients, users, deadline, progress, held, [f"bulk sources unavailable: {unavailable}"])
+        result = _live_sweep(clients, users, deadline, progress, held, [f"bulk sources unavailable: {unavailable}"])
+        result.bulk_unavailable = str(unavailable)
+        return result
 
 
 class _CarryForwardUnavailable(Exception):

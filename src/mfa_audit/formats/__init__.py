@@ -20,7 +20,7 @@ from enum import Enum
 from importlib import import_module
 from typing import Union
 
-from console_mfa.exceptions import UnknownFormatError
+from console_mfa.exceptions import RuleError
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.formats._organization import FIXING_URL, found_and_allowed
@@ -33,6 +33,7 @@ __all__ = [
     "REPORT_FORMATS",
     "Format",
     "Subject",
+    "UnknownFormatError",
     "failed_only",
     "found_and_allowed",
     "names",
@@ -47,6 +48,13 @@ Results = Union[UserResults, OrgReport]  # noqa: UP007 - a runtime alias, and Py
 # A renderer takes what it renders and the Region the finding formats name.
 UserRenderer = Callable[[UserResults, str], str]
 OrganizationRenderer = Callable[[OrgReport, str], str]
+
+
+class UnknownFormatError(RuleError):
+    """An output format that is not registered, or cannot render what was asked (the CLI's ``--format``).
+
+    A :class:`~console_mfa.exceptions.RuleError`, so the CLI exits 2 with its message; the Lambda never renders.
+    """
 
 
 class Subject(Enum):
