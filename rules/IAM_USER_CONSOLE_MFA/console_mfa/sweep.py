@@ -6,7 +6,8 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
   password, 8 users at a time.
 * ``bulk`` - what IAM offers in bulk (credential report, assigned virtual devices), kept fresh
   by CloudTrail's record of changes since the report, and live calls only for the users whose
-  verdict the bulk sources cannot settle.
+  verdict the bulk sources cannot settle, or whose result from the report would be sent older than
+  the one Config holds.
 * ``auto`` (default) - given the results Config holds: ``carry-forward`` (see
   :mod:`console_mfa.carry_forward`): every held result CloudTrail shows no change for is kept
   without an IAM call, and only the users who changed, are new, are due for re-confirmation or
