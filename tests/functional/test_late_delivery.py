@@ -9,12 +9,13 @@ from datetime import timedelta
 
 import pytest
 from console_mfa import reevaluation
+from console_mfa.sweep import BULK_ABOVE_USERS
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from IAM_USER_CONSOLE_MFA import lambda_handler
 from reevaluation_handler import handler as reevaluation_handler
 
-from mfa_audit.emulation.events import LambdaContext, scheduled_event
+from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
 from mfa_audit.emulation.iam_events import sqs_record_for
 from mfa_audit.emulation.services import FrozenCredentialReport
 from tests.functional.test_sending_only_changes import Clock, assert_config_holds_the_truth, held, truth
@@ -100,6 +101,41 @@ def test_erin_a_device_enabled_just_before_a_bulk_sweep_after_a_password_reset_i
         sweep(clock, monkeypatch, "auto", parameters)
     assert compliance(config, erin) == "COMPLIANT"
     assert_config_holds_the_truth(config, clock, parameters)
+
+
+def test_ivy_a_device_enabled_again_is_sent_compliant_no_older_than_the_live_result_config_holds(
+    add_user, iam, cloudtrail, config, clock, monkeypatch
+):
+    """Config holds ivy NON_COMPLIANT from a live check an hour ago (her device had just been deactivated); she then
+    enabled it again. The next sweep is a bulk one (over 200 users Config holds nothing for) over a 2-hour-old
+    report, which shows the device; CloudTrail has delivered neither change. Config may drop an evaluation older
+    than the one it holds, so the report's COMPLIANT must not go out with the report's time."""
+    config.drops_older = True
+    for number in range(BULK_ABOVE_USERS + 5):
+        add_user(f"user-{number:03d}")
+    ivy = add_user("ivy", password=True, devices=("virtual",))
+    serial = iam.list_mfa_devices(UserName="ivy")["MFADevices"][0]["SerialNumber"]
+    cloudtrail.age_history(timedelta(hours=3))
+    with FrozenCredentialReport() as report:
+        report.generate_now()
+        clock.advance(minutes=55)
+        cloudtrail.delivery_delay = timedelta(hours=2)
+        iam.deactivate_mfa_device(UserName="ivy", SerialNumber=serial)
+        clock.advance(minutes=5)
+        lambda_handler(change_event(ivy), LambdaContext(), clock=clock)  # the live check
+        assert compliance(config, ivy) == "NON_COMPLIANT"
+        held_ordered = config.results[ivy["UserId"]]["OrderingTimestamp"]
+        clock.advance(minutes=40)
+        iam.enable_mfa_device(
+            UserName="ivy", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
+        clock.advance(minutes=20)
+        config.put_calls.clear()
+        sweep(clock, monkeypatch)
+    assert len(config.sent) == BULK_ABOVE_USERS + 6  # the bulk sweep: everyone new, and ivy's correction
+    assert compliance(config, ivy) == "COMPLIANT"
+    assert config.results[ivy["UserId"]]["OrderingTimestamp"] >= held_ordered
+    assert config.sent_older_than_held == []
 
 
 def drain_the_queue(records, config, clock, monkeypatch, visibility_timeout=timedelta(minutes=2)):

@@ -10,6 +10,7 @@ from console_mfa.carry_forward import (
     coverage_start,
     facts_read_from,
     facts_stale_from,
+    older_than_held,
     plan_carry_forward,
 )
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
@@ -205,3 +206,14 @@ def test_a_result_whose_read_is_past_cloudtrails_history_sends_only_that_user_li
     plan = plan_carry_forward(held, [BOB, other], {}, start, NOW, Policy())
     assert plan.why == {BOB.user_id: "past CloudTrail's history"}
     assert [f.user_id for f in plan.carried] == [other.user_id]
+
+
+def test_a_report_result_is_older_than_a_live_result_held_since_and_not_older_than_one_held_before():
+    report_facts = UserFacts(BOB.user_name, BOB.user_id, BOB.arn, None, from_credential_report=True)
+    sent_from = facts_read_from(report_facts, NOW, NOW - timedelta(hours=2))
+    live_an_hour_ago = HeldResult("NON_COMPLIANT", "", NOW - timedelta(hours=1), NOW - timedelta(hours=1))
+    held_before_the_report = HeldResult("NON_COMPLIANT", "", NOW - timedelta(hours=3), NOW - timedelta(hours=3))
+    assert older_than_held(sent_from, live_an_hour_ago)
+    assert not older_than_held(sent_from, held_before_the_report)
+    assert not older_than_held(sent_from, None)
+    assert older_than_held(NOW, HeldResult("COMPLIANT", "", NOW - timedelta(hours=1)))  # its moment unknown

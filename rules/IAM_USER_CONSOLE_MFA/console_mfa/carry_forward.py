@@ -39,6 +39,13 @@ call. A held result is *carried* only when all of these hold:
     otherwise a change inside the margin would send it to a live check on every later sweep.
 (c) **It is not due for re-confirmation** (``ReconfirmDays``, :func:`reconfirmation_due`): due users are
     checked live, so no result is carried longer than ``ReconfirmDays`` without a check.
+(d) **A result is never sent older than the one Config holds.** OrderingTimestamp is how Config orders a
+    resource's evaluations, and AWS does not say what it does with one older than the result it holds: it may
+    drop it, and keep the wrong result. Results read live are sent with the run's start, carried ones keep
+    their own; only facts settled from the credential report are sent with an earlier moment (b). So when
+    such a result would be sent (it is not what Config holds, or it is due) and Config holds one ordered
+    later (:func:`older_than_held`), the sweep checks that user live and sends the result with its own
+    start; one the deadline stops is not sent. A report's result Config already holds is not sent at all.
 
 Facts the bulk sweep settled from the credential report are recorded as lower bounds (``pw>=``,
 ``mfa>=``); they are carried only when the verdict is the same for every truth the bounds leave open
@@ -146,6 +153,20 @@ def facts_read_from(facts: UserFacts, sweep_start: datetime, report_generated: d
     return sweep_start
 
 
+def older_than_held(ordered: datetime, held: HeldResult | None) -> bool:
+    """Whether a result sent with OrderingTimestamp ``ordered`` would be older than the one Config holds ((d)).
+
+    A held result whose OrderingTimestamp is unknown counts as newer. Example: a report's result ordered at
+    09:45 is older than a result Config holds from a live check at 11:00.
+    """
+    return held is not None and (held.ordered is None or ordered < held.ordered)
+
+
+def config_holds(held: HeldResult, verdict: Verdict) -> bool:
+    """Whether Config holds ``verdict`` already: the same compliance type and annotation."""
+    return verdict.compliance_type.value == held.compliance_type and verdict.annotation == held.annotation
+
+
 def facts_stale_from(held: HeldResult, record: FactsRecord) -> datetime | None:
     """From when a change to the user makes its held result stale (the rule, (b) in the module docstring).
 
@@ -248,7 +269,7 @@ def plan_carry_forward(
             continue
         facts = record.user_facts(user.user_name, user.user_id, user.arn, policy.exemption_tag)
         verdict = decide(facts, policy, now)
-        if verdict.compliance_type.value != current.compliance_type or verdict.annotation != current.annotation:
+        if not config_holds(current, verdict):
             plan.live(user, "verdict would change")
             continue
         if record.from_credential_report and not _bounds_settled(record, current.recorded, facts, policy, now):

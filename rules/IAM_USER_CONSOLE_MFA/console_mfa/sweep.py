@@ -6,7 +6,8 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
   password, 8 users at a time.
 * ``bulk`` - what IAM offers in bulk (credential report, assigned virtual devices), kept fresh
   by CloudTrail's record of changes since the report, and live calls only for the users whose
-  verdict the bulk sources cannot settle.
+  verdict the bulk sources cannot settle, or whose result from the report would be sent older than
+  the one Config holds.
 * ``auto`` (default) - given the results Config holds: ``carry-forward`` (see
   :mod:`console_mfa.carry_forward`): every held result CloudTrail shows no change for is kept
   without an IAM call, and only the users who changed, are new, are due for re-confirmation or
@@ -45,8 +46,10 @@ from .carry_forward import (
     RECONFIRMATION,
     REPORT_MARGIN,
     ListedUser,
+    config_holds,
     coverage_start,
     facts_read_from,
+    older_than_held,
     plan_carry_forward,
     settled,
 )
@@ -74,7 +77,7 @@ from .iam_facts import (
 from .identifiers import partition_of
 from .policy import Policy
 from .verdict import decide, needs_tags
-from .what_to_send import HeldResult
+from .what_to_send import HeldResult, reconfirmation_due
 
 STRATEGIES = ("auto", "live", "bulk")
 BULK_ABOVE_USERS = 200
@@ -508,10 +511,12 @@ def _bulk(
     progress: Progress | None,
     held: Mapping[str, HeldResult] | None = None,
 ) -> SweepResult:
-    """Settle what the bulk sources settle; then, in three phases of live calls, the rest.
+    """Settle what the bulk sources settle; then, in four phases of live calls, the rest.
 
     The phases: users the report cannot speak for (checked in full), users whose device kinds
-    are needed (ListMFADevices), users whose login profile's CreateDate is needed (GetLoginProfile).
+    are needed (ListMFADevices), users whose login profile's CreateDate is needed (GetLoginProfile),
+    and users whose result from the report would be sent older than the one Config holds (checked in
+    full, (d) in :mod:`console_mfa.carry_forward`).
     """
     report, changed, virtual = _bulk_sources(clients, users, deadline)
     rows = {row.arn: row for row in report.rows}
@@ -587,12 +592,56 @@ def _bulk(
         )
         reached.append(facts[user.user_id])
 
+    held = held or {}
+    newer_held = _newer_held(users, facts, held, report.generated, now, policy)
+    for user, live in zip(newer_held, _live(clients, newer_held, deadline, progress), strict=True):
+        # One not reached is left out, not sent with the report's time.
+        del facts[user.user_id]
+        if not isinstance(live, _NotReached):
+            facts[user.user_id] = reached_item = live
+            reached.append(reached_item)
+    # A sweep out of time re-sends the results it checked, unchanged ones too: none older than Config's.
+    reached = [
+        item
+        for item in reached
+        if facts.get(item.user_id) is item
+        and not (
+            isinstance(item, UserFacts)
+            and older_than_held(facts_read_from(item, now, report.generated), held.get(item.user_id))
+        )
+    ]
+
     notes = [
         f"credential report from {report.generated:%Y-%m-%d %H:%M} UTC; "
         f"{len(changed)} users changed since per CloudTrail",
         f"live calls: {len(check_live)} users in full, {len(list_devices)} device lists, "
-        f"{len(read_profile)} login profiles",
+        f"{len(read_profile)} login profiles, {len(newer_held)} users in full whose result Config holds is newer",
     ]
     result = _result([facts.get(user.user_id, NOT_REACHED) for user in users], "bulk", notes, reached)
     result.report_generated = report.generated
     return result
+
+
+def _newer_held(
+    users: Sequence[ListedUser],
+    facts: Mapping[str, UserFacts | MissingUser],
+    held: Mapping[str, HeldResult],
+    report_generated: datetime,
+    now: datetime,
+    policy: Policy,
+) -> list[ListedUser]:
+    """Users whose result from the report would be sent older than the one Config holds ((d) in carry_forward)."""
+    newer = []
+    for user in users:
+        settled_facts, current = facts.get(user.user_id), held.get(user.user_id)
+        if not isinstance(settled_facts, UserFacts) or current is None:
+            continue
+        if not older_than_held(facts_read_from(settled_facts, now, report_generated), current):
+            continue
+        # Config holds it and it is not due: a complete sweep does not send it.
+        if config_holds(current, decide(settled_facts, policy, now)) and not reconfirmation_due(
+            user.user_id, current.recorded, now, policy.reconfirm_days
+        ):
+            continue
+        newer.append(user)
+    return newer

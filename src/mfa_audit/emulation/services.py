@@ -176,6 +176,10 @@ class EmulatedConfig(JsonServiceEmulator):
         self.result_accounts: dict[str, str] = {}
         # Return True for an evaluation Config should reject (FailedEvaluations).
         self.rejects: Callable[[dict[str, Any]], bool] = lambda evaluation: False
+        # Evaluations sent with an OrderingTimestamp older than the held result's. AWS does not say what Config
+        # does with one; ``drops_older`` plays Config dropping it and keeping the result it holds.
+        self.sent_older_than_held: list[dict[str, Any]] = []
+        self.drops_older = False
         # StartConfigRulesEvaluation: when each account last started one, and accounts whose evaluation runs.
         self.evaluations_started: list[tuple[str, datetime]] = []
         self.evaluation_running: set[str] = set()
@@ -204,13 +208,25 @@ class EmulatedConfig(JsonServiceEmulator):
         evaluations = params.get("Evaluations", [])
         self.put_calls.append(evaluations)
         failed = [evaluation for evaluation in evaluations if self.rejects(evaluation)]
+        older = [
+            evaluation
+            for evaluation in evaluations
+            if evaluation["ComplianceResourceId"] in self.results
+            and self._ordering_time(evaluation) < self._ordering_time(self.results[evaluation["ComplianceResourceId"]])
+        ]
+        self.sent_older_than_held += older
         if not params.get("TestMode"):
             for evaluation in evaluations:
-                if evaluation not in failed:
+                if evaluation not in failed and not (self.drops_older and evaluation in older):
                     self.results[evaluation["ComplianceResourceId"]] = evaluation
                     self.recorded_at[evaluation["ComplianceResourceId"]] = self.clock()
                     self.result_accounts[evaluation["ComplianceResourceId"]] = self.caller_account
         return {"FailedEvaluations": failed}
+
+    def _ordering_time(self, evaluation: dict[str, Any]) -> datetime:
+        """An evaluation's OrderingTimestamp; for one put in by hand without it, when it was recorded."""
+        ordered = _epoch(evaluation.get("OrderingTimestamp"))
+        return ordered or self.recorded_at.get(evaluation["ComplianceResourceId"]) or self.clock()
 
     def _get_compliance_details(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = set(params.get("ComplianceTypes") or ["COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"])
