@@ -1,7 +1,8 @@
 """Every AWS operation the rule calls, under every fault: it heals, falls back, or fails loudly.
 
 The operations come from a recorded run of each code path, not from a list kept by hand.
-The matrix of outcomes is printed at the end of the test session (and kept in the README).
+The matrix of outcomes is printed at the end of the test session (and kept in the README): each column's test
+hands its cells to tests/conftest.py as a report property, which also reaches pytest-xdist's controller.
 """
 
 from datetime import timedelta
@@ -43,7 +44,6 @@ COLUMNS = {
     "read timeout, never clears": ("read_timeout", 1000),
     "NoSuchEntity (user deleted)": ("no_such_entity", 1000),
 }
-MATRIX: dict[str, dict[str, str]] = {}
 
 
 def _iam_for(account):
@@ -96,6 +96,8 @@ def _run(scenario, monkeypatch, fault=None):
     return outcome, verdicts, set(counter.calls)
 
 
+# The name of the report property that carries a column's cells (operation -> outcome) to the summary.
+MATRIX_PROPERTY = "fault_matrix_column"
 SCENARIOS = ("change", "periodic-live", "periodic-bulk", "cross-account")
 
 
@@ -132,7 +134,7 @@ def _expected(action, column):
 
 
 @pytest.mark.parametrize("column", list(COLUMNS))
-def test_fault_matrix(recorded, column):
+def test_fault_matrix(recorded, column, record_property):
     baseline, monkeypatch = recorded
     actions = {}
     for scenario, (outcome, _, called) in baseline.items():
@@ -142,10 +144,11 @@ def test_fault_matrix(recorded, column):
     assert len(actions) >= 10, actions
     fault, times = COLUMNS[column]
     problems = []
+    cells = {}
     for action, scenario in sorted(actions.items()):
         expected = _expected(action, column)
         if expected is None:
-            MATRIX.setdefault(action, {})[column] = "-"
+            cells[action] = "-"
             continue
         victim_only = (
             (lambda request: VICTIM in _text(request.body)) if fault == "no_such_entity" else (lambda request: True)
@@ -159,15 +162,17 @@ def test_fault_matrix(recorded, column):
             got = expected if outcome == "ok" and verdicts == wanted else f"{outcome} / {verdicts}"
         else:
             got = expected if outcome == "ok" and verdicts == right else f"{outcome} / {verdicts}"
-        MATRIX.setdefault(action, {})[column] = got if got == expected else "UNEXPECTED"
+        cells[action] = got if got == expected else "UNEXPECTED"
         if got != expected:
             problems.append(f"{action} under {column}: expected {expected!r}, got {got!r}")
+    record_property(MATRIX_PROPERTY, (column, cells))
     assert not problems, "\n".join(problems)
 
 
-def render_matrix():
+def matrix_table(cells):
+    """``cells`` (operation -> column -> outcome) as a Markdown table, the columns in COLUMNS' order."""
     columns = list(COLUMNS)
     lines = ["| operation | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for action in sorted(MATRIX):
-        lines.append(f"| {action} | " + " | ".join(MATRIX[action].get(c, "?") for c in columns) + " |")
+    for action in sorted(cells):
+        lines.append(f"| {action} | " + " | ".join(cells[action].get(c, "?") for c in columns) + " |")
     return "\n".join(lines)
