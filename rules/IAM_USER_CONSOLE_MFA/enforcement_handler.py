@@ -39,16 +39,14 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from console_mfa import RULE_NAME
 from console_mfa.aws import AwsClients, call, collect, collect_if_exists
-from console_mfa.boundaries import OrganizationMembership, account_read_by
+from console_mfa.boundaries import account_read_by, membership_of, organization_id_from
 from console_mfa.enforcement import (
     DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
     DEFAULT_NOTICE_DAYS,
@@ -58,7 +56,6 @@ from console_mfa.enforcement import (
     assess,
     enforced_message,
     limit_reached_message,
-    log_line,
     notice_due,
     notice_messages,
 )
@@ -66,14 +63,13 @@ from console_mfa.enforcement_ledger import EnforcementLedger
 from console_mfa.exceptions import AwsCallError, InvalidEventError, InvalidParameterError, UnconfirmedAutomationError
 from console_mfa.facts import UserFacts
 from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
+from console_mfa.identifiers import ACCOUNT_ID, function_arn, partition_of
+from console_mfa.lambda_entry import Result, Run, lambda_entry, log_line
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, sweep_account
 from console_mfa.verdict import ComplianceType, decide
 
 logger = logging.getLogger("console_mfa.enforcement")
-logger.setLevel(logging.INFO)
-for _sdk_logger in ("botocore", "boto3", "urllib3"):
-    logging.getLogger(_sdk_logger).setLevel(logging.INFO)
 
 METRIC_NAMESPACE = "IAM_USER_CONSOLE_MFA"
 # The stack's EnforcementLimitAlarm watches this one.
@@ -83,13 +79,9 @@ _USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
 _GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _DOCUMENT_NAME = re.compile(r"[\w.-]{3,128}", re.ASCII)
-_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
-_ACCOUNT_ID = re.compile(r"\d{12}")
 _EXECUTION_ID = re.compile(r"[0-9a-fA-F-]{36}")
 # An automation whose step invokes this function is running; any other state is not a live remediation.
 _RUNNING = {"Pending", "InProgress"}
-# Kept across invocations of a warm function, so members cost one Organizations call an hour.
-_memberships: dict[str, OrganizationMembership] = {}
 # The daily notice checks every user live (the three reads the remediation needs anyway, so the
 # function's role needs no credential report or CloudTrail access); this much is kept for sending.
 NOTICE_RESERVE_SECONDS = 30.0
@@ -134,13 +126,9 @@ class Settings:
         topic = required("OPERATORS_TOPIC_ARN")
         if not topic.startswith("arn:") or ":sns:" not in topic:
             raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
-        organization_id = env.get("ORGANIZATION_ID", "").strip() or None
+        organization_id = organization_id_from(env)
         enforcer_role = document_name = None
         if organization_id is not None:
-            if not _ORGANIZATION_ID.fullmatch(organization_id):
-                raise InvalidParameterError(
-                    "ORGANIZATION_ID (environment)", f"{organization_id[:40]!r} is not an organization id"
-                )
             enforcer_role = required("MEMBER_ENFORCER_ROLE")
             if not _ROLE_NAME.fullmatch(enforcer_role):
                 raise InvalidParameterError(
@@ -226,7 +214,7 @@ def user_id_of(event: Mapping[str, Any]) -> str:
 
 def member_account_of(event: Mapping[str, Any]) -> str:
     account = event.get("AccountId")
-    if not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account):
+    if not isinstance(account, str) or not ACCOUNT_ID.fullmatch(account):
         raise InvalidEventError(f"AccountId {str(account)[:40]!r} is not an AWS account id (12 digits)")
     return account
 
@@ -284,32 +272,34 @@ def enforce(
     settings: Settings,
     account_id: str,
     now: datetime,
-    log: dict[str, Any],
     home: AwsClients | None = None,
-) -> dict[str, Any]:
+) -> Result:
     """Check the user again and enforce if due. ``clients`` read and act in the user's account; ``home``
     (the function's own account, where the ledger, the metrics and the topic are) defaults to them."""
     home = home or clients
     user_id = user_id_of(event)
-    log.update(userId=user_id, executionId=event.get("ExecutionId"))
     policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
-    log["enforcement"] = policy.enforcement
+    checked: dict[str, Any] = {"enforcement": policy.enforcement}
     user = find_user(clients.iam, user_id) if policy.enforcement is not Enforcement.OFF else None
     assessment = assess(user, policy, now)
     if isinstance(user, UserFacts):
-        log.update(userName=user.user_name, graceEnded=assessment.grace_ended)
+        checked.update(userName=user.user_name, graceEnded=assessment.grace_ended)
     if assessment.verdict is not None:
-        log["verdict"] = assessment.verdict.compliance_type
+        checked["verdict"] = assessment.verdict.compliance_type
     if not assessment.act:
-        return _refused(log, assessment.outcome, assessment.why)
+        assert assessment.outcome is not None  # assess() names why it does not act
+        return _refused(user_id, checked, assessment.outcome, assessment.why)
     assert isinstance(user, UserFacts)  # assess() acts only on a user it could decide
 
     membership = is_in_group(clients.iam, user.user_name, settings.group_name)
     if membership is None:
-        return _refused(log, Outcome.USER_GONE, "The user was deleted while it was being checked.")
+        return _refused(user_id, checked, Outcome.USER_GONE, "The user was deleted while it was being checked.")
     if membership:
         return _refused(
-            log, Outcome.ALREADY_IN_GROUP, f"The user is already in {settings.group_name}; nothing changed."
+            user_id,
+            checked,
+            Outcome.ALREADY_IN_GROUP,
+            f"The user is already in {settings.group_name}; nothing changed.",
         )
 
     ledger = EnforcementLedger(
@@ -320,9 +310,9 @@ def enforce(
         _publish(
             home, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now)
         )
-        log["limit"] = settings.max_per_day
         return _refused(
-            log,
+            user_id,
+            {**checked, "limit": settings.max_per_day},
             Outcome.DAILY_LIMIT_REACHED,
             f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); "
             "nobody more until tomorrow (UTC).",
@@ -330,23 +320,19 @@ def enforce(
         )
 
     call(clients.iam, "AddUserToGroup", GroupName=settings.group_name, UserName=user.user_name)
-    log.update(outcome=Outcome.ENFORCED, why=assessment.why, group=settings.group_name)
+    done = {**checked, "why": assessment.why, "group": settings.group_name}
     # Logged before the message goes out: if publishing fails, the log still says what was done.
-    logger.warning(log_line({**log, "step": "added_to_group"}))
+    step = {"step": "added_to_group", "account": account_id, "userId": user_id, "outcome": Outcome.ENFORCED}
+    logger.warning(log_line({**step, **done}))
     _put_metric(home, ENFORCED_METRIC)
     _publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
-    return {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
+    answer = {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
+    return Result(Outcome.ENFORCED.value, answer, done)
 
 
-def _refused(log: dict[str, Any], outcome: Outcome | None, why: str, level: int = logging.INFO) -> dict[str, Any]:
-    log.update(outcome=outcome, why=why)
-    log["_level"] = level
-    return {
-        "outcome": outcome.value if outcome else None,
-        "userId": log.get("userId"),
-        "userName": log.get("userName"),
-        "why": why,
-    }
+def _refused(user_id: str, checked: Mapping[str, Any], outcome: Outcome, why: str, level: int = logging.INFO) -> Result:
+    answer = {"outcome": outcome.value, "userId": user_id, "userName": checked.get("userName"), "why": why}
+    return Result(outcome.value, answer, {**checked, "why": why}, level)
 
 
 def notify(
@@ -354,14 +340,15 @@ def notify(
     settings: Settings,
     account_id: str,
     now: datetime,
-    log: dict[str, Any],
     deadline: Deadline,
-) -> dict[str, Any]:
+) -> Result:
     policy = rule_policy(clients.config, settings.rule_name)
-    log["enforcement"] = policy.enforcement
     if policy.enforcement is Enforcement.OFF:
-        log.update(outcome=Outcome.ENFORCEMENT_OFF, why="The rule parameter Enforcement is off.")
-        return {"outcome": Outcome.ENFORCEMENT_OFF.value, "noticed": 0, "unenforced": 0}
+        off = Outcome.ENFORCEMENT_OFF.value
+        why = "The rule parameter Enforcement is off."
+        return Result(
+            off, {"outcome": off, "noticed": 0, "unenforced": 0}, {"enforcement": policy.enforcement, "why": why}
+        )
     sweep = sweep_account(clients, deadline, now, policy, "live")
     ledger = EnforcementLedger(clients.client("dynamodb"), settings.ledger_table)
     due: list[tuple[UserFacts, datetime]] = []
@@ -379,78 +366,70 @@ def notify(
         _publish(clients, settings.topic_arn, message)
     for user, ends in due:
         ledger.record_notice(user.user_id, ends, now)
-    log.update(
-        outcome="noticed",
-        noticed=[user.user_name for user, _ in due],
-        unenforced=[user.user_name for user in unenforced],
+    return Result(
+        "noticed",
+        {"outcome": "noticed", "noticed": len(due), "unenforced": len(unenforced)},
+        {
+            "enforcement": policy.enforcement,
+            "noticed": [user.user_name for user, _ in due],
+            "unenforced": [user.user_name for user in unenforced],
+        },
     )
-    return {"outcome": "noticed", "noticed": len(due), "unenforced": len(unenforced)}
 
 
 def assume_enforcer_role(
-    event: Mapping[str, Any], home: AwsClients, settings: Settings, context: Any, log: dict[str, Any]
+    event: Mapping[str, Any], home: AwsClients, settings: Settings, context: Any
 ) -> tuple[AwsClients, str]:
     """Clients with the enforcer role of the member account the event names, refused for an outsider
     before any role is assumed. The caller confirms the automation with them before anything else."""
     assert settings.organization_id and settings.enforcer_role
     user_id_of(event)  # bad input is refused before any call
     account_id = member_account_of(event)
-    log["account"] = account_id
-    membership = _memberships.setdefault(settings.organization_id, OrganizationMembership(settings.organization_id))
-    membership.require_member(home.client("organizations"), account_id)
-    function_arn = getattr(context, "invoked_function_arn", None)
-    partition = function_arn.split(":")[1] if isinstance(function_arn, str) and function_arn.count(":") >= 6 else "aws"
+    membership_of(settings.organization_id).require_member(home.client("organizations"), account_id)
+    partition = partition_of(function_arn(context))
     member = AwsClients.assuming_role(
         f"arn:{partition}:iam::{account_id}:role/{settings.enforcer_role}", home.region or os.environ.get("AWS_REGION")
     )
     return member, account_id
 
 
+@lambda_entry("enforcement", logger)
 def handler(
     event: dict[str, Any],
-    context: Any = None,
+    context: Any,
+    run: Run,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-) -> dict[str, Any]:
-    """Run the event's action; return what was done. Raises on any AWS error or bad input."""
-    started = time.monotonic()
-    log: dict[str, Any] = {"rule": RULE_NAME, "function": "enforcement"}
-    clients: AwsClients | None = None
-    member: AwsClients | None = None
-    try:
-        action = event.get("action") if isinstance(event, dict) else None
-        log["action"] = action
-        if action not in ("enforce", "notify"):
-            raise InvalidEventError(f"event.action {str(action)[:40]!r} is not 'enforce' or 'notify'")
-        settings = Settings.from_environment()
-        clients = AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION"))
-        now = clock()
-        if settings.organization_id and action == "notify":
-            raise InvalidEventError(
-                "the daily notice runs in the account stack (rule.yaml) only; the organization's function only enforces"
-            )
-        if settings.organization_id and settings.document_name:
-            member, account_id = assume_enforcer_role(event, clients, settings, context, log)
-            confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
-            result = enforce(event, member, settings, account_id, now, log, home=clients)
-        elif action == "enforce":
-            account_id = account_read_by(clients, context)
-            log["account"] = account_id
-            result = enforce(event, clients, settings, account_id, now, log)
-        else:
-            account_id = account_read_by(clients, context)
-            log["account"] = account_id
-            remaining = context.get_remaining_time_in_millis() / 1000 if context else None
-            deadline = Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
-            result = notify(clients, settings, account_id, now, log, deadline)
-    except Exception as error:
-        log.update(outcome="error", errorType=type(error).__name__, error=str(error))
-        raise
-    finally:
-        log["apiCalls"] = dict(sorted((clients.calls if clients else {}).items()))
-        if member is not None:
-            log["memberApiCalls"] = dict(sorted(member.calls.items()))
-        log["durationMs"] = round((time.monotonic() - started) * 1000)
-        level = log.pop("_level", logging.ERROR if log.get("outcome") == "error" else logging.INFO)
-        logger.log(level, log_line(log))
-    return result
+) -> Result:
+    """Run the event's action; return what was done. Raises on any AWS error or bad input.
+
+    One JSON log line per invocation (console_mfa.lambda_entry): the action, the account, the user,
+    what was decided and done, the AWS calls in the function's account (``apiCalls``) and, for an
+    organization's member, in that account (``memberApiCalls``).
+    """
+    action = event.get("action") if isinstance(event, dict) else None
+    run.keep(action=action)
+    if action not in ("enforce", "notify"):
+        raise InvalidEventError(f"event.action {str(action)[:40]!r} is not 'enforce' or 'notify'")
+    if action == "enforce":
+        run.keep(userId=user_id_of(event), executionId=event.get("ExecutionId"))
+    settings = Settings.from_environment()
+    clients = run.count(AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION")))
+    now = clock()
+    if settings.organization_id and action == "notify":
+        raise InvalidEventError(
+            "the daily notice runs in the account stack (rule.yaml) only; the organization's function only enforces"
+        )
+    if settings.organization_id and settings.document_name:
+        run.keep(account=member_account_of(event))
+        member, account_id = assume_enforcer_role(event, clients, settings, context)
+        run.count(member, "memberApiCalls")
+        confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
+        return enforce(event, member, settings, account_id, now, home=clients)
+    account_id = account_read_by(clients, context)
+    run.keep(account=account_id)
+    if action == "enforce":
+        return enforce(event, clients, settings, account_id, now)
+    remaining = context.get_remaining_time_in_millis() / 1000 if context else None
+    deadline = Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
+    return notify(clients, settings, account_id, now, deadline)

@@ -14,8 +14,9 @@ import uuid
 
 import boto3
 import pytest
+from console_mfa.boundaries import _memberships
 from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, UnconfirmedAutomationError
-from enforcement_handler import _memberships, handler
+from enforcement_handler import handler
 
 from mfa_audit.emulation.account import SeedUser, create_user
 from mfa_audit.emulation.events import LambdaContext

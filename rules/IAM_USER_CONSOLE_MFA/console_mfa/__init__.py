@@ -7,7 +7,9 @@ The package is split the way the rule works:
 * :mod:`console_mfa.verdict` - the pure decision ``decide(user, policy, now)``;
 * :mod:`console_mfa.iam_facts` - the only code that reads IAM;
 * :mod:`console_mfa.config_events` / :mod:`console_mfa.config_report` - Config's side;
-The Lambda entry point, ``IAM_USER_CONSOLE_MFA.lambda_handler``, ties them together.
+The Lambda entry points sit beside the package, at the rule folder's top, and tie them together:
+``IAM_USER_CONSOLE_MFA.lambda_handler`` (the rule), ``enforcement_handler.handler`` and
+``reevaluation_handler.handler``; each is wrapped in :func:`console_mfa.lambda_entry.lambda_entry`.
 """
 
 # The rule's identity, in one place: the Lambda, the CLI and every output format read it from here

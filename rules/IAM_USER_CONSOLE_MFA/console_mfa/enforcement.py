@@ -15,10 +15,8 @@ Example::
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from .facts import UserFacts
 from .iam_facts import MissingUser
@@ -175,16 +173,3 @@ def notice_messages(
         }
         for number, part in enumerate(parts, start=1)
     ]
-
-
-def log_line(fields: dict[str, Any]) -> str:
-    """One JSON log line, with datetimes as ISO 8601 and enums as their values."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, enum.Enum):
-            return value.value
-        raise TypeError(f"cannot log {type(value).__name__}")
-
-    return json.dumps(fields, default=plain, sort_keys=True)
