@@ -68,8 +68,6 @@ test: $(STAMP) $(CHECKOV) $(RDK) browser ## Run every test, make check and make 
 # cores busy until the end. The benchmark-sized variants (marker bench) are left to make bench.
 pytest: $(STAMP) ## Run the tests only, on every core (pytest -n auto)
 	$(BIN)/python -m pytest -n auto --dist worksteal
-	$(MAKE) --no-print-directory check
-	$(MAKE) --no-print-directory docs
 
 # The docs site (mkdocs.yml, docs/): --strict turns every warning, a broken link or anchor included, into a failure
 # (never with --quiet: mkdocs then drops the warnings before strict mode counts them).
