@@ -4,9 +4,12 @@ The automation document decides nothing: it passes the UserId Config names to th
 which checks again, live, before it acts (Config's automatic remediation can fire on a user who
 has since complied). Two entry points in one handler, chosen by the event's ``action``:
 
-* ``{"action": "enforce", "UserId": "AIDA..."}`` (the document): resolve the UserId to the user
-  with IAM's ListUsers, read its login profile and devices, read the rule's parameters from Config
-  (``DescribeConfigRules``, so a parameter changed since the evaluation counts), run ``decide()``,
+* ``{"action": "enforce", "UserId": "AIDA...", "ExecutionId": ...}`` (the document): confirm with
+  ``ssm:GetAutomationExecution`` that the execution is an automation of the stack's own
+  ``ENFORCEMENT_DOCUMENT`` running now for that UserId (so no other caller can have a user enforced),
+  resolve the UserId to the user with IAM's ListUsers, read its login profile and devices, read the
+  rule's parameters from Config (``DescribeConfigRules``, so a parameter changed since the evaluation
+  counts), run ``decide()``,
   and add the user to the ForceMfa group only if it is NON_COMPLIANT now, it is not in the group
   yet, and today's enforcements have not reached ``MAX_ENFORCEMENTS_PER_DAY``.
 * ``{"action": "notify"}`` (a daily schedule): tell the operators' topic, once per user, whose
@@ -24,12 +27,13 @@ that account's own daily limit, and tells the operators' topic. The daily notice
 stack's only.
 
 Every action and every refusal is one JSON log line; every enforcement and every hold-back is a
-message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`), so the
-automation step fails and Config shows the remediation as failed, rather than pretend.
+message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`); the
+document's script step fails the automation on the function error, and Config shows the remediation
+as failed, rather than pretend.
 
 Example::
 
-    handler({"action": "enforce", "UserId": "AIDAEXAMPLE000000001"}, context)
+    handler({"action": "enforce", "UserId": "AIDAEXAMPLE000000001", "ExecutionId": "0c9f..."}, context)
     # {"outcome": "enforced", "userName": "bob", ...}
 """
 
@@ -97,10 +101,11 @@ class Settings:
     topic_arn: str
     max_per_day: int
     notice_days: int
+    # The stack's own enforcement document (a name in the account the automation runs in).
+    document_name: str
     # Set for the organization's function only: it acts in member accounts through these.
     organization_id: str | None = None
     enforcer_role: str | None = None
-    document_name: str | None = None
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
@@ -127,17 +132,18 @@ class Settings:
         if not topic.startswith("arn:") or ":sns:" not in topic:
             raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
         organization_id = organization_id_from(env)
-        enforcer_role = document_name = None
+        enforcer_role = None
+        # Every remediation is confirmed as an automation of this document, in one account as in the organization.
+        document_name = required("ENFORCEMENT_DOCUMENT")
+        if not _DOCUMENT_NAME.fullmatch(document_name):
+            raise InvalidParameterError(
+                "ENFORCEMENT_DOCUMENT (environment)", f"{document_name[:80]!r} is not an SSM document name"
+            )
         if organization_id is not None:
             enforcer_role = required("MEMBER_ENFORCER_ROLE")
             if not _ROLE_NAME.fullmatch(enforcer_role):
                 raise InvalidParameterError(
                     "MEMBER_ENFORCER_ROLE (environment)", f"{enforcer_role[:80]!r} is not an IAM role name"
-                )
-            document_name = required("ENFORCEMENT_DOCUMENT")
-            if not _DOCUMENT_NAME.fullmatch(document_name):
-                raise InvalidParameterError(
-                    "ENFORCEMENT_DOCUMENT (environment)", f"{document_name[:80]!r} is not an SSM document name"
                 )
         return cls(
             rule_name=required("CONFIG_RULE_NAME"),
@@ -219,12 +225,16 @@ def member_account_of(event: Mapping[str, Any]) -> str:
     return account
 
 
-def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, document_name: str) -> str:
+def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, document_name: str, account_id: str) -> str:
     """Raise unless the event's ExecutionId is an automation of ``document_name`` running now for ``user_id``.
 
-    Lambda's resource policy can only narrow the callers to the organization, so this binds the
-    request to the member account's own remediation: only someone who may run the enforcement
-    document there (Config, or an operator's Remediate) can have a user of that account enforced.
+    ``ssm`` reads the account the user is in (``account_id``), where the document is the stack's own: its
+    name, or its ARN in that account and Region, never a document of the same name shared from elsewhere.
+    This binds every request to that account's own remediation: only someone who may run the enforcement
+    document there (Config, or an operator's Remediate) can have a user of that account enforced, whoever
+    else may invoke the function.
+
+        confirm_automation(ssm, {"ExecutionId": "0c9f..."}, "AIDAEXAMPLE000000001", "Enforce", "123456789012")
     """
     execution_id = event.get("ExecutionId")
     if not isinstance(execution_id, str) or not _EXECUTION_ID.fullmatch(execution_id):
@@ -238,9 +248,11 @@ def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, documen
             f"no automation execution {execution_id} in this account; nothing was changed"
         ) from error
     document = str(execution.get("DocumentName", ""))
+    # A bare name is always the account's own document (a shared one is run by its ARN).
+    own_arn = f"arn:{ssm.meta.partition}:ssm:{ssm.meta.region_name}:{account_id}:document/{document_name}"
     problems = []
-    if document != document_name and not document.endswith(f":document/{document_name}"):
-        problems.append(f"it runs {document[:80]!r}, not {document_name!r}")
+    if document not in (document_name, own_arn):
+        problems.append(f"it runs {document[:120]!r}, not this account's {document_name!r}")
     if execution.get("AutomationExecutionStatus") not in _RUNNING:
         problems.append(f"its status is {execution.get('AutomationExecutionStatus')!r}")
     if execution.get("Parameters", {}).get("UserId") != [user_id]:
@@ -420,15 +432,16 @@ def handler(
         raise InvalidEventError(
             "the daily notice runs in the account stack (rule.yaml) only; the organization's function only enforces"
         )
-    if settings.organization_id and settings.document_name:
+    if settings.organization_id:
         run.keep(account=member_account_of(event))
         member, account_id = assume_enforcer_role(event, clients, settings, context)
         run.count(member, "memberApiCalls")
-        confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
+        confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name, account_id)
         return enforce(event, member, settings, account_id, now, home=clients)
     account_id = account_read_by(clients, context)
     run.keep(account=account_id)
     if action == "enforce":
+        confirm_automation(clients.client("ssm"), event, user_id_of(event), settings.document_name, account_id)
         return enforce(event, clients, settings, account_id, now)
     remaining = context.get_remaining_time_in_millis() / 1000 if context else None
     deadline = Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)

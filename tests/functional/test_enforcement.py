@@ -13,10 +13,18 @@ import pytest
 from enforcement_handler import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESPACE, handler
 
 from mfa_audit.emulation.account import device_serial
+from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
+from tests.cfn_template import Template
 
 GROUP = "console-mfa-ForceMfa"
 TABLE = "enforcement-ledger"
 ACCOUNT = "123456789012"
+ACCOUNT_STACK = Template.load("rule.yaml").resolve(
+    {"CodeBucket": "artifacts", "Enforcement": "automatic", "AlarmEmail": "secops@example.com"}
+)
+DOCUMENT = ACCOUNT_STACK.resources["EnforcementDocument"]["Properties"]["Content"]
+# CloudFormation names the document <stack>-EnforcementDocument-<suffix>; the function's environment holds it.
+DOCUMENT_NAME = "console-mfa-EnforcementDocument-Q2ExAmPlE"
 
 
 @pytest.fixture
@@ -43,6 +51,7 @@ def enforcement(config, iam, monkeypatch):
         "OPERATORS_TOPIC_ARN": topic,
         "MAX_ENFORCEMENTS_PER_DAY": "5",
         "NOTICE_DAYS": "7",
+        "ENFORCEMENT_DOCUMENT": DOCUMENT_NAME,
     }.items():
         monkeypatch.setenv(name, value)
     config.rule_parameters = {"Enforcement": "automatic", "GracePeriodDays": "14"}
@@ -51,11 +60,19 @@ def enforcement(config, iam, monkeypatch):
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in received]
 
-    return messages
+    with EmulatedAutomation() as automation, EmulatedLambda(handler):
+        monkeypatch.setitem(SSM, "automation", automation)
+        messages.automation = automation
+        yield messages
+
+
+# The emulated SSM Automation of the running test's account (set by the ``enforcement`` fixture).
+SSM = {}
 
 
 def enforce(user):
-    return handler({"action": "enforce", "UserId": user["UserId"]})
+    """Config's remediation for this user: the stack's own document, run as SSM runs it."""
+    return run_enforcement_document(DOCUMENT, DOCUMENT_NAME, {"UserId": user["UserId"]}, ACCOUNT, SSM["automation"])
 
 
 def group_members(iam):
@@ -216,8 +233,10 @@ def test_missing_topic_setting_fails_naming_the_variable(enforcement, add_user, 
     from console_mfa.exceptions import InvalidParameterError
 
     monkeypatch.delenv("OPERATORS_TOPIC_ARN")
+    user = add_user("bob", password=True, password_age_days=30)
+    execution_id = enforcement.automation.start(ACCOUNT, DOCUMENT_NAME, user["UserId"])
     with pytest.raises(InvalidParameterError, match="OPERATORS_TOPIC_ARN"):
-        enforce(add_user("bob", password=True, password_age_days=30))
+        handler({"action": "enforce", "UserId": user["UserId"], "ExecutionId": execution_id})
 
 
 # --- notice before enforcement ---
@@ -352,5 +371,7 @@ def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, ad
         for statement in policy["PolicyDocument"]["Statement"]:
             action = statement["Action"]
             granted |= {action} if isinstance(action, str) else set(action)
-    # Lambda writes the logs; KMS is used by SNS on the function's behalf for the encrypted topic.
-    assert called == granted - {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "kms:GenerateDataKey*"}
+    # Lambda writes the logs; KMS is used on the function's behalf by SNS (the encrypted topic) and DynamoDB (the ledger).
+    used_on_its_behalf = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    used_on_its_behalf |= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"}
+    assert called == granted - used_on_its_behalf

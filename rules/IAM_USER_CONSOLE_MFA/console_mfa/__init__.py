@@ -16,7 +16,9 @@ The Lambda entry points sit beside the package, at the rule folder's top, and ti
 # (the CloudFormation templates keep their literal; a test holds them to RULE_NAME).
 RULE_NAME = "IAM_USER_CONSOLE_MFA"
 RESOURCE_TYPE = "AWS::IAM::User"
-TITLE = "IAM users with a console password have MFA (CIS AWS Foundations 1.10, Security Hub IAM.5)"
+# CIS numbers the control 1.10 in v1.5 through v4.0 and 1.9 in v5.0: every title names both.
+CIS_REFERENCE = "CIS 1.10, 1.9 in v5.0"
+TITLE = f"IAM users with a console password have MFA ({CIS_REFERENCE}; Security Hub IAM.5)"
 # Security Hub's own severity for IAM.5; a finding that passes is informational.
 SEVERITY = "MEDIUM"
 FINDING_TYPE = "Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark"

@@ -9,9 +9,10 @@ project's own code, in-process:
 * every sweep is the rule's ``lambda_handler`` on a ScheduledNotification; the emulated Config
   captures what it sends (PutEvaluations) and answers DescribeConfigRules with the rule's parameters;
 * the daily notice is ``enforcement_handler.handler`` on the schedule's event ``{"action": "notify"}``;
-* Config's automatic remediation is the same handler on the payload the SSM document sends
-  (``{"action": "enforce", "UserId": ...}``): moto runs neither Config remediations nor SSM
-  Automation, so only that trigger is emulated, not what the function does;
+* Config's automatic remediation is the stack's SSM document, run as SSM runs it
+  (:mod:`mfa_audit.emulation.automation`): a new automation execution, the document's own script, and
+  its Lambda Invoke answered by the same handler in-process, which confirms that execution; moto runs
+  neither Config remediations nor SSM Automation, so only that trigger is emulated;
 * what the ForceMfa policy allows is read from the policies IAM holds for the user's groups, and
   decided by :mod:`mfa_audit.emulation.iam_policy`.
 
@@ -30,7 +31,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +49,7 @@ from mfa_audit.emulation.account import (
     set_password_age,
 )
 from mfa_audit.emulation.account import environment as account_environment
+from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
 from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, decision
 from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
@@ -77,6 +78,26 @@ WITHOUT_MFA = (
     ("iam:CreateAccessKey", "arn:aws:iam::{account}:user/{user}", EXPLICIT_DENY),
     ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone", ALLOW),
     ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}", ALLOW),
+)
+# Every request docs/enforcement-user-guide.md's clicks make for the MFA part of the page, which the ForceMfa
+# policy must allow without MFA to a user with no other permission: (action, resource as above).
+USER_GUIDE_PATH = (
+    # 1. Account menu > Security credentials, or IAM > Users > the user > Security credentials.
+    ("iam:ListUsers", "*"),
+    ("iam:GetUser", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetAccountPasswordPolicy", "*"),
+    ("iam:ListMFADevices", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:ListVirtualMFADevices", "*"),
+    # 2a. A security key or passkey: registered on the user (its u2f/... serial is no IAM resource).
+    ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # 2b. An authenticator app named after the user, a retry under another such name, and a leftover cleared.
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone"),
+    ("iam:DeleteVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:ResyncMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # A password that must be reset at sign-in is changed before any session, so before MFA.
+    ("iam:ChangePassword", "arn:aws:iam::{account}:user/{user}"),
 )
 
 
@@ -183,6 +204,9 @@ class StackPieces:
     ledger_table: str
     topic_arn: str
     inbox_url: str
+    # The SSM document Config's remediation runs, and the name CloudFormation would give it.
+    document: Mapping[str, Any]
+    document_name: str = f"{STACK_NAME}-EnforcementDocument-EMULATED"
 
 
 def _template_resources() -> dict[str, Any]:
@@ -223,7 +247,9 @@ def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID) -> StackPieces:
     iam.create_group(GroupName=group)
     iam.attach_group_policy(GroupName=group, PolicyArn=policy_arn)
 
-    ledger = properties("EnforcementLedger")
+    # The table's shape; its encryption (the stack's KMS key) is not emulated.
+    ledger_shape = ("AttributeDefinitions", "KeySchema", "BillingMode", "TimeToLiveSpecification")
+    ledger = {key: resources["EnforcementLedger"]["Properties"][key] for key in ledger_shape}
     table = f"{STACK_NAME}-EnforcementLedger"
     dynamodb.create_table(
         TableName=table,
@@ -239,7 +265,10 @@ def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID) -> StackPieces:
     inbox = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
-    return StackPieces(group, table, topic_arn, inbox)
+    document = _resolved(
+        resources["EnforcementDocument"]["Properties"]["Content"], pseudo, "EnforcementDocument.Properties.Content"
+    )
+    return StackPieces(group, table, topic_arn, inbox, document)
 
 
 # --- the emulated world: clock, environment, logs ---
@@ -311,10 +340,12 @@ def _quoted(text: str, limit: int = 400) -> str:
 class _Path:
     """One user through the path; each step method returns its :class:`Step` or raises :class:`StepFailed`."""
 
-    def __init__(self, clock: EmulatedClock, config: EmulatedConfig, stack: StackPieces) -> None:
+    def __init__(
+        self, clock: EmulatedClock, config: EmulatedConfig, stack: StackPieces, automation: EmulatedAutomation
+    ) -> None:
         import boto3
 
-        self.clock, self.config, self.stack = clock, config, stack
+        self.clock, self.config, self.stack, self.automation = clock, config, stack, automation
         self.iam, self.sqs = boto3.client("iam"), boto3.client("sqs")
         self.user: dict[str, Any] = {}
         self.grace_ends: datetime | None = None
@@ -338,6 +369,16 @@ class _Path:
         from enforcement_handler import handler
 
         return handler(event, LambdaContext(), clock=self.clock)
+
+    def _remediation(self) -> dict[str, Any]:
+        """Config's remediation for the user: the stack's document, run as SSM runs it; the function's result."""
+        return run_enforcement_document(
+            self.stack.document,
+            self.stack.document_name,
+            {"UserId": self.user["UserId"]},
+            DEFAULT_ACCOUNT_ID,
+            self.automation,
+        )
 
     def _operators_messages(self) -> list[dict[str, str]]:
         """What reached the operators' topic since the last look (SNS's envelope: Subject, Message)."""
@@ -459,8 +500,7 @@ class _Path:
 
     def enforced(self) -> Step:
         """Config's automatic remediation for the NON_COMPLIANT result: the SSM document's one step, in-process."""
-        payload = {"action": "enforce", "UserId": self.user["UserId"], "ExecutionId": str(uuid.uuid4())}
-        result = self._function(payload)
+        result = self._remediation()
         in_group = self._in_force_mfa_group()
         told = self._operators_messages()
         saw = f"outcome {result['outcome']} ({result['why']}); in {self.stack.group_name}: {in_group}"
@@ -474,9 +514,9 @@ class _Path:
             self._fail("enforced", f"no notice: {USER_NAME} is enforced", f"{len(notice_after)} message(s)")
         lines = (
             self._line(
-                f"Config's remediation runs the SSM document: enforcement function <- "
-                f'{{"action": "enforce", "UserId": "{self.user["UserId"]}"}} -> {result["outcome"]}: '
-                f"{USER_NAME} is in {self.stack.group_name}"
+                f"Config's remediation runs the SSM document: its script invokes the enforcement function <- "
+                f'{{"action": "enforce", "UserId": "{self.user["UserId"]}", "ExecutionId": ...}}, which confirms '
+                f"the automation -> {result['outcome']}: {USER_NAME} is in {self.stack.group_name}"
             ),
             f"{'':29}the operators' topic: Subject {_quoted(told[0]['Subject'])}",
         )
@@ -497,6 +537,12 @@ class _Path:
             decisions[action] = said
             if said != must:
                 self._fail("ForceMfa policy", f"{action} without MFA: {must}", said)
+        for action, resource in USER_GUIDE_PATH:
+            said = decision(statements, action, resource.format(account=DEFAULT_ACCOUNT_ID, user=USER_NAME), context)
+            if said != ALLOW:
+                self._fail(
+                    "ForceMfa policy", f"{action} on {resource} (the user guide's path) without MFA: allow", said
+                )
         line = self._line(
             f"ForceMfa policy, as IAM holds it for {USER_NAME}, signed in without MFA: "
             + ", ".join(f"{action} {said}" for action, said in decisions.items())
@@ -524,7 +570,7 @@ class _Path:
         held = self._sweep()
         self._expect_held("COMPLIANT", held, "COMPLIANT", "Console password with MFA: virtual")
         # Config's automatic remediation works from its snapshot and may fire late: the function checks again.
-        late = self._function({"action": "enforce", "UserId": self.user["UserId"], "ExecutionId": str(uuid.uuid4())})
+        late = self._remediation()
         if late["outcome"] != "not_non_compliant":
             self._fail("COMPLIANT", "a late remediation to leave the user alone (not_non_compliant)", late["outcome"])
         with_mfa = decision(
@@ -594,6 +640,7 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
         EmulatedCloudTrail() as cloudtrail,
         EmulatedConfig(RULE_NAME) as config,
         _kept_logs(walk.logs),
+        EmulatedAutomation() as automation,
     ):
         stack = create_stack_pieces()
         clock = EmulatedClock.from_last_morning(datetime.now(timezone.utc))
@@ -606,8 +653,9 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             "OPERATORS_TOPIC_ARN": stack.topic_arn,
             "MAX_ENFORCEMENTS_PER_DAY": str(MAX_ENFORCEMENTS_PER_DAY),
             "NOTICE_DAYS": str(NOTICE_DAYS),
+            "ENFORCEMENT_DOCUMENT": stack.document_name,
         }
-        path = _Path(clock, config, stack)
+        path = _Path(clock, config, stack, automation)
         steps: list[tuple[str, Callable[[], Step]]] = [
             ("new console user", path.new_console_user),
             ("in grace", lambda: path.quiet_days("in grace", 1, NOTICE_DAY - 1, "no grace ends within NoticeDays")),
@@ -625,7 +673,10 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             ("COMPLIANT", path.compliant),
             ("released", path.released),
         ]
-        with account_environment(environment):
+        from enforcement_handler import handler
+
+        function = EmulatedLambda(lambda event: handler(event, LambdaContext(), clock=clock))
+        with account_environment(environment), function:
             for name, play in steps:
                 if before_step is not None:
                     before_step(name, config)
