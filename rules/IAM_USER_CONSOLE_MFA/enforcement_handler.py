@@ -66,7 +66,7 @@ from console_mfa.enforcement import (
 from console_mfa.enforcement_ledger import EnforcementLedger
 from console_mfa.exceptions import AwsCallError, InvalidEventError, InvalidParameterError, UnconfirmedAutomationError
 from console_mfa.facts import UserFacts
-from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
+from console_mfa.iam_facts import MissingUser, list_users, live_user_facts, with_tags_if_needed
 from console_mfa.identifiers import ACCOUNT_ID, function_arn, partition_of
 from console_mfa.lambda_entry import Result, Run, lambda_entry, log_line
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
@@ -293,6 +293,9 @@ def enforce(
     policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
     checked: dict[str, Any] = {"enforcement": policy.enforcement}
     user = find_user(clients.iam, user_id) if policy.enforcement is not Enforcement.OFF else None
+    if user is not None:
+        # An exemption tag the user carries makes decide() refuse, as it does for the rule.
+        user = with_tags_if_needed(clients.iam, user, policy, now)
     assessment = assess(user, policy, now)
     if isinstance(user, UserFacts):
         checked.update(userName=user.user_name, graceEnded=assessment.grace_ended)

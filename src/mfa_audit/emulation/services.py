@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from collections import Counter
@@ -298,13 +299,30 @@ RECORDED_IAM_CHANGES = (
     "DeleteUser",
     "UpdateUser",
     "UpdateLoginProfile",
+    "TagUser",
+    "UntagUser",
 )
+# Who the emulated CloudTrail says made each call.
+EMULATED_CALLER = "arn:aws:sts::{account}:assumed-role/emulated-admin/session"
+
+
+def _members(params: dict[str, Any], name: str) -> list[dict[str, str]]:
+    """A list the query protocol flattened (``Tags.member.1.Key``), in order; a plain member's value is under ""."""
+    members: dict[int, dict[str, str]] = {}
+    prefix = f"{name}.member."
+    for key, value in params.items():
+        if key.startswith(prefix):
+            number, _, field = key[len(prefix) :].partition(".")
+            members.setdefault(int(number), {})[field] = value
+    return [members[number] for number in sorted(members)]
 
 
 class EmulatedCloudTrail(JsonServiceEmulator):
     """Records IAM changes made through botocore in this process; answers LookupEvents.
 
-    ``delivery_delay`` hides events younger than it, as CloudTrail's own delivery delay does.
+    ``delivery_delay`` hides events younger than it, as CloudTrail's own delivery delay does; ``delay_of``, when
+    set, gives each event its own delay as it is recorded (``delay_of(event_name)``), so events can be delivered
+    out of order, as CloudTrail does not promise any order.
     """
 
     def __init__(self, account_id: str = "123456789012", delivery_delay: timedelta = timedelta(0)) -> None:
@@ -314,6 +332,9 @@ class EmulatedCloudTrail(JsonServiceEmulator):
         # Replaceable, so a benchmark's simulated clock dates the events it makes and the lookups' "now".
         self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
         self.events: list[dict[str, Any]] = []
+        self.delay_of: Callable[[str], timedelta] | None = None
+        # Each event's own delivery delay, by eventID (set through delay_of).
+        self.delays: dict[str, timedelta] = {}
         self.operations = {"LookupEvents": self._lookup_events}
         self._recorder = BeforeCallEmulator()
         self._recorder.operations = {f"iam.{name}": self._record(name) for name in RECORDED_IAM_CHANGES}
@@ -339,14 +360,28 @@ class EmulatedCloudTrail(JsonServiceEmulator):
                 request["serialNumber"] = params["SerialNumber"]
             if "NewUserName" in params:
                 request["newUserName"] = params["NewUserName"]
+            # IAM's query protocol flattens lists: Tags.member.1.Key, TagKeys.member.1.
+            tags = _members(params, "Tags")
+            if tags:  # TagUser, as CloudTrail records it
+                request["tags"] = [{"key": tag["Key"], "value": tag.get("Value", "")} for tag in tags]
+            keys = _members(params, "TagKeys")
+            if keys:  # UntagUser
+                request["tagKeys"] = [key[""] for key in keys]
+            event_id = str(uuid.uuid4())
+            if self.delay_of is not None:
+                self.delays[event_id] = self.delay_of(name)
             self.events.append(
                 {
                     "eventVersion": "1.09",
-                    "eventID": str(uuid.uuid4()),
+                    "eventID": event_id,
                     "eventTime": self.clock(),
                     "eventSource": "iam.amazonaws.com",
                     "eventName": name,
-                    "userIdentity": {"type": "AssumedRole", "accountId": self.account_id},
+                    "userIdentity": {
+                        "type": "AssumedRole",
+                        "accountId": self.account_id,
+                        "arn": EMULATED_CALLER.format(account=self.account_id),
+                    },
                     "requestParameters": request,
                 }
             )
@@ -354,8 +389,12 @@ class EmulatedCloudTrail(JsonServiceEmulator):
 
         return record
 
+    def delivered_at(self, event: dict[str, Any]) -> datetime:
+        """When LookupEvents first shows ``event``."""
+        return event["eventTime"] + self.delays.get(event["eventID"], self.delivery_delay)
+
     def _lookup_events(self, params: dict[str, Any]) -> dict[str, Any]:
-        visible_until = self.clock() - self.delivery_delay
+        now = self.clock()
         start = _epoch(params.get("StartTime"))
         end = _epoch(params.get("EndTime"))
         names = {a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventName"}
@@ -365,7 +404,7 @@ class EmulatedCloudTrail(JsonServiceEmulator):
         matching = [
             event
             for event in reversed(self.events)  # newest first, as CloudTrail returns them
-            if event["eventTime"] <= visible_until
+            if self.delivered_at(event) <= now
             and (start is None or event["eventTime"] >= start)
             and (end is None or event["eventTime"] <= end)
             and (not names or event["eventName"] in names)
@@ -499,7 +538,9 @@ class EmulatedAggregator(JsonServiceEmulator):
     aggregator could not collect it, with ``error``), ``rule_deployed`` and ``users`` as
     (user_id, user_name, compliance_type, annotation, recorded): the organization rule's results.
     Optional ``other_rules``: {rule name: users as above} for further rules in that account, such as a
-    conformance-pack copy or a local rule of the same name.
+    conformance-pack copy or a local rule of the same name. Optional ``tagged``: (user_id, user_name, tags)
+    of the users carrying tags in Config's inventory, for SelectAggregateResourceConfig (which answers the
+    one query the report makes: users carrying a tag key).
     """
 
     RULE = "OrgConfigRule-IAM_USER_CONSOLE_MFA-demo01"
@@ -512,7 +553,28 @@ class EmulatedAggregator(JsonServiceEmulator):
             "DescribeAggregateComplianceByConfigRules": self._rules,
             "ListAggregateDiscoveredResources": self._resources,
             "GetAggregateComplianceDetailsByConfigRule": self._details,
+            "SelectAggregateResourceConfig": self._select,
         }
+
+    def _select(self, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = re.search(r"tags\.key = '([^']*)'", params["Expression"])
+        if wanted is None:
+            raise EmulatedError("InvalidExpressionException", 400, "the emulation answers a tags.key query only")
+        results = [
+            json.dumps(
+                {
+                    "accountId": account["account_id"],
+                    "resourceId": user_id,
+                    "resourceName": user_name,
+                    "tags": [{"key": key, "value": value, "tag": f"{key}={value}"} for key, value in tags.items()],
+                }
+            )
+            for account in self.accounts
+            if account["collected"]
+            for user_id, user_name, tags in account.get("tagged", [])
+            if wanted.group(1) in tags
+        ]
+        return {"Results": results, "QueryInfo": {"SelectFields": [{"Name": "accountId"}]}}
 
     def _sources(self, params: dict[str, Any]) -> dict[str, Any]:
         statuses = [{"SourceId": "o-demoorg0001", "SourceType": "ORGANIZATION", "LastUpdateStatus": "SUCCEEDED"}]
