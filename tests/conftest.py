@@ -24,7 +24,7 @@ FAKE_CREDENTIALS = {
 
 @pytest.fixture(autouse=True, scope="session")
 def standard_retry_mode():
-    """botocore's standard retry mode for every test (tests/functional/test_adaptive_retries.py tests the default).
+    """botocore's standard retry mode for every test (test_faults.py keeps a test of the default).
 
     The rule's default, adaptive, adds a token bucket that, after a throttle, waits on a threading condition: the
     tests' patched time.sleep does not reach it, so a test of throttling waited for real (19 s for one test).
