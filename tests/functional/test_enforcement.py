@@ -14,7 +14,7 @@ from enforcement_handler import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESP
 
 from mfa_audit.emulation.account import device_serial
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 GROUP = "console-mfa-ForceMfa"
 TABLE = "enforcement-ledger"
@@ -290,7 +290,7 @@ def test_no_notice_while_enforcement_is_off(enforcement, config, add_user):
 
 
 def _force_mfa_policy_document():
-    from tests.cfn_template import Template
+    from mfa_audit.templates import Template
 
     stack = Template.load("rule.yaml").resolve(
         {"CodeBucket": "artifacts", "Enforcement": "automatic", "AlarmEmail": "secops@example.com"}
@@ -355,7 +355,7 @@ def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(
 
 
 def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, add_user, iam, monkeypatch, caplog):
-    from tests.cfn_template import Template
+    from mfa_audit.templates import Template
 
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
     add_user("soon", password=True, password_age_days=10)

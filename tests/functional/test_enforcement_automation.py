@@ -12,7 +12,7 @@ from console_mfa.exceptions import UnconfirmedAutomationError
 from enforcement_handler import handler
 
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 ACCOUNT = "123456789012"
 STACK = Template.load("rule.yaml").resolve(
