@@ -2,6 +2,7 @@
 
 import os
 import urllib.request
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -19,6 +20,41 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def standard_retry_mode():
+    """botocore's standard retry mode for every test (test_faults.py keeps a test of the default).
+
+    The rule's default, adaptive, adds a token bucket that, after a throttle, waits on a threading condition: the
+    tests' patched time.sleep does not reach it, so a test of throttling waited for real (19 s for one test).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_RETRY_MODE", "standard")
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_botocore_data_loader():
+    """Every botocore session in the test process shares one data loader, and so its parsed service models.
+
+    The rule builds a new boto3 session per invocation, as it should in Lambda; in the tests, which invoke it
+    thousands of times, each new session parsed IAM's and Config's service models from JSON again (a third of a
+    simulated day's time). The models are only read, as within one session, where botocore shares them too.
+    """
+    import botocore.session
+
+    original = botocore.session.create_loader
+    loaders = {}
+
+    def create_loader(search_path_string=None):
+        if search_path_string not in loaders:
+            loaders[search_path_string] = original(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = create_loader
+    yield
+    botocore.session.create_loader = original
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -62,14 +98,29 @@ def updates_skip_resources_whose_condition_is_false():
     ResourceMap.build_resource_diff = original
 
 
-@pytest.fixture
-def aws(monkeypatch):
+@contextmanager
+def _emulated_account(patch):
+    """An emulated account (moto) and its CloudTrail event history, with fake credentials set by ``patch``."""
     for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
+        patch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(name, raising=False)
+        patch.delenv(name, raising=False)
     # moto has no CloudTrail event history; the emulated one records the test's IAM changes.
     with mock_aws(), EmulatedCloudTrail() as cloudtrail:
+        yield cloudtrail
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with _emulated_account(monkeypatch) as cloudtrail:
+        yield cloudtrail
+
+
+@pytest.fixture(scope="class")
+def aws_for_the_class():
+    """``aws`` shared by the tests of one class, for a class of tests that only read what its fixtures build
+    (a deployed stack, say) instead of building it for each test."""
+    with pytest.MonkeyPatch.context() as patch, _emulated_account(patch) as cloudtrail:
         yield cloudtrail
 
 
@@ -100,13 +151,21 @@ def add_user(iam):
     return add
 
 
-@pytest.fixture
-def moto_server():
-    """moto in server mode: (IAM client on it, environment that points real tools at it)."""
+@pytest.fixture(scope="session")
+def moto_server_endpoint():
+    """One moto server per test process (each xdist worker has its own): its URL. Starting one takes a
+    second; ``moto_server`` empties it for each test instead."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(moto_server_endpoint):
+    """moto in server mode, empty: (IAM client on it, environment that points real tools at it)."""
+    endpoint = moto_server_endpoint
     # The server keeps its state in this process's moto backends; start each test empty.
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))  # noqa: S310
     env = dict(
@@ -116,14 +175,29 @@ def moto_server():
         "iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )  # noqa: S106
     yield iam, env
-    server.stop()
+
+
+# The fault matrix's cells (operation -> column -> outcome), gathered from the test reports: under pytest-xdist
+# the tests run in worker processes and only their reports reach the process that prints the summary.
+FAULT_MATRIX: dict[str, dict[str, str]] = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" or not report.user_properties:
+        return
+    from tests.functional.test_fault_matrix import MATRIX_PROPERTY
+
+    for name, value in report.user_properties:
+        if name == MATRIX_PROPERTY:
+            column, cells = value
+            for action, outcome in cells.items():
+                FAULT_MATRIX.setdefault(action, {})[column] = outcome
 
 
 def pytest_terminal_summary(terminalreporter):
     """Print the fault matrix (operation x fault -> outcome) when its tests ran."""
-    import sys
+    if FAULT_MATRIX:
+        from tests.functional.test_fault_matrix import matrix_table
 
-    module = sys.modules.get("tests.functional.test_fault_matrix")
-    if module is not None and module.MATRIX:
         terminalreporter.write_sep("=", "fault matrix: operation x fault -> outcome")
-        terminalreporter.write_line(module.render_matrix())
+        terminalreporter.write_line(matrix_table(FAULT_MATRIX))

@@ -1,5 +1,7 @@
-"""mfa-audit: the demo and the exit codes as real subprocesses; audit agrees with the Lambda."""
+"""mfa-audit: the demo, the exit codes and the terminal as real subprocesses, the rest in this process; audit agrees
+with the Lambda."""
 
+import contextlib
 import csv
 import io
 import json
@@ -52,6 +54,27 @@ def run_cli(*args, env=None, stdin=None):
         timeout=300,
         input=stdin,
     )
+
+
+def call_cli(*args, env=None):
+    """mfa-audit in this process (mfa_audit.cli.main), with the environment run_cli gives its subprocess:
+    the test's without AWS_ variables (but the tests' retry mode), plus ``env``. For all but the tests of exit
+    codes, entry points and terminals, which run_cli runs as a real process."""
+    from mfa_audit.cli import main
+    from mfa_audit.emulation.account import environment
+
+    unset = [name for name in os.environ if name.startswith("AWS_") and name != "AWS_RETRY_MODE"]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        environment(env or {}, unset=[name for name in unset if name not in (env or {})]),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        try:
+            code = main(list(args))
+        except SystemExit as exit:  # argparse's usage errors and --version
+            code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+    return subprocess.CompletedProcess(["mfa-audit", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def test_demo_prints_every_seeded_user_with_its_expected_result():
@@ -107,7 +130,7 @@ def test_audit_with_exit_zero_exits_0_and_still_lists_the_non_compliant_user(tmp
 
 
 def test_demo_json_follows_the_documented_schema():
-    completed = run_cli("demo", "--format", "json")
+    completed = call_cli("demo", "--format", "json")
     document = json.loads(completed.stdout)
     assert document["schema"] == "mfa-audit/v1"
     assert document["source"] == "emulated-account"
@@ -259,32 +282,41 @@ def test_audit_access_denied_exits_2_naming_the_action(monkeypatch, config, add_
     assert code == 2
 
 
-def test_audit_of_more_than_300_users_shows_progress_only_when_stderr_is_a_terminal(moto_server):
+# mfa-audit with its progress threshold (mfa_audit.cli.audit.PROGRESS_THRESHOLD) set by the first argument.
+WITH_THRESHOLD = (
+    "import sys; from mfa_audit.cli import audit, main; audit.PROGRESS_THRESHOLD = int(sys.argv[1]); "
+    "sys.exit(main(sys.argv[2:]))"
+)
+
+
+# Small: 5 users over a threshold of 3. Benchmark-sized (make bench): 305 users over the real threshold, 300.
+@pytest.mark.parametrize(("users", "threshold"), [(5, 3), pytest.param(305, 300, marks=pytest.mark.bench)])
+def test_audit_of_more_users_than_the_threshold_shows_progress_only_when_stderr_is_a_terminal(
+    moto_server, users, threshold
+):
     import fcntl
     import pty
     import struct
     import termios
 
+    from mfa_audit.cli.audit import PROGRESS_THRESHOLD
+
+    assert threshold in (3, PROGRESS_THRESHOLD)
     iam, env = moto_server
-    for number in range(305):
+    for number in range(users):
         iam.create_user(UserName=f"user{number:03d}")
-    piped = run_cli("audit", "--format", "json", env=env)
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environment.update(env)
+    command = [sys.executable, "-c", WITH_THRESHOLD, str(threshold), "audit", "--format", "json"]
+    piped = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
     assert piped.returncode == 0, piped.stderr
     assert "checking users" not in piped.stderr  # no progress frames in a captured stream
-    assert json.loads(piped.stdout)["summary"]["NOT_APPLICABLE"] == 305
+    assert json.loads(piped.stdout)["summary"]["NOT_APPLICABLE"] == users
 
     controller, terminal = pty.openpty()
     # A terminal of 24 x 120 (a new pseudo-terminal is 0 x 0, and tqdm draws nothing in 0 columns).
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environment.update(env)
-    completed = subprocess.run(
-        [sys.executable, "-m", "mfa_audit.cli", "audit", "--format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        env=environment,
-        timeout=300,
-    )
+    completed = subprocess.run(command, stdout=subprocess.PIPE, stderr=terminal, env=environment, timeout=300)
     os.close(terminal)
     shown = b""
     while True:
@@ -298,7 +330,7 @@ def test_audit_of_more_than_300_users_shows_progress_only_when_stderr_is_a_termi
     os.close(controller)
     assert completed.returncode == 0
     assert b"checking users" in shown
-    assert json.loads(completed.stdout)["summary"]["NOT_APPLICABLE"] == 305
+    assert json.loads(completed.stdout)["summary"]["NOT_APPLICABLE"] == users
 
 
 # --- conventions a pipeline relies on (offline, from a credential report) ---
@@ -339,28 +371,28 @@ def test_version_is_printed():
 
 def test_output_writes_the_file_and_nothing_to_stdout(report_file, tmp_path):
     target = tmp_path / "out.json"
-    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "json", "--output", str(target))
+    completed = call_cli("audit", "--credential-report", str(report_file), "--format", "json", "--output", str(target))
     assert completed.returncode == 1
     assert completed.stdout == ""
     assert json.loads(target.read_text())["summary"]["NON_COMPLIANT"] == 300
 
 
 def test_only_failed_lists_only_non_compliant_users_but_counts_everyone(report_file):
-    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "json", "--only-failed")
+    completed = call_cli("audit", "--credential-report", str(report_file), "--format", "json", "--only-failed")
     document = json.loads(completed.stdout)
     assert {u["result"] for u in document["users"]} == {"NON_COMPLIANT"}
     assert document["summary"] == {"COMPLIANT": 300, "NON_COMPLIANT": 300, "NOT_APPLICABLE": 300}
 
 
 def test_quiet_leaves_only_errors_on_stderr(report_file):
-    noisy = run_cli("audit", "--credential-report", str(report_file))
-    quiet = run_cli("audit", "--credential-report", str(report_file), "--quiet")
+    noisy = call_cli("audit", "--credential-report", str(report_file))
+    quiet = call_cli("audit", "--credential-report", str(report_file), "--quiet")
     assert "note:" in noisy.stderr and quiet.stderr == ""
     assert quiet.stdout == noisy.stdout
 
 
 def test_csv_output_of_a_hostile_user_name_is_safe_in_a_spreadsheet(report_file):
-    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "csv", "--only-failed")
+    completed = call_cli("audit", "--credential-report", str(report_file), "--format", "csv", "--only-failed")
     first_cells = [line.split(",")[0] for line in completed.stdout.splitlines()[1:]]
     assert len(first_cells) == 300 and all(cell.startswith("'=1+") for cell in first_cells)
 
@@ -449,7 +481,7 @@ def html_server():
 
 
 def test_an_html_error_page_is_named_in_one_line_not_pasted(html_server):
-    completed = run_cli("report", "--aggregator", "organization", env=html_server(403))
+    completed = call_cli("report", "--aggregator", "organization", env=html_server(403))
     assert completed.returncode == 2
     (line,) = completed.stderr.splitlines()
     assert line.startswith("mfa-audit: error: config:")
@@ -478,7 +510,7 @@ def test_every_format_lists_the_users_in_one_order(tmp_path, output_format):
     # Creation order differs from name order; names differ in case.
     names = ["carol", "Bob", "alice", "dave"]
     path.write_text("\n".join([HEADER, row("<root_account>", "", "true"), *(row(n, "true", "false") for n in names)]))
-    completed = run_cli("audit", "--credential-report", str(path), "--format", output_format, "--quiet")
+    completed = call_cli("audit", "--credential-report", str(path), "--format", output_format, "--quiet")
     assert completed.returncode == 1, completed.stderr
     # The table names users at the start of a line; every other format holds each user's ARN.
     text = "\n" + completed.stdout
@@ -503,7 +535,7 @@ def _report_with_one_user_past_grace_and_one_in_grace(tmp_path):
 
 def test_plan_enforcement_lists_the_overdue_user_now_and_the_newcomer_at_the_end_of_grace(tmp_path):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
-    completed = run_cli(
+    completed = call_cli(
         "audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json"
     )
     assert completed.returncode == 1, completed.stderr  # someone would be enforced now
@@ -517,7 +549,7 @@ def test_plan_enforcement_lists_the_overdue_user_now_and_the_newcomer_at_the_end
 
 def test_plan_enforcement_with_enforcement_off_enforces_nobody_and_exits_zero(tmp_path):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
-    completed = run_cli(
+    completed = call_cli(
         "audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7",
         "--enforcement", "off",
     )  # fmt: skip
@@ -528,7 +560,7 @@ def test_plan_enforcement_with_enforcement_off_enforces_nobody_and_exits_zero(tm
 
 def test_plan_enforcement_table_says_who_is_enforced_now(tmp_path):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
-    completed = run_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7")
+    completed = call_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7")
     assert completed.returncode == 1, completed.stderr
     assert "overdue   now" in completed.stdout
     assert "1 enforced now, 1 in grace (Enforcement=manual)" in completed.stdout
@@ -536,7 +568,7 @@ def test_plan_enforcement_table_says_who_is_enforced_now(tmp_path):
 
 def test_plan_enforcement_refuses_a_format_it_cannot_render_by_name(tmp_path):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
-    completed = run_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--format", "csv")
+    completed = call_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--format", "csv")
     assert completed.returncode == 2
     assert "'csv' cannot render the enforcement plan" in completed.stderr
 
@@ -545,14 +577,14 @@ def test_plan_enforcement_refuses_a_format_it_cannot_render_by_name(tmp_path):
 
 
 def test_json_gives_the_annotation_without_the_facts_record_and_the_record_in_its_own_field(report_file):
-    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "json", "--only-failed")
+    completed = call_cli("audit", "--credential-report", str(report_file), "--format", "json", "--only-failed")
     user = json.loads(completed.stdout)["users"][0]
     assert user["annotation"].endswith("delete its console password.")
     assert re.fullmatch(r"\[v1 pw=\d+ mfa=-\]", user["facts_record"])
 
 
 def test_csv_gives_the_annotation_without_the_facts_record_and_the_record_in_its_own_column(report_file):
-    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "csv", "--only-failed")
+    completed = call_cli("audit", "--credential-report", str(report_file), "--format", "csv", "--only-failed")
     header, first, *_ = csv.reader(io.StringIO(completed.stdout, newline=""))
     row = dict(zip(header, first, strict=True))
     assert header[-6:-4] == ["annotation", "facts_record"]  # then the exemption's columns
@@ -561,7 +593,7 @@ def test_csv_gives_the_annotation_without_the_facts_record_and_the_record_in_its
 
 
 def test_the_table_shows_no_facts_record(report_file):
-    completed = run_cli("audit", "--credential-report", str(report_file), "--quiet")
+    completed = call_cli("audit", "--credential-report", str(report_file), "--quiet")
     assert "delete its console password." in completed.stdout
     assert "[v1" not in completed.stdout
 
@@ -607,7 +639,7 @@ def test_region_with_a_credential_report_is_refused_where_it_would_change_nothin
 
 
 def test_region_with_a_credential_report_names_the_region_of_the_findings(report_file):
-    completed = run_cli(
+    completed = call_cli(
         "audit", "--credential-report", str(report_file), "--region", "eu-west-1", "--format", "asff", "--only-failed"
     )
     assert completed.returncode == 1, completed.stderr
@@ -630,7 +662,7 @@ def test_region_with_a_credential_report_and_plan_enforcement_is_refused(tmp_pat
 def test_enforcement_with_a_credential_report_says_when_enforcement_starts_for_a_user_in_grace(tmp_path, mode, said):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
     arguments = ["--credential-report", str(path), "--grace-period-days", "7", "--format", "json"]
-    document = json.loads(run_cli("audit", *arguments, "--enforcement", mode).stdout)
+    document = json.loads(call_cli("audit", *arguments, "--enforcement", mode).stdout)
     newcomer = next(user for user in document["users"] if user["user_name"] == "newcomer")
     assert said in newcomer["annotation"]
     assert document["parameters"]["Enforcement"] == mode
@@ -639,7 +671,7 @@ def test_enforcement_with_a_credential_report_says_when_enforcement_starts_for_a
 def test_plan_enforcement_says_why_in_the_annotations_words_without_the_facts_record(tmp_path):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
     arguments = ["--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json"]
-    document = json.loads(run_cli("audit", *arguments).stdout)
+    document = json.loads(call_cli("audit", *arguments).stdout)
     newcomer = next(user for user in document["users"] if user["user_name"] == "newcomer")
     assert newcomer["why"].startswith("Console password, no allowed MFA")
     assert "[v1" not in newcomer["why"]

@@ -9,22 +9,25 @@ from console_mfa.verdict import FactsRecord
 from benchmarks.cost import _record_holds, monthly_charge, simulate_day
 
 
+# Each size: the one `make test` runs, and the benchmark-sized one (marker bench) `make bench` runs.
 @pytest.mark.filterwarnings("ignore")
-def test_a_day_of_hourly_sweeps_on_a_small_account_sends_little_and_stays_right(monkeypatch):
+# 60 users: the smallest whose 1% daily churn rounds to a change.
+@pytest.mark.parametrize("size", [60, pytest.param(100, marks=pytest.mark.bench)])
+def test_a_day_of_hourly_sweeps_on_a_small_account_sends_little_and_stays_right(monkeypatch, size):
     for name, value in {
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    day = simulate_day(size=100, seed=1)
+    day = simulate_day(size=size, seed=1)
     assert len(day.checks) == 24
     assert day.every_sweep_right
     assert day.wrong_compliance_types == 0
-    assert day.first_sweep_evaluations == 100
+    assert day.first_sweep_evaluations == size
     assert len(day.evaluations_per_sweep) == 24
     assert day.changes >= 1
-    assert day.changes <= day.evaluations_per_day < 100
+    assert day.changes <= day.evaluations_per_day < size
 
 
 @pytest.mark.parametrize(
@@ -36,15 +39,18 @@ def test_monthly_charge_follows_configs_price_tiers(per_day, monthly):
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_a_day_starting_from_a_bulk_sweeps_results_has_no_wrong_compliance_type(monkeypatch):
-    # Above 200 users the first sweep is a bulk one: its records are bounds (pw>=), a live check's exact (pw=).
+# Above 200 users (console_mfa.sweep.BULK_ABOVE_USERS) the first sweep is a bulk one: 201 is the smallest.
+@pytest.mark.parametrize("size", [201, pytest.param(250, marks=pytest.mark.bench)])
+def test_a_day_starting_from_a_bulk_sweeps_results_has_no_wrong_compliance_type(monkeypatch, size):
+    # The first sweep is a bulk one: its records are bounds (pw>=), a live check's exact (pw=).
     for name, value in {
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)
-    day = simulate_day(size=250, seed=1, held_from="bulk")
+    day = simulate_day(size=size, seed=1, held_from="bulk")
+    assert "iam:GetCredentialReport" in day.first_sweep_calls  # the bulk sweep it is about
     assert day.wrong_compliance_types == 0
     assert day.every_sweep_right, [example for check in day.checks for example in check.examples]
 

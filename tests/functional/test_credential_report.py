@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from .test_cli import call_cli
+
 HEADER = (
     "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
     "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,"
@@ -46,14 +48,7 @@ def run_report(tmp_path, content, *flags, path=None):
     if path is None:
         path = tmp_path / "report.csv"
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    return subprocess.run(
-        [sys.executable, "-m", "mfa_audit.cli", "audit", "--credential-report", str(path), *flags],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-    )
+    return call_cli("audit", "--credential-report", str(path), *flags)
 
 
 def test_report_rows_get_the_rules_verdicts_and_root_is_skipped(tmp_path):

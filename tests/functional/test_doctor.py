@@ -12,7 +12,7 @@ from mfa_audit.doctor import Status, check_account_stack, check_organization_sta
 from mfa_audit.templates import ENFORCEMENTS_HELD_BACK_METRIC
 from tools.deploy.changesets import deploy
 
-from .test_cli import run_cli
+from .test_cli import call_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_CHECKS = [
@@ -150,14 +150,20 @@ def _stubbed_config(recording_group=None, recording=True, triggers=PERIODIC_ONLY
     return config
 
 
-@pytest.fixture
-def healthy_account(aws):
+def _healthy_account():
+    """The rule's stack with its alarms and the event stack, deployed in the emulated account: its outputs."""
     outputs = _deployed_stack(
         "rule.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip", "AlarmEmail": "secops@example.com"}
     )
     _alarms(outputs)
     _deployed_stack("iam-events.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip"}, stack=f"{STACK}-events")
     return outputs
+
+
+@pytest.fixture
+def healthy_account(aws):
+    """A healthy account of the test's own, for a test that changes it."""
+    return _healthy_account()
 
 
 def _stubbed_cloudtrail(logging=True, read_write="All", trail=True):
@@ -180,28 +186,124 @@ def _by_name(checks):
     return {check.name: check for check in checks}
 
 
-def test_a_healthy_deployment_passes_every_check(healthy_account):
-    checks = check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION)
-    assert [c.name for c in checks] == ACCOUNT_CHECKS
-    assert all(c.ok for c in checks), render_checks(checks)
-    report = render_checks(checks)
-    assert (
-        "ok       rule: IAM_USER_CONSOLE_MFA runs the stack's function, with the expected triggers on AWS::IAM::User"
-        in report
+class TestAHealthyAccount:
+    """Tests that only read a healthy account share one, deployed once for the class (a deployment per test took
+    most of this module's time); the tests that change it use the module's healthy_account, one per test."""
+
+    @pytest.fixture(scope="class")
+    def healthy_account(self, aws_for_the_class):
+        return _healthy_account()
+
+    def test_a_healthy_deployment_passes_every_check(self, healthy_account):
+        checks = check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION)
+        assert [c.name for c in checks] == ACCOUNT_CHECKS
+        assert all(c.ok for c in checks), render_checks(checks)
+        report = render_checks(checks)
+        assert (
+            "ok       rule: IAM_USER_CONSOLE_MFA runs the stack's function, with the expected triggers on AWS::IAM::User"
+            in report
+        )
+        assert "fix:" not in report and "SKIPPED" not in report
+
+    def test_a_rule_missing_its_scheduled_trigger_fails_naming_it(self, healthy_account):
+        checks = _by_name(
+            check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS[:2])), STACK, RULE, REGION)
+        )
+        assert not checks["rule"].ok
+        assert "ScheduledNotification" in checks["rule"].detail and "make deploy" in checks["rule"].fix
+
+    def test_a_rule_that_kept_its_change_triggers_with_the_event_path_on_fails_naming_the_cost(self, healthy_account):
+        checks = _by_name(check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS)), STACK, RULE, REGION))
+        assert not checks["rule"].ok
+        assert (
+            "once per user" in checks["rule"].detail and "ConfigurationItemChangeNotification" in checks["rule"].detail
+        )
+
+    def test_a_failed_last_run_shows_the_error_and_where_to_read_more(self, healthy_account):
+        status = {
+            "LastSuccessfulInvocationTime": EARLIER,
+            "LastFailedInvocationTime": LATER,
+            "LastErrorCode": "MissingPermissionError",
+            "LastErrorMessage": "Access denied for iam:ListMFADevices",
+        }
+        checks = _by_name(
+            check_account_stack(Clients(config=_stubbed_config(evaluation_status=status)), STACK, RULE, REGION)
+        )
+        assert not checks["last run"].ok
+        assert "iam:ListMFADevices" in checks["last run"].detail
+        assert checks["last run"].fix == f"aws logs tail /aws/lambda/{FUNCTION} --since 1d"
+
+    def test_a_rule_that_never_ran_says_how_to_start_it(self, healthy_account):
+        checks = _by_name(
+            check_account_stack(Clients(config=_stubbed_config(evaluation_status={})), STACK, RULE, REGION)
+        )
+        assert not checks["last run"].ok
+        assert "start-config-rules-evaluation --config-rule-names IAM_USER_CONSOLE_MFA" in checks["last run"].fix
+
+    @pytest.mark.parametrize(
+        ("group", "recording", "problem"),
+        [
+            ({"allSupported": True, "includeGlobalResourceTypes": False}, True, "no Config recorder"),
+            ({"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"]}, True, "no Config recorder"),
+            (
+                {
+                    "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
+                    "exclusionByResourceTypes": {"resourceTypes": ["AWS::IAM::User"]},
+                },
+                True,
+                "no Config recorder",
+            ),
+            ({"allSupported": False, "resourceTypes": ["AWS::IAM::User"]}, False, "is stopped"),
+        ],
+        ids=["global-types-off", "iam-not-included", "iam-excluded", "stopped"],
     )
-    assert "fix:" not in report and "SKIPPED" not in report
+    def test_a_recorder_that_does_not_record_iam_users_fails_with_the_command(
+        self, healthy_account, group, recording, problem
+    ):
+        config = _stubbed_config(recording_group=group, recording=recording)
+        checks = _by_name(check_account_stack(Clients(config=config), STACK, RULE, REGION))
+        assert not checks["recorder"].ok and problem in checks["recorder"].detail
+        assert "aws configservice" in checks["recorder"].fix
 
+    def test_an_unconfirmed_subscription_fails(self, healthy_account):
+        topic = _stack_topic()
+        sns = boto3.client("sns", region_name=REGION)
+        stubber = Stubber(sns)
+        stubber.add_response("get_topic_attributes", {"Attributes": {"TopicArn": topic}}, {"TopicArn": topic})
+        stubber.add_response(
+            "list_subscriptions_by_topic",
+            {"Subscriptions": [{"SubscriptionArn": "PendingConfirmation", "Protocol": "email", "TopicArn": topic}]},
+            {"TopicArn": topic},
+        )
+        stubber.activate()
+        checks = _by_name(check_account_stack(Clients(config=_stubbed_config(), sns=sns), STACK, RULE, REGION))
+        assert not checks["alarm topic"].ok and "1 pending" in checks["alarm topic"].detail
 
-def test_a_rule_missing_its_scheduled_trigger_fails_naming_it(healthy_account):
-    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS[:2])), STACK, RULE, REGION))
-    assert not checks["rule"].ok
-    assert "ScheduledNotification" in checks["rule"].detail and "make deploy" in checks["rule"].fix
+    def test_a_missing_rule_fails_and_its_last_run_is_skipped_not_read(self, healthy_account):
+        checks = _by_name(check_account_stack(Clients(config=_stubbed_config(rule=False)), STACK, RULE, REGION))
+        assert (
+            checks["rule"].status is Status.FAIL
+            and "no Config rule named IAM_USER_CONSOLE_MFA" in checks["rule"].detail
+        )
+        assert checks["last run"].status is Status.SKIPPED and "no rule" in checks["last run"].detail
+        assert checks["alarms"].ok and checks["failed runs"].ok
 
+    def test_a_healthy_deployment_with_enforcement_off_says_so(self, healthy_account):
+        checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
+        assert checks["enforcement"].ok and "off" in checks["enforcement"].detail
+        assert checks["trail"].ok and checks["event rule"].ok, render_checks(checks.values())
 
-def test_a_rule_that_kept_its_change_triggers_with_the_event_path_on_fails_naming_the_cost(healthy_account):
-    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(triggers=TRIGGERS)), STACK, RULE, REGION))
-    assert not checks["rule"].ok
-    assert "once per user" in checks["rule"].detail and "ConfigurationItemChangeNotification" in checks["rule"].detail
+    def test_enforcement_on_without_a_remediation_fails(self, healthy_account, monkeypatch):
+        _enforcing_stack(monkeypatch, "automatic")
+        checks = _by_name(check_account_stack(Clients(config=_config_with_remediations([])), STACK, RULE, REGION))
+        assert not checks["enforcement"].ok and "has no remediation" in checks["enforcement"].detail
+        assert "Enforcement=automatic" in checks["enforcement"].fix
+
+    def test_manual_enforcement_with_an_automatic_remediation_fails(self, healthy_account, monkeypatch):
+        _enforcing_stack(monkeypatch, "manual")
+        config = _config_with_remediations([REMEDIATION])
+        checks = _by_name(check_account_stack(Clients(config=config), STACK, RULE, REGION))
+        assert not checks["enforcement"].ok and "Automatic is True" in checks["enforcement"].detail
 
 
 def test_with_the_event_path_off_the_rule_needs_all_three_triggers(aws):
@@ -221,51 +323,6 @@ def test_with_the_event_path_off_the_rule_needs_all_three_triggers(aws):
     assert every["rule"].ok
 
 
-def test_a_failed_last_run_shows_the_error_and_where_to_read_more(healthy_account):
-    status = {
-        "LastSuccessfulInvocationTime": EARLIER,
-        "LastFailedInvocationTime": LATER,
-        "LastErrorCode": "MissingPermissionError",
-        "LastErrorMessage": "Access denied for iam:ListMFADevices",
-    }
-    checks = _by_name(
-        check_account_stack(Clients(config=_stubbed_config(evaluation_status=status)), STACK, RULE, REGION)
-    )
-    assert not checks["last run"].ok
-    assert "iam:ListMFADevices" in checks["last run"].detail
-    assert checks["last run"].fix == f"aws logs tail /aws/lambda/{FUNCTION} --since 1d"
-
-
-def test_a_rule_that_never_ran_says_how_to_start_it(healthy_account):
-    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(evaluation_status={})), STACK, RULE, REGION))
-    assert not checks["last run"].ok
-    assert "start-config-rules-evaluation --config-rule-names IAM_USER_CONSOLE_MFA" in checks["last run"].fix
-
-
-@pytest.mark.parametrize(
-    ("group", "recording", "problem"),
-    [
-        ({"allSupported": True, "includeGlobalResourceTypes": False}, True, "no Config recorder"),
-        ({"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"]}, True, "no Config recorder"),
-        (
-            {
-                "recordingStrategy": {"useOnly": "EXCLUSION_BY_RESOURCE_TYPES"},
-                "exclusionByResourceTypes": {"resourceTypes": ["AWS::IAM::User"]},
-            },
-            True,
-            "no Config recorder",
-        ),
-        ({"allSupported": False, "resourceTypes": ["AWS::IAM::User"]}, False, "is stopped"),
-    ],
-    ids=["global-types-off", "iam-not-included", "iam-excluded", "stopped"],
-)
-def test_a_recorder_that_does_not_record_iam_users_fails_with_the_command(healthy_account, group, recording, problem):
-    config = _stubbed_config(recording_group=group, recording=recording)
-    checks = _by_name(check_account_stack(Clients(config=config), STACK, RULE, REGION))
-    assert not checks["recorder"].ok and problem in checks["recorder"].detail
-    assert "aws configservice" in checks["recorder"].fix
-
-
 def test_a_missing_throttles_alarm_fails(aws):
     outputs = _deployed_stack(
         "rule.yaml", {"CodeBucket": "artifacts", "CodeKey": "code.zip", "AlarmEmail": "a@example.com"}
@@ -282,21 +339,6 @@ def test_alarms_to_a_topic_on_the_aws_managed_key_fail(aws):
     _alarms(outputs, topic=topic)
     checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
     assert not checks["alarm topic"].ok and "cannot publish" in checks["alarm topic"].detail
-
-
-def test_an_unconfirmed_subscription_fails(healthy_account):
-    topic = _stack_topic()
-    sns = boto3.client("sns", region_name=REGION)
-    stubber = Stubber(sns)
-    stubber.add_response("get_topic_attributes", {"Attributes": {"TopicArn": topic}}, {"TopicArn": topic})
-    stubber.add_response(
-        "list_subscriptions_by_topic",
-        {"Subscriptions": [{"SubscriptionArn": "PendingConfirmation", "Protocol": "email", "TopicArn": topic}]},
-        {"TopicArn": topic},
-    )
-    stubber.activate()
-    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(), sns=sns), STACK, RULE, REGION))
-    assert not checks["alarm topic"].ok and "1 pending" in checks["alarm topic"].detail
 
 
 def test_runs_waiting_in_the_failed_invocations_queue_fail(healthy_account):
@@ -320,13 +362,6 @@ def test_no_stack_fails_saying_how_to_deploy_and_lists_every_check_it_could_not_
     assert all(c.fix is None for c in skipped)
     event_rule = checks[ACCOUNT_CHECKS.index("event rule")]
     assert event_rule.status is Status.SKIPPED and "iam-events.yaml" in event_rule.detail
-
-
-def test_a_missing_rule_fails_and_its_last_run_is_skipped_not_read(healthy_account):
-    checks = _by_name(check_account_stack(Clients(config=_stubbed_config(rule=False)), STACK, RULE, REGION))
-    assert checks["rule"].status is Status.FAIL and "no Config rule named IAM_USER_CONSOLE_MFA" in checks["rule"].detail
-    assert checks["last run"].status is Status.SKIPPED and "no rule" in checks["last run"].detail
-    assert checks["alarms"].ok and checks["failed runs"].ok
 
 
 def test_alarms_that_notify_no_topic_leave_the_topic_check_skipped(aws):
@@ -463,7 +498,7 @@ def test_organization_doctor_reports_each_member_account(aws):
 
 def test_doctor_exits_1_on_an_account_without_the_stack(moto_server):
     _, env = moto_server
-    done = run_cli("doctor", "--region", REGION, env=env)
+    done = call_cli("doctor", "--region", REGION, env=env)
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("FAIL     stack: no stack named iam-user-console-mfa")
 
@@ -482,7 +517,7 @@ def test_doctor_fails_a_stack_that_is_not_this_projects_and_skips_what_it_cannot
     _, env = moto_server
     _stack_of_someone_else(env["AWS_ENDPOINT_URL"], "someone-elses")
     flags = ["--organization"] if organization else []
-    done = run_cli("doctor", "--stack", "someone-elses", "--region", REGION, *flags, env=env)
+    done = call_cli("doctor", "--stack", "someone-elses", "--region", REGION, *flags, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("FAIL     stack: someone-elses is CREATE_COMPLETE but not a stack of this project's")
@@ -503,7 +538,7 @@ def test_doctor_exits_1_when_a_check_is_skipped_even_if_nothing_failed(aws, monk
 
 
 def test_doctor_exits_2_when_it_cannot_run(tmp_path):
-    done = run_cli(
+    done = call_cli(
         "doctor",
         "--region",
         REGION,
@@ -511,12 +546,6 @@ def test_doctor_exits_2_when_it_cannot_run(tmp_path):
     )
     assert done.returncode == 2
     assert "no AWS credentials" in done.stderr
-
-
-def test_a_healthy_deployment_with_enforcement_off_says_so(healthy_account):
-    checks = _by_name(check_account_stack(Clients(config=_stubbed_config()), STACK, RULE, REGION))
-    assert checks["enforcement"].ok and "off" in checks["enforcement"].detail
-    assert checks["trail"].ok and checks["event rule"].ok, render_checks(checks.values())
 
 
 def _with_enforcement(stubber, remediations):
@@ -547,20 +576,6 @@ def _config_with_remediations(remediations):
 
 
 REMEDIATION = {"ConfigRuleName": RULE, "TargetType": "SSM_DOCUMENT", "TargetId": "enforce-doc", "Automatic": True}
-
-
-def test_enforcement_on_without_a_remediation_fails(healthy_account, monkeypatch):
-    _enforcing_stack(monkeypatch, "automatic")
-    checks = _by_name(check_account_stack(Clients(config=_config_with_remediations([])), STACK, RULE, REGION))
-    assert not checks["enforcement"].ok and "has no remediation" in checks["enforcement"].detail
-    assert "Enforcement=automatic" in checks["enforcement"].fix
-
-
-def test_manual_enforcement_with_an_automatic_remediation_fails(healthy_account, monkeypatch):
-    _enforcing_stack(monkeypatch, "manual")
-    config = _config_with_remediations([REMEDIATION])
-    checks = _by_name(check_account_stack(Clients(config=config), STACK, RULE, REGION))
-    assert not checks["enforcement"].ok and "Automatic is True" in checks["enforcement"].detail
 
 
 def test_automatic_enforcement_with_its_document_and_limit_alarm_passes(healthy_account, monkeypatch):

@@ -1,7 +1,9 @@
 """Every AWS operation the rule calls, under every fault: it heals, falls back, or fails loudly.
 
 The operations come from a recorded run of each code path, not from a list kept by hand.
-The matrix of outcomes is printed at the end of the test session; docs/development.md shows it, and a test\nholds the two together.
+The matrix of outcomes is printed at the end of the test session; docs/development.md shows it, and a test
+holds the two together. Each column's test hands its cells to tests/conftest.py as a report property, which
+also reaches pytest-xdist's controller.
 """
 
 from datetime import timedelta
@@ -45,7 +47,6 @@ COLUMNS = {
     "read timeout, never clears": ("read_timeout", 1000),
     "NoSuchEntity (user deleted)": ("no_such_entity", 1000),
 }
-MATRIX: dict[str, dict[str, str]] = {}
 
 
 def _iam_for(account):
@@ -98,6 +99,8 @@ def _run(scenario, monkeypatch, fault=None):
     return outcome, verdicts, set(counter.calls)
 
 
+# The name of the report property that carries a column's cells (operation -> outcome) to the summary.
+MATRIX_PROPERTY = "fault_matrix_column"
 SCENARIOS = ("change", "periodic-live", "periodic-bulk", "cross-account")
 
 
@@ -145,15 +148,16 @@ def _actions(baseline):
 
 
 @pytest.mark.parametrize("column", list(COLUMNS))
-def test_fault_matrix(recorded, column):
+def test_fault_matrix(recorded, column, record_property):
     baseline, monkeypatch = recorded
     actions = _actions(baseline)
     fault, times = COLUMNS[column]
     problems = []
+    cells = {}
     for action, scenario in sorted(actions.items()):
         expected = _expected(action, column)
         if expected is None:
-            MATRIX.setdefault(action, {})[column] = "-"
+            cells[action] = "-"
             continue
         victim_only = (
             (lambda request: VICTIM in _text(request.body)) if fault == "no_such_entity" else (lambda request: True)
@@ -167,23 +171,20 @@ def test_fault_matrix(recorded, column):
             got = expected if outcome == "ok" and verdicts == wanted else f"{outcome} / {verdicts}"
         else:
             got = expected if outcome == "ok" and verdicts == right else f"{outcome} / {verdicts}"
-        MATRIX.setdefault(action, {})[column] = got if got == expected else "UNEXPECTED"
+        cells[action] = got if got == expected else "UNEXPECTED"
         if got != expected:
             problems.append(f"{action} under {column}: expected {expected!r}, got {got!r}")
+    record_property(MATRIX_PROPERTY, (column, cells))
     assert not problems, "\n".join(problems)
 
 
 def matrix_table(cells):
+    """``cells`` (operation -> column -> outcome) as a Markdown table, the columns in COLUMNS' order."""
     columns = list(COLUMNS)
     lines = ["| operation | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for action in sorted(cells):
         lines.append(f"| {action} | " + " | ".join(cells[action].get(c, "?") for c in columns) + " |")
     return "\n".join(lines)
-
-
-def render_matrix():
-    """The matrix as the columns that ran found it (printed at the end of the session)."""
-    return matrix_table(MATRIX)
 
 
 def test_the_development_guide_shows_the_matrix_the_columns_print_when_they_pass(recorded):

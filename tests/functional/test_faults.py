@@ -3,6 +3,7 @@
 import time
 from datetime import datetime, timezone
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 from console_mfa.aws import AwsClients
@@ -19,7 +20,10 @@ def no_sleep(monkeypatch):
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
 
 
-def test_throttling_that_clears_is_retried_and_verdicts_are_right(config, add_user):
+def test_throttling_that_clears_is_retried_and_verdicts_are_right(config, add_user, monkeypatch):
+    # The rule's own retry mode, adaptive (tests/conftest.py sets standard for every other test).
+    monkeypatch.delenv("AWS_RETRY_MODE")
+    assert AwsClients.from_session(boto3.Session()).iam.meta.config.retries["mode"] == "adaptive"
     bob = add_user("bob", password=True)
     alice = add_user("alice", password=True, devices=("virtual",))
     with iam_error("ListMFADevices", "Throttling", times=2) as seen:

@@ -7,13 +7,13 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from .test_cli import REPORT_CSV, run_cli
+from .test_cli import REPORT_CSV, call_cli
 
 
 def _audit(tmp_path, *flags):
     path = tmp_path / "report.csv"
     path.write_text(REPORT_CSV)
-    return run_cli("audit", "--credential-report", str(path), "--quiet", *flags)
+    return call_cli("audit", "--credential-report", str(path), "--quiet", *flags)
 
 
 def test_asff_findings_are_valid_batch_import_findings_input(tmp_path):

@@ -646,9 +646,9 @@ def test_the_demo_renders_in_every_format(demo, output_format):
 
 
 def test_report_demo_runs_from_the_command_line_without_aws(tmp_path):
-    from .test_cli import run_cli
+    from .test_cli import call_cli
 
-    completed = run_cli("report", "--demo", "--format", "json", "--output", str(tmp_path / "demo.json"))
+    completed = call_cli("report", "--demo", "--format", "json", "--output", str(tmp_path / "demo.json"))
     assert completed.returncode == 1, completed.stderr
     assert json.loads((tmp_path / "demo.json").read_text())["schema"] == "mfa-audit-report/v2"
     assert "EMULATED ORGANIZATION" in completed.stderr

@@ -78,17 +78,19 @@ def test_testmode_token_sends_but_config_stores_nothing(config, add_user):
     assert config.results == {}
 
 
-def test_sweep_of_three_thousand_users_sends_batches_of_at_most_100(config, iam):
-    for number in range(3000):
+# Small: 300 users, three full batches. Benchmark-sized (make bench): 3,000 users, thirty.
+@pytest.mark.parametrize("users", [300, pytest.param(3000, marks=pytest.mark.bench)])
+def test_a_large_sweep_sends_batches_of_at_most_100(config, iam, users):
+    for number in range(users):
         iam.create_user(UserName=f"user{number:04d}")
         if number % 3 == 0:
             iam.create_login_profile(UserName=f"user{number:04d}", Password="Emulated-Passw0rd!")
     summary = lambda_handler(scheduled_event(), None)
-    assert summary["evaluations"] == 3000
-    assert summary["compliance"] == {"NON_COMPLIANT": 1000, "NOT_APPLICABLE": 2000}
+    assert summary["evaluations"] == users
+    assert summary["compliance"] == {"NON_COMPLIANT": users // 3, "NOT_APPLICABLE": users - users // 3}
     assert max(len(batch) for batch in config.put_calls) == 100
-    assert len(config.put_calls) == 30
-    assert len({e["ComplianceResourceId"] for e in config.sent}) == 3000
+    assert len(config.put_calls) == users // 100
+    assert len({e["ComplianceResourceId"] for e in config.sent}) == users
 
 
 class _LambdaContext:
