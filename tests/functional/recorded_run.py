@@ -24,6 +24,8 @@ def record_every_path(cloudtrail, monkeypatch):
         create_user(iam, SeedUser(f"user{n}", n % 2 == 0, ("virtual", "fido", "hardware", "sms")[n % 4 :][:1]))
         for n in range(8)
     ]
+    # SMS only: NON_COMPLIANT, so its exemption tags are read (ListUserTags).
+    users.append(create_user(iam, SeedUser("user8", True, ("sms",))))
     cloudtrail.age_history(timedelta(days=1))
     with FrozenCredentialReport() as report, EmulatedConfig(RULE_NAME) as config, ApiCallCounter() as counter:
         report.generate_now()

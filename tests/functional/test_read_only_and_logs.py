@@ -19,6 +19,7 @@ DOCUMENTED_IAM_READS = {
     "iam:GetUser",
     "iam:GetLoginProfile",
     "iam:ListMFADevices",
+    "iam:ListUserTags",
     "iam:ListVirtualMFADevices",
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
