@@ -150,6 +150,8 @@ def test_organization_rule_wiring():
         "GracePeriodDays": "7",
         "AllowedMfaTypes": "virtual,hardware,fido",
         "ReconfirmDays": "30",
+        "ExemptionTag": "mfa-exempt-until",
+        "MaxExemptionDays": "90",
     }
     assert "ExcludedAccounts" in rule
     stackset = ORGANIZATION["Resources"]["MemberRoleStackSet"]["Properties"]
