@@ -40,9 +40,10 @@ import logging
 import os
 import re
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -51,24 +52,32 @@ from console_mfa.aws import AwsClients, call, collect, collect_if_exists
 from console_mfa.boundaries import OrganizationMembership, account_read_by
 from console_mfa.enforcement import (
     DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
-    DEFAULT_NOTICE_DAYS,
+    DEFAULT_MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
+    DEFAULT_RECENT_KEY_DAYS,
+    HELD_BACK,
     MAX_ENFORCEMENTS_PER_DAY,
-    MAX_NOTICE_DAYS,
+    MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
+    MAX_RECENT_KEY_DAYS,
+    Assessment,
+    Contact,
     Outcome,
     assess,
+    described,
+    digest_messages,
     enforced_message,
-    limit_reached_message,
+    held_back_notice,
     log_line,
-    notice_due,
-    notice_messages,
+    notice_stage,
+    user_notice,
+    without_allowed_mfa,
 )
-from console_mfa.enforcement_ledger import EnforcementLedger
+from console_mfa.enforcement_ledger import ORGANIZATION_SCOPE, EnforcementLedger
 from console_mfa.exceptions import AwsCallError, InvalidEventError, InvalidParameterError, UnconfirmedAutomationError
 from console_mfa.facts import UserFacts
 from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, sweep_account
-from console_mfa.verdict import ComplianceType, decide
+from console_mfa.verdict import decide
 
 logger = logging.getLogger("console_mfa.enforcement")
 logger.setLevel(logging.INFO)
@@ -86,6 +95,10 @@ _DOCUMENT_NAME = re.compile(r"[\w.-]{3,128}", re.ASCII)
 _ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _EXECUTION_ID = re.compile(r"[0-9a-fA-F-]{36}")
+_PARAMETER_NAME = re.compile(r"/?[\w.-]+(/[\w.-]+)*", re.ASCII)
+_ADDRESS = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+# The kill switch's one value that lets enforcement proceed; anything else, or no answer, is "paused".
+SWITCH_ON = "on"
 # An automation whose step invokes this function is running; any other state is not a live remediation.
 _RUNNING = {"Pending", "InProgress"}
 # Kept across invocations of a warm function, so members cost one Organizations call an hour.
@@ -104,11 +117,19 @@ class Settings:
     ledger_table: str
     topic_arn: str
     max_per_day: int
-    notice_days: int
+    # The kill switch: an SSM parameter in the function's account; enforcement only while it reads "on".
+    switch_parameter: str
+    recent_key_days: int
+    enforce_recent_keys: bool
+    # The user tag holding a user's e-mail address, the verified SES sender (None: nobody is e-mailed).
+    address_tag: str
+    sender: str | None
+    contact: Contact
     # Set for the organization's function only: it acts in member accounts through these.
     organization_id: str | None = None
     enforcer_role: str | None = None
     document_name: str | None = None
+    max_organization_per_day: int | None = None
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
@@ -128,7 +149,21 @@ class Settings:
                 )
             return int(value)
 
+        def flag(name: str) -> bool:
+            value = env.get(name, "").strip().lower() or "false"
+            if value not in ("true", "false"):
+                raise InvalidParameterError(f"{name} (environment)", f"{value[:20]!r} is not true or false")
+            return value == "true"
+
         group = required("FORCE_MFA_GROUP")
+        switch = required("ENFORCEMENT_SWITCH_PARAMETER")
+        if not _PARAMETER_NAME.fullmatch(switch):
+            raise InvalidParameterError(
+                "ENFORCEMENT_SWITCH_PARAMETER (environment)", f"{switch[:80]!r} is not an SSM parameter name"
+            )
+        sender = env.get("NOTICE_SENDER", "").strip() or None
+        if sender is not None and not _ADDRESS.fullmatch(sender):
+            raise InvalidParameterError("NOTICE_SENDER (environment)", f"{sender[:80]!r} is not an e-mail address")
         if not _GROUP_NAME.fullmatch(group):
             raise InvalidParameterError("FORCE_MFA_GROUP (environment)", f"{group[:80]!r} is not an IAM group name")
         topic = required("OPERATORS_TOPIC_ARN")
@@ -159,10 +194,23 @@ class Settings:
             max_per_day=number(
                 "MAX_ENFORCEMENTS_PER_DAY", DEFAULT_MAX_ENFORCEMENTS_PER_DAY, 1, MAX_ENFORCEMENTS_PER_DAY
             ),
-            notice_days=number("NOTICE_DAYS", DEFAULT_NOTICE_DAYS, 1, MAX_NOTICE_DAYS),
+            switch_parameter=switch,
+            recent_key_days=number("RECENT_ACCESS_KEY_DAYS", DEFAULT_RECENT_KEY_DAYS, 1, MAX_RECENT_KEY_DAYS),
+            enforce_recent_keys=flag("ENFORCE_USERS_WITH_RECENT_KEYS"),
+            address_tag=env.get("USER_ADDRESS_TAG", "").strip() or "email",
+            sender=sender,
+            contact=Contact(required("USER_GUIDE_URL"), required("NOTICE_CONTACT")),
             organization_id=organization_id,
             enforcer_role=enforcer_role,
             document_name=document_name,
+            max_organization_per_day=number(
+                "MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY",
+                DEFAULT_MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
+                1,
+                MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
+            )
+            if organization_id
+            else None,
         )
 
 
@@ -278,6 +326,158 @@ def _put_metric(clients: AwsClients, name: str) -> None:
     )
 
 
+def paused_because(ssm: Any, parameter: str) -> str | None:
+    """Why enforcement is paused now, or ``None`` when the kill switch reads exactly ``on``.
+
+    Fails closed: a missing parameter, another value and an error reading it all pause enforcement.
+    """
+    try:
+        value = call(ssm, "GetParameter", Name=parameter)["Parameter"]["Value"]
+    except AwsCallError as error:
+        return f"the switch {parameter} could not be read ({error.code or error})."
+    if value.strip() != SWITCH_ON:
+        return f"the switch {parameter} is {value[:40]!r}, not {SWITCH_ON!r}."
+    return None
+
+
+def recent_key_use(iam: Any, user_name: str, now: datetime, days: int) -> str | None:
+    """Which of the user's active access keys were used in the last ``days`` days, or ``None``.
+
+    ForceMfa's deny applies to long-term access keys too, so enforcing such a user breaks their scripts.
+    """
+    used = []
+    for key in collect_if_exists(iam, "ListAccessKeys", "AccessKeyMetadata", UserName=user_name) or []:
+        if key.get("Status") != "Active":
+            continue
+        last = call(iam, "GetAccessKeyLastUsed", AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"].get(
+            "LastUsedDate"
+        )
+        if last is not None and now - last <= timedelta(days=days):
+            used.append(f"{key['AccessKeyId']} last used {last:%Y-%m-%d}")
+    if not used:
+        return None
+    return (
+        f"access keys used in the last {days} days ({'; '.join(used)}): MFA enforcement would refuse them "
+        "(the ForceMfa group denies long-term keys too)."
+    )
+
+
+def user_address(iam: Any, user_name: str, tag: str) -> str | None:
+    """The e-mail address in the user's tag ``tag``, or ``None`` without one (IAM users have no address)."""
+    tags = collect_if_exists(iam, "ListUserTags", "Tags", UserName=user_name) or []
+    value = next((t["Value"].strip() for t in tags if t["Key"] == tag), "")
+    return value if _ADDRESS.fullmatch(value) else None
+
+
+def _email(home: AwsClients, settings: Settings, address: str, message: dict[str, str]) -> None:
+    assert settings.sender is not None
+    call(
+        home.client("ses"),
+        "SendEmail",
+        Source=settings.sender,
+        Destination={"ToAddresses": [address]},
+        Message={"Subject": {"Data": message["Subject"]}, "Body": {"Text": {"Data": message["Body"]}}},
+    )
+
+
+@dataclass
+class Enforcer:
+    """One account's enforcement under one policy: ``clients`` read and act in the user's account; ``home``
+    (the function's own account) holds the ledger, the metrics, the topic, SES and the kill switch."""
+
+    clients: AwsClients
+    home: AwsClients
+    settings: Settings
+    policy: Policy
+    account_id: str
+    now: datetime
+    organization: bool
+
+    def __post_init__(self) -> None:
+        self.ledger = EnforcementLedger(
+            self.home.client("dynamodb"),
+            self.settings.ledger_table,
+            account=self.account_id if self.organization else None,
+        )
+        self.started = self.ledger.enforcement_started(self.now)
+
+    def assess(self, user: UserFacts | MissingUser | None) -> Assessment:
+        first_seen = None
+        if (
+            isinstance(user, UserFacts)
+            and user.login_profile_created is not None
+            and without_allowed_mfa(decide(user, self.policy, self.now))
+        ):
+            first_seen = self.ledger.grace_began(user.user_id, user.login_profile_created)
+        return assess(user, self.policy, self.now, self.started, first_seen)
+
+    def tell_once(self, user: UserFacts, grace_ends: datetime, stage: str, message: dict[str, str]) -> bool | None:
+        """E-mail the user ``message`` unless this stage was dealt with already (then ``None``). False when the
+        user has no address (or no sender is set), so the operators must tell them; the stage counts as dealt
+        with either way, so the digest lists such a user once per stage."""
+        if self.ledger.was_noticed(user.user_id, grace_ends, stage):
+            return None
+        address = None
+        if self.settings.sender:
+            address = user_address(self.clients.iam, user.user_name, self.settings.address_tag)
+        if address is not None:
+            _email(self.home, self.settings, address, message)
+        self.ledger.record_notice(user.user_id, grace_ends, stage, self.now)
+        return address is not None
+
+    def tell_held_back(self, user: UserFacts, assessment: Assessment) -> bool | None:
+        assert assessment.outcome is not None and assessment.grace_ended is not None
+        message = held_back_notice(user, assessment, self.account_id, self.settings.contact)
+        return self.tell_once(user, assessment.grace_ended, assessment.outcome.value, message)
+
+    def try_enforce(self, user: UserFacts, assessment: Assessment) -> Assessment:
+        """Put a user ``assess()`` says to act on into the group, unless it is there, its keys are in use or a
+        daily limit is reached; the answer names what was done (``outcome`` None: enforced)."""
+        settings = self.settings
+        membership = is_in_group(self.clients.iam, user.user_name, settings.group_name)
+        if membership is None:
+            return replace(
+                assessment, act=False, outcome=Outcome.USER_GONE, why="The user was deleted while it was being checked."
+            )
+        if membership:
+            return replace(
+                assessment,
+                act=False,
+                outcome=Outcome.ALREADY_IN_GROUP,
+                why=f"The user is already in {settings.group_name}; nothing changed.",
+            )
+        keys = (
+            None
+            if settings.enforce_recent_keys
+            else recent_key_use(self.clients.iam, user.user_name, self.now, settings.recent_key_days)
+        )
+        if keys is not None:
+            return replace(assessment, act=False, outcome=Outcome.ACCESS_KEYS_IN_USE, why=f"Held back: {keys}")
+        if settings.max_organization_per_day is not None and not self.ledger.claim_slot(
+            self.now, user.user_id, settings.max_organization_per_day, scope=ORGANIZATION_SCOPE
+        ):
+            _put_metric(self.home, HELD_BACK_METRIC)
+            return replace(
+                assessment,
+                act=False,
+                outcome=Outcome.ORGANIZATION_LIMIT_REACHED,
+                why=f"{settings.max_organization_per_day} user(s) were enforced in the organization today already; "
+                "nobody more until tomorrow (UTC).",
+            )
+        if not self.ledger.claim_slot(self.now, user.user_id, settings.max_per_day):
+            _put_metric(self.home, HELD_BACK_METRIC)
+            return replace(
+                assessment,
+                act=False,
+                outcome=Outcome.DAILY_LIMIT_REACHED,
+                why=f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); "
+                "nobody more until tomorrow (UTC).",
+            )
+        call(self.clients.iam, "AddUserToGroup", GroupName=settings.group_name, UserName=user.user_name)
+        _put_metric(self.home, ENFORCED_METRIC)
+        return replace(assessment, outcome=Outcome.ENFORCED)
+
+
 def enforce(
     event: Mapping[str, Any],
     clients: AwsClients,
@@ -288,52 +488,38 @@ def enforce(
     home: AwsClients | None = None,
 ) -> dict[str, Any]:
     """Check the user again and enforce if due. ``clients`` read and act in the user's account; ``home``
-    (the function's own account, where the ledger, the metrics and the topic are) defaults to them."""
+    (the function's own account, where the ledger, the metrics, the topic and the kill switch are) defaults
+    to them. The kill switch is read before anything else."""
     home = home or clients
     user_id = user_id_of(event)
     log.update(userId=user_id, executionId=event.get("ExecutionId"))
+    paused = paused_because(home.client("ssm"), settings.switch_parameter)
+    if paused is not None:
+        return _refused(log, Outcome.PAUSED, f"Enforcement is paused: {paused}", level=logging.WARNING)
     policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
     log["enforcement"] = policy.enforcement
-    user = find_user(clients.iam, user_id) if policy.enforcement is not Enforcement.OFF else None
-    assessment = assess(user, policy, now)
+    if policy.enforcement is Enforcement.OFF:
+        return _refused(log, Outcome.ENFORCEMENT_OFF, "The rule parameter Enforcement is off.")
+    enforcer = Enforcer(clients, home, settings, policy, account_id, now, organization=home is not clients)
+    user = find_user(clients.iam, user_id)
+    assessment = enforcer.assess(user)
     if isinstance(user, UserFacts):
-        log.update(userName=user.user_name, graceEnded=assessment.grace_ended)
+        log.update(userName=user.user_name, graceEnds=assessment.grace_ended)
     if assessment.verdict is not None:
         log["verdict"] = assessment.verdict.compliance_type
-    if not assessment.act:
-        return _refused(log, assessment.outcome, assessment.why)
-    assert isinstance(user, UserFacts)  # assess() acts only on a user it could decide
-
-    membership = is_in_group(clients.iam, user.user_name, settings.group_name)
-    if membership is None:
-        return _refused(log, Outcome.USER_GONE, "The user was deleted while it was being checked.")
-    if membership:
-        return _refused(
-            log, Outcome.ALREADY_IN_GROUP, f"The user is already in {settings.group_name}; nothing changed."
-        )
-
-    ledger = EnforcementLedger(
-        home.client("dynamodb"), settings.ledger_table, account=account_id if home is not clients else None
-    )
-    if not ledger.claim_slot(now, user_id, settings.max_per_day):
-        _put_metric(home, HELD_BACK_METRIC)
-        _publish(
-            home, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now)
-        )
-        log["limit"] = settings.max_per_day
-        return _refused(
-            log,
-            Outcome.DAILY_LIMIT_REACHED,
-            f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); "
-            "nobody more until tomorrow (UTC).",
-            level=logging.WARNING,
-        )
-
-    call(clients.iam, "AddUserToGroup", GroupName=settings.group_name, UserName=user.user_name)
+    if assessment.act:
+        assert isinstance(user, UserFacts)  # assess() acts only on a user it could decide
+        assessment = enforcer.try_enforce(user, assessment)
+    if isinstance(user, UserFacts) and assessment.outcome in HELD_BACK:
+        log["userTold"] = enforcer.tell_held_back(user, assessment)
+    if assessment.outcome is not Outcome.ENFORCED:
+        # Users held back are listed in the daily run's one digest (and enforced by it when they may be).
+        level = logging.WARNING if assessment.outcome in (*HELD_BACK, Outcome.DAILY_LIMIT_REACHED) else logging.INFO
+        return _refused(log, assessment.outcome, assessment.why, level=level)
+    assert isinstance(user, UserFacts)
     log.update(outcome=Outcome.ENFORCED, why=assessment.why, group=settings.group_name)
     # Logged before the message goes out: if publishing fails, the log still says what was done.
     logger.warning(log_line({**log, "step": "added_to_group"}))
-    _put_metric(home, ENFORCED_METRIC)
     _publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
     return {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
 
@@ -357,34 +543,69 @@ def notify(
     log: dict[str, Any],
     deadline: Deadline,
 ) -> dict[str, Any]:
+    """The daily run: tell users in grace (at the start, then ``REMINDER_DAYS`` before), take users who now
+    comply out of the group, enforce users whose grace has ended within the limits (with ``automatic``, and
+    not paused: Config sends no new remediation for a verdict that never changed), and send the operators
+    one digest."""
     policy = rule_policy(clients.config, settings.rule_name)
     log["enforcement"] = policy.enforcement
     if policy.enforcement is Enforcement.OFF:
         log.update(outcome=Outcome.ENFORCEMENT_OFF, why="The rule parameter Enforcement is off.")
-        return {"outcome": Outcome.ENFORCEMENT_OFF.value, "noticed": 0, "unenforced": 0}
+        return {"outcome": Outcome.ENFORCEMENT_OFF.value}
+    paused = paused_because(clients.client("ssm"), settings.switch_parameter)
+    enforcer = Enforcer(clients, clients, settings, policy, account_id, now, organization=False)
     sweep = sweep_account(clients, deadline, now, policy, "live")
-    ledger = EnforcementLedger(clients.client("dynamodb"), settings.ledger_table)
-    due: list[tuple[UserFacts, datetime]] = []
-    for user in sweep.users:
-        ends = notice_due(user, policy, now, settings.notice_days)
-        if ends is not None and not ledger.was_noticed(user.user_id, ends):
-            due.append((user, ends))
     members = {member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name)}
-    unenforced = [
-        user
-        for user in sweep.users
-        if user.user_id not in members and decide(user, policy, now).compliance_type is ComplianceType.NON_COMPLIANT
-    ]
-    for message in notice_messages(due, unenforced, account_id, policy, settings.notice_days):
+    sections: dict[str, list[str]] = defaultdict(list)
+    for user in sweep.users:
+        if user.user_id in members:
+            if not without_allowed_mfa(decide(user, policy, now)):
+                call(clients.iam, "RemoveUserFromGroup", GroupName=settings.group_name, UserName=user.user_name)
+                sections["released"].append(described(user, "their access keys work again"))
+            continue
+        assessment = enforcer.assess(user)
+        if assessment.outcome is Outcome.IN_GRACE:
+            assert assessment.grace_ended is not None
+            stage = notice_stage(assessment.grace_ended, now)
+            if stage is None:
+                continue
+            message = user_notice(
+                user, assessment.grace_ended, stage, account_id, settings.group_name, policy, settings.contact
+            )
+            told = enforcer.tell_once(user, assessment.grace_ended, stage, message)
+            if told is None:
+                continue
+            entry = described(user, f"grace ends {assessment.grace_ended:%Y-%m-%d %H:%M} UTC (notice: {stage})")
+            sections["noticed" if told else "no_address"].append(entry)
+            continue
+        if assessment.act:
+            if paused is not None or policy.enforcement is Enforcement.MANUAL:
+                sections["due"].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
+                continue
+            assessment = enforcer.try_enforce(user, assessment)
+        if assessment.outcome is Outcome.ENFORCED:
+            logger.warning(
+                log_line({**log, "step": "added_to_group", "userId": user.user_id, "userName": user.user_name})
+            )
+            sections["enforced"].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
+        elif assessment.outcome in HELD_BACK:
+            told = enforcer.tell_held_back(user, assessment)
+            if told is None:  # listed (and told) on the day it was first held back
+                continue
+            sections[assessment.outcome.value].append(
+                described(user, assessment.why + ("" if told else " Not told: no address."))
+            )
+        elif assessment.outcome in (Outcome.DAILY_LIMIT_REACHED, Outcome.ORGANIZATION_LIMIT_REACHED):
+            sections[assessment.outcome.value].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
+    for message in digest_messages(sections, account_id, paused):
         _publish(clients, settings.topic_arn, message)
-    for user, ends in due:
-        ledger.record_notice(user.user_id, ends, now)
+    counts = {key: len(entries) for key, entries in sections.items()}
     log.update(
-        outcome="noticed",
-        noticed=[user.user_name for user, _ in due],
-        unenforced=[user.user_name for user in unenforced],
+        outcome="daily_run",
+        paused=paused is not None,
+        **counts,
     )
-    return {"outcome": "noticed", "noticed": len(due), "unenforced": len(unenforced)}
+    return {"outcome": "daily_run", "paused": paused is not None, **counts}
 
 
 def assume_enforcer_role(
