@@ -97,9 +97,7 @@ def test_re_creating_the_password_does_not_restart_the_grace(stack, iam, add_use
 # --- 4. nobody waits for Config to ask again ---
 
 
-def test_limit_2_and_seven_users_due_are_all_enforced_by_day_4_with_one_digest_a_day(
-    stack, iam, add_user, monkeypatch
-):
+def test_limit_2_and_seven_users_due_are_all_enforced_by_day_4_with_one_digest_a_day(stack, iam, add_user, monkeypatch):
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "2")
     users = [add_user(f"user{n}", password=True, password_age_days=400) for n in range(7)]
     daily_run(0)
@@ -146,7 +144,9 @@ def test_any_switch_value_but_on_pauses_enforcement(stack, iam, add_user, value)
 def test_a_missing_switch_pauses_enforcement(stack, iam, add_user):
     alice = add_user("alice", password=True, password_age_days=400)
     daily_run(0)
-    boto3.client("ssm", region_name="us-east-1").delete_parameter(Name=stack.environment["ENFORCEMENT_SWITCH_PARAMETER"])
+    boto3.client("ssm", region_name="us-east-1").delete_parameter(
+        Name=stack.environment["ENFORCEMENT_SWITCH_PARAMETER"]
+    )
     assert enforce(alice, day=20)["outcome"] == "paused"
     assert members(iam, stack) == set()
 
@@ -281,3 +281,44 @@ def test_without_a_sender_nobody_is_emailed_and_every_user_is_listed(config, iam
     assert sent_emails() == []
     (digest,) = stack.operator_messages()
     assert "grace (" in digest["Message"]
+
+
+# --- the function's role ---
+
+
+def test_function_role_grants_exactly_the_actions_the_code_calls(stack, iam, add_user, monkeypatch, caplog):
+    import json
+    import logging
+
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
+    add_user("soon", password=True, password_age_days=400)
+    tag_address(iam, "soon")
+    keys = add_user("keys", password=True, password_age_days=400)
+    mark_access_key_used(ACCOUNT, iam.create_access_key(UserName="keys")["AccessKey"]["AccessKeyId"], DAY0)
+    first, second = (add_user(f"user{n}", password=True, password_age_days=400) for n in range(2))
+    with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
+        daily_run(0)  # the notices (SES)
+        enforce(first, day=14)
+        enforce(second, day=14)  # held back: the metric
+        enforce(keys, day=14)  # access keys in use
+        iam.enable_mfa_device(
+            UserName=first["UserName"],
+            SerialNumber=device_serial("hardware", first["UserName"], ACCOUNT),
+            AuthenticationCode1="123456",
+            AuthenticationCode2="654321",
+        )
+        daily_run(15)  # takes the first out of the group
+    called = set()
+    for record in caplog.records:
+        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
+            called |= set(json.loads(record.getMessage())["apiCalls"])
+    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
+    called = {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
+    role = stack.resources["EnforcementFunctionRole"]
+    granted = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            action = statement["Action"]
+            granted |= {action} if isinstance(action, str) else set(action)
+    # Lambda writes the logs; KMS is used by SNS on the function's behalf for the encrypted topic.
+    assert called == granted - {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "kms:GenerateDataKey*"}
