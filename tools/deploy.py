@@ -28,7 +28,7 @@ stack and switches off those deployed before; neither flag: as deployed before. 
 budget for all the stacks of a run.
 
 Enforcement (docs/enforcement-organization.md): ``--enforcement off|manual|automatic`` (with
-``--max-enforcements-per-day`` and, for the account stack, ``--notice-days``) sets the stack's
+``--max-enforcements-per-day`` and, for the account stack, ``--notice-sender``) sets the stack's
 Enforcement parameters. Enforcement other than off without AlarmEmail or AlarmTopicArn (given, or
 kept from the deployed stack) is refused before anything is uploaded or changed. Which route gives
 which: the account stack enforces in its account; ``--organization`` with Enforcement off deploys
@@ -835,7 +835,7 @@ def enforcement_flags(args: argparse.Namespace, given: dict[str, str]) -> dict[s
     flags = {
         "Enforcement": args.enforcement,
         "MaxEnforcementsPerDay": args.max_enforcements_per_day,
-        "NoticeDays": args.notice_days,
+        "NoticeSender": args.notice_sender,
     }
     chosen = {key: str(value) for key, value in flags.items() if value is not None}
     for key in chosen:
@@ -1307,7 +1307,11 @@ def main(argv: list[str] | None = None) -> int:
         "with --organization, manual or automatic take the organization conformance-pack route",
     )
     parser.add_argument("--max-enforcements-per-day", type=int, metavar="N", help="the stack's MaxEnforcementsPerDay")
-    parser.add_argument("--notice-days", type=int, metavar="DAYS", help="the account stack's NoticeDays")
+    parser.add_argument(
+        "--notice-sender",
+        metavar="ADDRESS",
+        help="the account stack's NoticeSender: the SES-verified address users' MFA notices are sent from",
+    )
     parser.add_argument(
         "--events",
         action=argparse.BooleanOptionalAction,
