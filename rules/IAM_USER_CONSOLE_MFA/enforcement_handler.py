@@ -42,37 +42,33 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import boto3
 from console_mfa import RULE_NAME
-from console_mfa.aws import AwsClients, call, collect, collect_if_exists
+from console_mfa.aws import AwsClients, call, collect
 from console_mfa.boundaries import OrganizationMembership, account_read_by
 from console_mfa.enforcement import (
-    DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
-    DEFAULT_MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
-    DEFAULT_RECENT_KEY_DAYS,
     HELD_BACK,
-    MAX_ENFORCEMENTS_PER_DAY,
-    MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
-    MAX_RECENT_KEY_DAYS,
-    Assessment,
-    Contact,
     Outcome,
-    assess,
     described,
     digest_messages,
     enforced_message,
-    held_back_notice,
     log_line,
     notice_stage,
     user_notice,
     without_allowed_mfa,
 )
-from console_mfa.enforcement_ledger import ORGANIZATION_SCOPE, EnforcementLedger
-from console_mfa.exceptions import AwsCallError, InvalidEventError, InvalidParameterError, UnconfirmedAutomationError
+from console_mfa.enforcement_ledger import EnforcementLedger
+from console_mfa.enforcer import Enforcer, Settings, paused_because, publish
+from console_mfa.exceptions import (
+    AccountOutsideOrganizationError,
+    AwsCallError,
+    InvalidEventError,
+    InvalidParameterError,
+    UnconfirmedAutomationError,
+)
 from console_mfa.facts import UserFacts
 from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
@@ -84,21 +80,9 @@ logger.setLevel(logging.INFO)
 for _sdk_logger in ("botocore", "boto3", "urllib3"):
     logging.getLogger(_sdk_logger).setLevel(logging.INFO)
 
-METRIC_NAMESPACE = "IAM_USER_CONSOLE_MFA"
-# The stack's EnforcementLimitAlarm watches this one.
-HELD_BACK_METRIC = "EnforcementsHeldBack"
-ENFORCED_METRIC = "Enforcements"
 _USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
-_GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
-_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
-_DOCUMENT_NAME = re.compile(r"[\w.-]{3,128}", re.ASCII)
-_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _EXECUTION_ID = re.compile(r"[0-9a-fA-F-]{36}")
-_PARAMETER_NAME = re.compile(r"/?[\w.-]+(/[\w.-]+)*", re.ASCII)
-_ADDRESS = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
-# The kill switch's one value that lets enforcement proceed; anything else, or no answer, is "paused".
-SWITCH_ON = "on"
 # An automation whose step invokes this function is running; any other state is not a live remediation.
 _RUNNING = {"Pending", "InProgress"}
 # Kept across invocations of a warm function, so members cost one Organizations call an hour.
@@ -106,112 +90,6 @@ _memberships: dict[str, OrganizationMembership] = {}
 # The daily notice checks every user live (the three reads the remediation needs anyway, so the
 # function's role needs no credential report or CloudTrail access); this much is kept for sending.
 NOTICE_RESERVE_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The function's environment, validated; a bad value names the variable."""
-
-    rule_name: str
-    group_name: str
-    ledger_table: str
-    topic_arn: str
-    max_per_day: int
-    # The kill switch: an SSM parameter in the function's account; enforcement only while it reads "on".
-    switch_parameter: str
-    recent_key_days: int
-    enforce_recent_keys: bool
-    # The user tag holding a user's e-mail address, the verified SES sender (None: nobody is e-mailed).
-    address_tag: str
-    sender: str | None
-    contact: Contact
-    # Set for the organization's function only: it acts in member accounts through these.
-    organization_id: str | None = None
-    enforcer_role: str | None = None
-    document_name: str | None = None
-    max_organization_per_day: int | None = None
-
-    @classmethod
-    def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environment is None else environment
-
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise InvalidParameterError(f"{name} (environment)", "must be set")
-            return value
-
-        def number(name: str, default: int, lowest: int, highest: int) -> int:
-            value = env.get(name, "").strip() or str(default)
-            if not value.isdigit() or not lowest <= int(value) <= highest:
-                raise InvalidParameterError(
-                    f"{name} (environment)", f"{value[:20]!r} is not a whole number from {lowest} to {highest}"
-                )
-            return int(value)
-
-        def flag(name: str) -> bool:
-            value = env.get(name, "").strip().lower() or "false"
-            if value not in ("true", "false"):
-                raise InvalidParameterError(f"{name} (environment)", f"{value[:20]!r} is not true or false")
-            return value == "true"
-
-        group = required("FORCE_MFA_GROUP")
-        switch = required("ENFORCEMENT_SWITCH_PARAMETER")
-        if not _PARAMETER_NAME.fullmatch(switch):
-            raise InvalidParameterError(
-                "ENFORCEMENT_SWITCH_PARAMETER (environment)", f"{switch[:80]!r} is not an SSM parameter name"
-            )
-        sender = env.get("NOTICE_SENDER", "").strip() or None
-        if sender is not None and not _ADDRESS.fullmatch(sender):
-            raise InvalidParameterError("NOTICE_SENDER (environment)", f"{sender[:80]!r} is not an e-mail address")
-        if not _GROUP_NAME.fullmatch(group):
-            raise InvalidParameterError("FORCE_MFA_GROUP (environment)", f"{group[:80]!r} is not an IAM group name")
-        topic = required("OPERATORS_TOPIC_ARN")
-        if not topic.startswith("arn:") or ":sns:" not in topic:
-            raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
-        organization_id = env.get("ORGANIZATION_ID", "").strip() or None
-        enforcer_role = document_name = None
-        if organization_id is not None:
-            if not _ORGANIZATION_ID.fullmatch(organization_id):
-                raise InvalidParameterError(
-                    "ORGANIZATION_ID (environment)", f"{organization_id[:40]!r} is not an organization id"
-                )
-            enforcer_role = required("MEMBER_ENFORCER_ROLE")
-            if not _ROLE_NAME.fullmatch(enforcer_role):
-                raise InvalidParameterError(
-                    "MEMBER_ENFORCER_ROLE (environment)", f"{enforcer_role[:80]!r} is not an IAM role name"
-                )
-            document_name = required("ENFORCEMENT_DOCUMENT")
-            if not _DOCUMENT_NAME.fullmatch(document_name):
-                raise InvalidParameterError(
-                    "ENFORCEMENT_DOCUMENT (environment)", f"{document_name[:80]!r} is not an SSM document name"
-                )
-        return cls(
-            rule_name=required("CONFIG_RULE_NAME"),
-            group_name=group,
-            ledger_table=required("LEDGER_TABLE"),
-            topic_arn=topic,
-            max_per_day=number(
-                "MAX_ENFORCEMENTS_PER_DAY", DEFAULT_MAX_ENFORCEMENTS_PER_DAY, 1, MAX_ENFORCEMENTS_PER_DAY
-            ),
-            switch_parameter=switch,
-            recent_key_days=number("RECENT_ACCESS_KEY_DAYS", DEFAULT_RECENT_KEY_DAYS, 1, MAX_RECENT_KEY_DAYS),
-            enforce_recent_keys=flag("ENFORCE_USERS_WITH_RECENT_KEYS"),
-            address_tag=env.get("USER_ADDRESS_TAG", "").strip() or "email",
-            sender=sender,
-            contact=Contact(required("USER_GUIDE_URL"), required("NOTICE_CONTACT")),
-            organization_id=organization_id,
-            enforcer_role=enforcer_role,
-            document_name=document_name,
-            max_organization_per_day=number(
-                "MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY",
-                DEFAULT_MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
-                1,
-                MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
-            )
-            if organization_id
-            else None,
-        )
 
 
 def rule_policy(config: Any, rule_name: str, in_conformance_pack: bool = False) -> Policy:
@@ -255,14 +133,6 @@ def find_user(iam: Any, user_id: str) -> UserFacts | MissingUser | None:
     if listed is None:
         return None
     return live_user_facts(iam, listed["UserName"], user_id, listed["Arn"])
-
-
-def is_in_group(iam: Any, user_name: str, group_name: str) -> bool | None:
-    """Whether the user is in the group; ``None`` when IAM no longer has the user."""
-    groups = collect_if_exists(iam, "ListGroupsForUser", "Groups", UserName=user_name)
-    if groups is None:
-        return None
-    return any(group["GroupName"] == group_name for group in groups)
 
 
 def user_id_of(event: Mapping[str, Any]) -> str:
@@ -313,171 +183,6 @@ def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, documen
     return execution_id
 
 
-def _publish(clients: AwsClients, topic_arn: str, message: dict[str, str]) -> None:
-    call(clients.client("sns"), "Publish", TopicArn=topic_arn, **message)
-
-
-def _put_metric(clients: AwsClients, name: str) -> None:
-    call(
-        clients.client("cloudwatch"),
-        "PutMetricData",
-        Namespace=METRIC_NAMESPACE,
-        MetricData=[{"MetricName": name, "Value": 1.0, "Unit": "Count"}],
-    )
-
-
-def paused_because(ssm: Any, parameter: str) -> str | None:
-    """Why enforcement is paused now, or ``None`` when the kill switch reads exactly ``on``.
-
-    Fails closed: a missing parameter, another value and an error reading it all pause enforcement.
-    """
-    try:
-        value = call(ssm, "GetParameter", Name=parameter)["Parameter"]["Value"]
-    except AwsCallError as error:
-        return f"the switch {parameter} could not be read ({error.code or error})."
-    if value.strip() != SWITCH_ON:
-        return f"the switch {parameter} is {value[:40]!r}, not {SWITCH_ON!r}."
-    return None
-
-
-def recent_key_use(iam: Any, user_name: str, now: datetime, days: int) -> str | None:
-    """Which of the user's active access keys were used in the last ``days`` days, or ``None``.
-
-    ForceMfa's deny applies to long-term access keys too, so enforcing such a user breaks their scripts.
-    """
-    used = []
-    for key in collect_if_exists(iam, "ListAccessKeys", "AccessKeyMetadata", UserName=user_name) or []:
-        if key.get("Status") != "Active":
-            continue
-        last = call(iam, "GetAccessKeyLastUsed", AccessKeyId=key["AccessKeyId"])["AccessKeyLastUsed"].get(
-            "LastUsedDate"
-        )
-        if last is not None and now - last <= timedelta(days=days):
-            used.append(f"{key['AccessKeyId']} last used {last:%Y-%m-%d}")
-    if not used:
-        return None
-    return (
-        f"access keys used in the last {days} days ({'; '.join(used)}): MFA enforcement would refuse them "
-        "(the ForceMfa group denies long-term keys too)."
-    )
-
-
-def user_address(iam: Any, user_name: str, tag: str) -> str | None:
-    """The e-mail address in the user's tag ``tag``, or ``None`` without one (IAM users have no address)."""
-    tags = collect_if_exists(iam, "ListUserTags", "Tags", UserName=user_name) or []
-    value = next((t["Value"].strip() for t in tags if t["Key"] == tag), "")
-    return value if _ADDRESS.fullmatch(value) else None
-
-
-def _email(home: AwsClients, settings: Settings, address: str, message: dict[str, str]) -> None:
-    assert settings.sender is not None
-    call(
-        home.client("ses"),
-        "SendEmail",
-        Source=settings.sender,
-        Destination={"ToAddresses": [address]},
-        Message={"Subject": {"Data": message["Subject"]}, "Body": {"Text": {"Data": message["Body"]}}},
-    )
-
-
-@dataclass
-class Enforcer:
-    """One account's enforcement under one policy: ``clients`` read and act in the user's account; ``home``
-    (the function's own account) holds the ledger, the metrics, the topic, SES and the kill switch."""
-
-    clients: AwsClients
-    home: AwsClients
-    settings: Settings
-    policy: Policy
-    account_id: str
-    now: datetime
-    organization: bool
-
-    def __post_init__(self) -> None:
-        self.ledger = EnforcementLedger(
-            self.home.client("dynamodb"),
-            self.settings.ledger_table,
-            account=self.account_id if self.organization else None,
-        )
-        self.started = self.ledger.enforcement_started(self.now)
-
-    def assess(self, user: UserFacts | MissingUser | None) -> Assessment:
-        first_seen = None
-        if (
-            isinstance(user, UserFacts)
-            and user.login_profile_created is not None
-            and without_allowed_mfa(decide(user, self.policy, self.now))
-        ):
-            first_seen = self.ledger.grace_began(user.user_id, user.login_profile_created)
-        return assess(user, self.policy, self.now, self.started, first_seen)
-
-    def tell_once(self, user: UserFacts, grace_ends: datetime, stage: str, message: dict[str, str]) -> bool | None:
-        """E-mail the user ``message`` unless this stage was dealt with already (then ``None``). False when the
-        user has no address (or no sender is set), so the operators must tell them; the stage counts as dealt
-        with either way, so the digest lists such a user once per stage."""
-        if self.ledger.was_noticed(user.user_id, grace_ends, stage):
-            return None
-        address = None
-        if self.settings.sender:
-            address = user_address(self.clients.iam, user.user_name, self.settings.address_tag)
-        if address is not None:
-            _email(self.home, self.settings, address, message)
-        self.ledger.record_notice(user.user_id, grace_ends, stage, self.now)
-        return address is not None
-
-    def tell_held_back(self, user: UserFacts, assessment: Assessment) -> bool | None:
-        assert assessment.outcome is not None and assessment.grace_ended is not None
-        message = held_back_notice(user, assessment, self.account_id, self.settings.contact)
-        return self.tell_once(user, assessment.grace_ended, assessment.outcome.value, message)
-
-    def try_enforce(self, user: UserFacts, assessment: Assessment) -> Assessment:
-        """Put a user ``assess()`` says to act on into the group, unless it is there, its keys are in use or a
-        daily limit is reached; the answer names what was done (``outcome`` None: enforced)."""
-        settings = self.settings
-        membership = is_in_group(self.clients.iam, user.user_name, settings.group_name)
-        if membership is None:
-            return replace(
-                assessment, act=False, outcome=Outcome.USER_GONE, why="The user was deleted while it was being checked."
-            )
-        if membership:
-            return replace(
-                assessment,
-                act=False,
-                outcome=Outcome.ALREADY_IN_GROUP,
-                why=f"The user is already in {settings.group_name}; nothing changed.",
-            )
-        keys = (
-            None
-            if settings.enforce_recent_keys
-            else recent_key_use(self.clients.iam, user.user_name, self.now, settings.recent_key_days)
-        )
-        if keys is not None:
-            return replace(assessment, act=False, outcome=Outcome.ACCESS_KEYS_IN_USE, why=f"Held back: {keys}")
-        if settings.max_organization_per_day is not None and not self.ledger.claim_slot(
-            self.now, user.user_id, settings.max_organization_per_day, scope=ORGANIZATION_SCOPE
-        ):
-            _put_metric(self.home, HELD_BACK_METRIC)
-            return replace(
-                assessment,
-                act=False,
-                outcome=Outcome.ORGANIZATION_LIMIT_REACHED,
-                why=f"{settings.max_organization_per_day} user(s) were enforced in the organization today already; "
-                "nobody more until tomorrow (UTC).",
-            )
-        if not self.ledger.claim_slot(self.now, user.user_id, settings.max_per_day):
-            _put_metric(self.home, HELD_BACK_METRIC)
-            return replace(
-                assessment,
-                act=False,
-                outcome=Outcome.DAILY_LIMIT_REACHED,
-                why=f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); "
-                "nobody more until tomorrow (UTC).",
-            )
-        call(self.clients.iam, "AddUserToGroup", GroupName=settings.group_name, UserName=user.user_name)
-        _put_metric(self.home, ENFORCED_METRIC)
-        return replace(assessment, outcome=Outcome.ENFORCED)
-
-
 def enforce(
     event: Mapping[str, Any],
     clients: AwsClients,
@@ -520,7 +225,7 @@ def enforce(
     log.update(outcome=Outcome.ENFORCED, why=assessment.why, group=settings.group_name)
     # Logged before the message goes out: if publishing fails, the log still says what was done.
     logger.warning(log_line({**log, "step": "added_to_group"}))
-    _publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
+    publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
     return {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
 
 
@@ -535,25 +240,25 @@ def _refused(log: dict[str, Any], outcome: Outcome | None, why: str, level: int 
     }
 
 
-def notify(
+def daily_run(
     clients: AwsClients,
+    home: AwsClients,
     settings: Settings,
     account_id: str,
     now: datetime,
-    log: dict[str, Any],
     deadline: Deadline,
-) -> dict[str, Any]:
-    """The daily run: tell users in grace (at the start, then ``REMINDER_DAYS`` before), take users who now
-    comply out of the group, enforce users whose grace has ended within the limits (with ``automatic``, and
-    not paused: Config sends no new remediation for a verdict that never changed), and send the operators
-    one digest."""
-    policy = rule_policy(clients.config, settings.rule_name)
-    log["enforcement"] = policy.enforcement
+    paused: str | None,
+    log: dict[str, Any],
+) -> dict[str, list[str]] | None:
+    """One account's daily run: tell users in grace (at the start, then ``REMINDER_DAYS`` before), take users
+    who now comply out of the group, enforce users whose grace has ended within the limits (with
+    ``automatic``, and not ``paused``: Config sends no new remediation for a verdict that never changed).
+    Returns the digest's sections; ``None`` when the account's rule has Enforcement off. ``clients`` and
+    ``home`` as for :func:`enforce`."""
+    policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
     if policy.enforcement is Enforcement.OFF:
-        log.update(outcome=Outcome.ENFORCEMENT_OFF, why="The rule parameter Enforcement is off.")
-        return {"outcome": Outcome.ENFORCEMENT_OFF.value}
-    paused = paused_because(clients.client("ssm"), settings.switch_parameter)
-    enforcer = Enforcer(clients, clients, settings, policy, account_id, now, organization=False)
+        return None
+    enforcer = Enforcer(clients, home, settings, policy, account_id, now, organization=home is not clients)
     sweep = sweep_account(clients, deadline, now, policy, "live")
     members = {member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name)}
     sections: dict[str, list[str]] = defaultdict(list)
@@ -585,7 +290,15 @@ def notify(
             assessment = enforcer.try_enforce(user, assessment)
         if assessment.outcome is Outcome.ENFORCED:
             logger.warning(
-                log_line({**log, "step": "added_to_group", "userId": user.user_id, "userName": user.user_name})
+                log_line(
+                    {
+                        **log,
+                        "step": "added_to_group",
+                        "account": account_id,
+                        "userId": user.user_id,
+                        "userName": user.user_name,
+                    }
+                )
             )
             sections["enforced"].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
         elif assessment.outcome in HELD_BACK:
@@ -597,14 +310,22 @@ def notify(
             )
         elif assessment.outcome in (Outcome.DAILY_LIMIT_REACHED, Outcome.ORGANIZATION_LIMIT_REACHED):
             sections[assessment.outcome.value].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
-    for message in digest_messages(sections, account_id, paused):
-        _publish(clients, settings.topic_arn, message)
+    return sections
+
+
+def notify(
+    clients: AwsClients, settings: Settings, account_id: str, now: datetime, log: dict[str, Any], deadline: Deadline
+) -> dict[str, Any]:
+    """The account stack's daily run (:func:`daily_run`), and the operators' one digest of it."""
+    paused = paused_because(clients.client("ssm"), settings.switch_parameter)
+    sections = daily_run(clients, clients, settings, account_id, now, deadline, paused, log)
+    if sections is None:
+        log.update(outcome=Outcome.ENFORCEMENT_OFF, why="The rule parameter Enforcement is off.")
+        return {"outcome": Outcome.ENFORCEMENT_OFF.value}
+    for message in digest_messages(sections, f"account {account_id}", paused):
+        publish(clients, settings.topic_arn, message)
     counts = {key: len(entries) for key, entries in sections.items()}
-    log.update(
-        outcome="daily_run",
-        paused=paused is not None,
-        **counts,
-    )
+    log.update(outcome="daily_run", paused=paused is not None, **counts)
     return {"outcome": "daily_run", "paused": paused is not None, **counts}
 
 
@@ -617,14 +338,59 @@ def assume_enforcer_role(
     user_id_of(event)  # bad input is refused before any call
     account_id = member_account_of(event)
     log["account"] = account_id
+    return member_clients(home, settings, account_id, context), account_id
+
+
+def member_clients(home: AwsClients, settings: Settings, account_id: str, context: Any) -> AwsClients:
+    """Clients with the member account's enforcer role; an account outside the organization is refused first."""
+    assert settings.organization_id and settings.enforcer_role
     membership = _memberships.setdefault(settings.organization_id, OrganizationMembership(settings.organization_id))
     membership.require_member(home.client("organizations"), account_id)
     function_arn = getattr(context, "invoked_function_arn", None)
     partition = function_arn.split(":")[1] if isinstance(function_arn, str) and function_arn.count(":") >= 6 else "aws"
-    member = AwsClients.assuming_role(
+    return AwsClients.assuming_role(
         f"arn:{partition}:iam::{account_id}:role/{settings.enforcer_role}", home.region or os.environ.get("AWS_REGION")
     )
-    return member, account_id
+
+
+def notify_organization(
+    home: AwsClients, settings: Settings, now: datetime, log: dict[str, Any], deadline: Deadline, context: Any
+) -> dict[str, Any]:
+    """The organization's daily run: :func:`notify` in each member account enforcement started in (the
+    ledger lists them), starting from a different account each day so that, if time runs out, the ones left
+    are reached first the next day. An account that left the organization is skipped and named."""
+    accounts = EnforcementLedger(home.client("dynamodb"), settings.ledger_table).known_accounts()
+    first = now.toordinal() % len(accounts) if accounts else 0
+    paused = paused_because(home.client("ssm"), settings.switch_parameter)
+    sections: dict[str, list[str]] = defaultdict(list)
+    runs: dict[str, str] = {}
+    not_reached: list[str] = []
+    for account_id in accounts[first:] + accounts[:first]:
+        if deadline.expired():
+            not_reached.append(account_id)
+            continue
+        try:
+            member = member_clients(home, settings, account_id, context)
+        except AccountOutsideOrganizationError:
+            runs[account_id] = "outside_organization"
+            continue
+        found = daily_run(member, home, settings, account_id, now, deadline, paused, log)
+        runs[account_id] = "enforcement_off" if found is None else "daily_run"
+        for key, entries in (found or {}).items():
+            sections[key] += [f"account {account_id}: {entry}" for entry in entries]
+    if not_reached:
+        sections["not_reached"] = not_reached
+        log["_level"] = logging.WARNING
+    for message in digest_messages(sections, f"organization {settings.organization_id}", paused):
+        publish(home, settings.topic_arn, message)
+    counts = {key: len(entries) for key, entries in sections.items()}
+    log.update(outcome="daily_run", accounts=runs, paused=paused is not None, **counts)
+    return {"outcome": "daily_run", "accounts": runs, "paused": paused is not None, **counts}
+
+
+def _deadline(context: Any) -> Deadline:
+    remaining = context.get_remaining_time_in_millis() / 1000 if context else None
+    return Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
 
 
 def handler(
@@ -647,10 +413,8 @@ def handler(
         clients = AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION"))
         now = clock()
         if settings.organization_id and action == "notify":
-            raise InvalidEventError(
-                "the daily notice runs in the account stack (rule.yaml) only; the organization's function only enforces"
-            )
-        if settings.organization_id and settings.document_name:
+            result = notify_organization(clients, settings, now, log, _deadline(context), context)
+        elif settings.organization_id and settings.document_name:
             member, account_id = assume_enforcer_role(event, clients, settings, context, log)
             confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
             result = enforce(event, member, settings, account_id, now, log, home=clients)
@@ -661,9 +425,7 @@ def handler(
         else:
             account_id = account_read_by(clients, context)
             log["account"] = account_id
-            remaining = context.get_remaining_time_in_millis() / 1000 if context else None
-            deadline = Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
-            result = notify(clients, settings, account_id, now, log, deadline)
+            result = notify(clients, settings, account_id, now, log, _deadline(context))
     except Exception as error:
         log.update(outcome="error", errorType=type(error).__name__, error=str(error))
         raise

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-from enforcement_handler import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESPACE, handler
+from console_mfa.enforcer import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESPACE
+from enforcement_handler import handler
 
 from mfa_audit.emulation.account import device_serial
 from tests.functional.enforcement_stack import deploy_enforcement

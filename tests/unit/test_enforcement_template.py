@@ -136,7 +136,7 @@ def test_automation_role_trusts_ssm_of_this_account_and_may_only_invoke_the_enfo
 
 
 def test_limit_alarm_watches_the_functions_held_back_metric_and_notifies_the_topic():
-    from enforcement_handler import HELD_BACK_METRIC, METRIC_NAMESPACE
+    from console_mfa.enforcer import HELD_BACK_METRIC, METRIC_NAMESPACE
 
     alarm = stack(Enforcement="automatic").resources["EnforcementLimitAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == (METRIC_NAMESPACE, HELD_BACK_METRIC)

@@ -263,13 +263,15 @@ DIGEST_SECTIONS = {
     "due": "Due and not enforced (Enforcement is manual, or enforcement is paused)",
     "no_address": "In grace, told nothing: no e-mail address in their tag (tell them yourselves)",
     "noticed": "Told by e-mail today (notice or reminder)",
+    "not_reached": "Member accounts the daily run had no time for (first in line tomorrow)",
 }
 
 
-def digest_messages(sections: dict[str, list[str]], account_id: str, paused_why: str | None) -> list[dict[str, str]]:
+def digest_messages(sections: dict[str, list[str]], scope: str, paused_why: str | None) -> list[dict[str, str]]:
     """The operators' one daily message (in parts past ``USERS_PER_MESSAGE`` lines); empty when nothing happened.
 
-    ``sections`` maps a key of ``DIGEST_SECTIONS`` to its entries (one user each).
+    ``sections`` maps a key of ``DIGEST_SECTIONS`` to its entries (one user each); ``scope`` names where
+    (``"account 123456789012"``, ``"organization o-..."``).
     """
     entries: list[str] = []
     for key, title in DIGEST_SECTIONS.items():
@@ -278,14 +280,14 @@ def digest_messages(sections: dict[str, list[str]], account_id: str, paused_why:
             entries += [f"{title}: {len(listed)}", *(f"  {entry}" for entry in listed)]
     if not entries and paused_why is None:
         return []
-    header = f"MFA enforcement, daily digest for account {account_id}."
+    header = f"MFA enforcement, daily digest for {scope}."
     if paused_why is not None:
         header += f" Enforcement is PAUSED: {paused_why} Nobody is enforced until it is resumed."
     parts = [entries[i : i + USERS_PER_MESSAGE] for i in range(0, len(entries), USERS_PER_MESSAGE)] or [[]]
     return [
         {
             "Subject": _subject(
-                f"MFA enforcement digest for {account_id}" + (f" ({number}/{len(parts)})" if len(parts) > 1 else "")
+                f"MFA enforcement digest for {scope}" + (f" ({number}/{len(parts)})" if len(parts) > 1 else "")
             ),
             "Message": "\n".join([header, "", *part]),
         }

@@ -15,6 +15,7 @@ One DynamoDB table (the account stack's ``EnforcementLedger``), key ``pk``:
 * ``started`` (``started#<account>`` for the organization's function): when enforcement was first on
   there, or the account first reached the organization's function (it joined the pack). Written once
   (the first write wins) and never expires: every user existing then gets a grace period from it.
+* ``accounts`` (the organization's ledger): ``account_ids``, every member account enforcement started in.
 * ``grace#<UserId>`` (``grace#<account>#<UserId>``): the earliest console-password CreateDate seen for
   the user without an allowed MFA device. Written once; deleting and re-creating the password later
   does not move it, so the enforcement grace never starts again.
@@ -47,6 +48,7 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 ORGANIZATION_SCOPE = "organization"
+ACCOUNTS_KEY = "accounts"
 
 
 class EnforcementLedger:
@@ -78,8 +80,28 @@ class EnforcementLedger:
         return datetime.fromisoformat(answer["Attributes"][attribute]["S"])
 
     def enforcement_started(self, now: datetime) -> datetime:
-        """When enforcement started in the ledger's account: ``now`` on the first call, the stored moment after."""
-        return self._first_write(f"started{'#' + self._account if self._account else ''}", "started_at", now)
+        """When enforcement started in the ledger's account: ``now`` on the first call, the stored moment after.
+
+        The organization's ledger also lists the account, for the daily run to visit.
+        """
+        started = self._first_write(f"started{'#' + self._account if self._account else ''}", "started_at", now)
+        if self._account and started == now:
+            call(
+                self._dynamodb,
+                "UpdateItem",
+                TableName=self._table,
+                Key={"pk": {"S": ACCOUNTS_KEY}},
+                UpdateExpression="ADD account_ids :account",
+                ExpressionAttributeValues={":account": {"SS": [self._account]}},
+            )
+        return started
+
+    def known_accounts(self) -> list[str]:
+        """The member accounts enforcement has started in (sorted): those the organization's daily run visits."""
+        item = call(
+            self._dynamodb, "GetItem", TableName=self._table, Key={"pk": {"S": ACCOUNTS_KEY}}, ConsistentRead=True
+        )
+        return sorted(item.get("Item", {}).get("account_ids", {}).get("SS", []))
 
     def grace_began(self, user_id: str, password_created: datetime) -> datetime:
         """The earliest password CreateDate recorded for ``user_id`` (this one, if none is yet)."""
