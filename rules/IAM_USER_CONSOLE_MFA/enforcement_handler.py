@@ -40,7 +40,7 @@ import logging
 import os
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -365,6 +365,7 @@ def notify_organization(
     sections: dict[str, list[str]] = defaultdict(list)
     runs: dict[str, str] = {}
     not_reached: list[str] = []
+    member_calls: Counter[str] = Counter()
     for account_id in accounts[first:] + accounts[:first]:
         if deadline.expired():
             not_reached.append(account_id)
@@ -375,6 +376,7 @@ def notify_organization(
             runs[account_id] = "outside_organization"
             continue
         found = daily_run(member, home, settings, account_id, now, deadline, paused, log)
+        member_calls.update(member.calls)
         runs[account_id] = "enforcement_off" if found is None else "daily_run"
         for key, entries in (found or {}).items():
             sections[key] += [f"account {account_id}: {entry}" for entry in entries]
@@ -384,7 +386,9 @@ def notify_organization(
     for message in digest_messages(sections, f"organization {settings.organization_id}", paused):
         publish(home, settings.topic_arn, message)
     counts = {key: len(entries) for key, entries in sections.items()}
-    log.update(outcome="daily_run", accounts=runs, paused=paused is not None, **counts)
+    log.update(
+        outcome="daily_run", accounts=runs, paused=paused is not None, memberApiCalls=dict(member_calls), **counts
+    )
     return {"outcome": "daily_run", "accounts": runs, "paused": paused is not None, **counts}
 
 

@@ -93,7 +93,7 @@ def test_organization_function_uses_the_names_the_member_accounts_get():
     (add,) = [
         s
         for s in members["EnforcerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        if s["Action"] == "iam:AddUserToGroup"
+        if "iam:AddUserToGroup" in s["Action"]
     ]
     assert add["Resource"].endswith(":group/" + variables["FORCE_MFA_GROUP"])
 
