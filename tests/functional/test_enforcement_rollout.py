@@ -322,3 +322,44 @@ def test_function_role_grants_exactly_the_actions_the_code_calls(stack, iam, add
             granted |= {action} if isinstance(action, str) else set(action)
     # Lambda writes the logs; KMS is used by SNS on the function's behalf for the encrypted topic.
     assert called == granted - {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+# --- 3. pause, resume and undo, as mfa-audit enforcement does them ---
+
+
+def control_of(stack):
+    from console_mfa.aws import AwsClients
+
+    from mfa_audit.enforcement_control import EnforcementControl
+
+    clients = AwsClients.from_session(boto3.Session(), "us-east-1")
+    return EnforcementControl(
+        clients, stack.environment["ENFORCEMENT_SWITCH_PARAMETER"], stack.environment["LEDGER_TABLE"], stack.group
+    )
+
+
+def test_pause_stops_the_next_enforcement_and_resume_lets_it_go_on(stack, iam, add_user):
+    alice = add_user("alice", password=True, password_age_days=400)
+    daily_run(0)
+    control = control_of(stack)
+    control.pause()
+    assert control.status(DAY0).on is False
+    assert enforce(alice, day=14)["outcome"] == "paused"
+    control.resume()
+    assert enforce(alice, day=14)["outcome"] == "enforced"
+    status = control.status(DAY0 + timedelta(days=14, hours=1))
+    assert (status.switch, status.enforced_today) == ("on", 1)
+    assert status.started == DAY0 + timedelta(hours=1)
+
+
+def test_undo_takes_out_of_the_group_everyone_enforced_since_a_day(stack, iam, add_user):
+    users = [add_user(f"user{n}", password=True, password_age_days=400) for n in range(3)]
+    daily_run(0)
+    enforce(users[0], day=14)
+    enforce(users[1], day=15)
+    enforce(users[2], day=16)
+    iam.remove_user_from_group(GroupName=stack.group, UserName="user2")  # already undone by hand
+    day15 = (DAY0 + timedelta(days=15)).replace(hour=0, minute=0, second=0, microsecond=0)
+    undone = control_of(stack).undo(iam, since=day15, now=DAY0 + timedelta(days=17))
+    assert (undone.removed, undone.not_in_group) == (["user1"], ["user2"])
+    assert members(iam, stack) == {"user0"}
