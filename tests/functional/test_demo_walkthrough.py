@@ -54,12 +54,19 @@ def test_every_day_of_the_grace_period_is_compliant(walk):
     assert set(days.values()) == {"COMPLIANT"}
 
 
-def test_the_notice_reaches_the_operators_topic_once_naming_the_user_and_when_the_grace_ends(walk):
-    (message,) = walk.step("notice").saw["messages"]
+def test_the_user_is_emailed_when_enforcement_starts_and_7_3_and_1_days_before(walk):
     ends = walk.step("new console user").saw["grace_ends"]
-    assert message["Subject"] == "MFA enforcement notice for 123456789012"
-    assert f"{USER_NAME} (AIDA" in message["Message"] and f"grace ends {ends:%Y-%m-%d %H:%M} UTC" in message["Message"]
-    assert walk.step("COMPLIANT").saw["notices"] == [message]  # the only notice of the whole walk-through
+    (first,) = walk.step("new console user").saw["emails"]
+    assert first["Subject"] == f"Set up MFA for AWS account 123456789012 by {ends:%Y-%m-%d} (reminder: 14 days left)"
+    assert "access keys" in first["Body"] and "enforcement-user-guide" in first["Body"]
+    (message,) = walk.step("notice").saw["messages"]
+    assert message["Subject"].endswith("(reminder: 7 days left)")
+    later = walk.step("after the notice").saw["emailed"]
+    assert {day: subject[-20:] for day, subject in later.items()} == {
+        GRACE_PERIOD_DAYS - 3: "minder: 3 days left)",
+        GRACE_PERIOD_DAYS - 1: "eminder: 1 day left)",
+    }
+    assert len(walk.step("COMPLIANT").saw["notices"]) == 4  # every e-mail of the whole walk-through
 
 
 def test_when_the_grace_ends_the_sweep_records_non_compliant(walk):
@@ -102,8 +109,11 @@ def test_the_next_sweep_is_compliant_and_a_late_remediation_leaves_the_user_alon
     assert step.saw["with_mfa"] != "deny"
 
 
-def test_the_operator_releases_the_user_from_the_group(walk):
-    assert walk.step("released").saw["in_group"] is False
+def test_the_daily_run_takes_the_compliant_user_out_of_the_group_and_tells_the_operators(walk):
+    step = walk.step("released")
+    assert step.saw["in_group"] is False
+    (digest,) = step.saw["digest"]
+    assert f"{USER_NAME} (AIDA" in digest["Message"] and "access keys work again" in digest["Message"]
 
 
 def test_each_line_carries_the_emulated_date_of_its_step(walk):

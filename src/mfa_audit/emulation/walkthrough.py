@@ -8,7 +8,9 @@ project's own code, in-process:
 
 * every sweep is the rule's ``lambda_handler`` on a ScheduledNotification; the emulated Config
   captures what it sends (PutEvaluations) and answers DescribeConfigRules with the rule's parameters;
-* the daily notice is ``enforcement_handler.handler`` on the schedule's event ``{"action": "notify"}``;
+* the daily run is ``enforcement_handler.handler`` on the schedule's event ``{"action": "notify"}``: it
+  e-mails the user (SES, from the stack's NoticeSender, to the address in the user's ``email`` tag) when
+  enforcement starts for them and 14, 7, 3 and 1 days before, and takes a user who complies out of the group;
 * Config's automatic remediation is the same handler on the payload the SSM document sends
   (``{"action": "enforce", "UserId": ...}``): moto runs neither Config remediations nor SSM
   Automation, so only that trigger is emulated, not what the function does;
@@ -59,17 +61,22 @@ TEMPLATE = Path(__file__).resolve().parents[3] / "cloudformation" / "rule.yaml"
 STACK_NAME = "iam-user-console-mfa"
 USER_NAME = "new-hire"
 GRACE_PERIOD_DAYS = 14
-NOTICE_DAYS = 7
 MAX_ENFORCEMENTS_PER_DAY = 5
 RULE_PARAMETERS = {"Enforcement": "automatic", "GracePeriodDays": str(GRACE_PERIOD_DAYS)}
-NOTICE_DAY = GRACE_PERIOD_DAYS - NOTICE_DAYS
+NOTICE_SENDER = "mfa-notices@example.com"
+USER_ADDRESS = f"{USER_NAME}@example.com"
+# The days the user is e-mailed: enforcement starts for them on day 0, 14 days before the grace ends;
+# the reminders 7, 3 and 1 days before follow. The "notice" step is the 7-day reminder.
+NOTICE_DAY = 7
+EMAIL_DAYS = (0, GRACE_PERIOD_DAYS - 7, GRACE_PERIOD_DAYS - 3, GRACE_PERIOD_DAYS - 1)
 GRACE_END_DAY = GRACE_PERIOD_DAYS
 MFA_DAY = GRACE_END_DAY + 1
 # Day 0 starts at this time of day (UTC), when the user gets its password; each day's sweep and notice
 # run RUNS_AFTER later.
 DAY_STARTS_AT = 9
 RUNS_AFTER = timedelta(hours=1)
-NOTICE_SUBJECT = "MFA enforcement notice"
+NOTICE_SUBJECT = "Set up MFA for AWS account"
+DIGEST_SUBJECT = "MFA enforcement digest"
 ENFORCED_SUBJECT = "MFA enforced"
 # Requests the ForceMfa policy is asked about: (action, resource; {user} and {account} filled in), what it must say.
 WITHOUT_MFA = (
@@ -183,6 +190,7 @@ class StackPieces:
     ledger_table: str
     topic_arn: str
     inbox_url: str
+    switch_parameter: str
 
 
 def _template_resources() -> dict[str, Any]:
@@ -198,6 +206,13 @@ def _template_resources() -> dict[str, Any]:
     # A SafeLoader: it builds plain values only.
     body = yaml.load(text, Loader=_template_loader())  # noqa: S506  # nosec B506
     return body["Resources"]
+
+
+def _template_parameter_default(name: str) -> str:
+    import yaml
+
+    body = yaml.load(TEMPLATE.read_text(), Loader=_template_loader())  # noqa: S506  # nosec B506
+    return str(body["Parameters"][name]["Default"])
 
 
 def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID) -> StackPieces:
@@ -239,7 +254,12 @@ def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID) -> StackPieces:
     inbox = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
-    return StackPieces(group, table, topic_arn, inbox)
+
+    switch = properties("EnforcementSwitch")
+    boto3.client("ssm").put_parameter(Name=switch["Name"], Value=switch["Value"], Type=switch["Type"])
+    # The stack's NoticeSender, verified in SES as the docs require.
+    boto3.client("ses").verify_email_identity(EmailAddress=NOTICE_SENDER)
+    return StackPieces(group, table, topic_arn, inbox, switch["Name"])
 
 
 # --- the emulated world: clock, environment, logs ---
@@ -319,6 +339,7 @@ class _Path:
         self.user: dict[str, Any] = {}
         self.grace_ends: datetime | None = None
         self.notices: list[dict[str, str]] = []
+        self.emails_seen = 0
         self.day = 0
 
     # What the steps read back from the emulated account.
@@ -352,14 +373,27 @@ class _Path:
                 messages.append({"Subject": envelope.get("Subject", ""), "Message": envelope["Message"]})
                 self.sqs.delete_message(QueueUrl=self.stack.inbox_url, ReceiptHandle=message["ReceiptHandle"])
 
+    def _emails_to_the_user(self) -> list[dict[str, str]]:
+        """What SES sent the user since the last look (moto keeps every message SES accepted)."""
+        from moto.ses.models import ses_backends
+
+        sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages[self.emails_seen :]
+        self.emails_seen += len(sent)
+        return [
+            {"Subject": message.subject, "Body": message.body}
+            for message in sent
+            if list(message.destinations["ToAddresses"]) == [USER_ADDRESS]
+        ]
+
     def _daily_notice(self, step: str) -> list[dict[str, str]]:
+        """The daily run; returns the e-mails it sent the user. The operators get only its digest."""
         self._function({"action": "notify"})
-        messages = self._operators_messages()
-        self.notices += [m for m in messages if m["Subject"].startswith(NOTICE_SUBJECT)]
-        unexpected = [m["Subject"] for m in messages if not m["Subject"].startswith(NOTICE_SUBJECT)]
+        emails = self._emails_to_the_user()
+        self.notices += emails
+        unexpected = [m["Subject"] for m in self._operators_messages() if not m["Subject"].startswith(DIGEST_SUBJECT)]
         if unexpected:
-            self._fail(step, "only notices from the daily notice", f"{unexpected}")
-        return messages
+            self._fail(step, "only the daily digest on the operators' topic", f"{unexpected}")
+        return emails
 
     def _in_force_mfa_group(self) -> bool:
         groups = self.iam.list_groups_for_user(UserName=USER_NAME)["Groups"]
@@ -399,6 +433,7 @@ class _Path:
     def new_console_user(self) -> Step:
         self.day = 0
         self.user = create_user(self.iam, SeedUser(USER_NAME, console_password=True, password_age_days=0))
+        self.iam.tag_user(UserName=USER_NAME, Tags=[{"Key": "email", "Value": USER_ADDRESS}])
         # The password dates from day 0's start (moto stamps its own time; IAM cannot backdate).
         set_password_age(DEFAULT_ACCOUNT_ID, USER_NAME, datetime.now(timezone.utc) - self.clock.start)
         created = self.iam.get_login_profile(UserName=USER_NAME)["LoginProfile"]["CreateDate"]
@@ -407,28 +442,39 @@ class _Path:
         held = self._sweep()
         ends = f"{self.grace_ends:%Y-%m-%d %H:%M} UTC"
         self._expect_held("new console user", held, "COMPLIANT", f"ends {ends}. MFA is enforced from then")
-        messages = self._daily_notice("new console user")
-        if messages:
-            self._fail("new console user", f"no notice yet (grace ends in {GRACE_PERIOD_DAYS} days)", "a notice")
-        line = self._line(
-            f"{USER_NAME} got a console password at {self.clock.start:%H:%M}, no MFA device. "
-            f"Sweep -> {held['ComplianceType']}: "
-            f"{_quoted(human_text(held['Annotation']))}"
+        emails = self._daily_notice("new console user")
+        # Enforcement's grace counts from the later of the password and the start of enforcement (this run).
+        if len(emails) != 1 or f"by {self.grace_ends:%Y-%m-%d}" not in emails[0]["Subject"]:
+            self._fail("new console user", f"one e-mail to {USER_ADDRESS} naming the day", f"{len(emails)} e-mail(s)")
+        lines = (
+            self._line(
+                f"{USER_NAME} got a console password at {self.clock.start:%H:%M}, no MFA device. "
+                f"Sweep -> {held['ComplianceType']}: "
+                f"{_quoted(human_text(held['Annotation']))}"
+            ),
+            f"{'':29}daily run: enforcement starts for {USER_NAME}; e-mail to {USER_ADDRESS}: "
+            f"Subject {_quoted(emails[0]['Subject'])}",
+            *(f"{'':29}| {text}" for text in emails[0]["Body"].splitlines() if text),
         )
-        return Step("new console user", 0, 0, (line,), {"held": held, "grace_ends": self.grace_ends})
+        return Step("new console user", 0, 0, lines, {"held": held, "grace_ends": self.grace_ends, "emails": emails})
 
-    def quiet_days(self, name: str, first: int, last: int, why: str) -> Step:
-        held_by_day = {}
+    def quiet_days(self, name: str, first: int, last: int) -> Step:
+        """Days in grace: the sweep holds COMPLIANT; the daily run e-mails the user on reminder days only."""
+        held_by_day, emailed = {}, {}
         for day in range(first, last + 1):
             self.day = day
             self.clock.run_on(day)
             held = self._sweep()
             self._expect_held(name, held, "COMPLIANT", self._in_grace_wording())
-            if self._daily_notice(name):
-                self._fail(name, f"no message to the operators ({why})", "a message")
+            emails = self._daily_notice(name)
+            if len(emails) != (1 if day in EMAIL_DAYS else 0):
+                self._fail(name, f"an e-mail on days {EMAIL_DAYS} only", f"{len(emails)} on day {day}")
+            if emails:
+                emailed[day] = emails[0]["Subject"]
             held_by_day[day] = held["ComplianceType"]
-        line = self._line(f"daily sweeps -> COMPLIANT (in grace); daily notices: nothing to send ({why})", first, last)
-        return Step(name, first, last, (line,), {"held_by_day": held_by_day})
+        reminders = "; ".join(f"day {day}: {_quoted(subject)}" for day, subject in emailed.items()) or "none due"
+        line = self._line(f"daily sweeps -> COMPLIANT (in grace); reminders e-mailed: {reminders}", first, last)
+        return Step(name, first, last, (line,), {"held_by_day": held_by_day, "emailed": emailed})
 
     def notice(self) -> Step:
         self.day = NOTICE_DAY
@@ -436,18 +482,12 @@ class _Path:
         held = self._sweep()
         self._expect_held("notice", held, "COMPLIANT", self._in_grace_wording())
         messages = self._daily_notice("notice")
-        ends = f"grace ends {self.grace_ends:%Y-%m-%d %H:%M} UTC"
-        if len(messages) != 1 or f"{USER_NAME} ({self.user['UserId']}): {ends}" not in messages[0]["Message"]:
-            self._fail("notice", f"one notice naming {USER_NAME} and '{ends}'", f"{len(messages)} message(s)")
+        reminder = f"by {self.grace_ends:%Y-%m-%d} (reminder: 7 days left)"
+        if len(messages) != 1 or reminder not in messages[0]["Subject"]:
+            self._fail("notice", f"one e-mail to {USER_ADDRESS}: '{reminder}'", f"{len(messages)} e-mail(s)")
         (message,) = messages
-        lines = [
-            self._line(
-                f"daily notice -> the operators' topic (NoticeDays={NOTICE_DAYS} before the grace ends): "
-                f"Subject {_quoted(message['Subject'])}"
-            )
-        ]
-        lines += [f"{'':29}| {text}" for text in message["Message"].splitlines() if text]
-        return Step("notice", NOTICE_DAY, NOTICE_DAY, tuple(lines), {"held": held, "messages": messages})
+        lines = (self._line(f"daily notice -> e-mail to {USER_ADDRESS}: Subject {_quoted(message['Subject'])}"),)
+        return Step("notice", NOTICE_DAY, NOTICE_DAY, lines, {"held": held, "messages": messages})
 
     def grace_ends_step(self) -> Step:
         self.day = GRACE_END_DAY
@@ -535,17 +575,14 @@ class _Path:
         )
         if with_mfa == EXPLICIT_DENY:
             self._fail("COMPLIANT", "ForceMfa no longer to deny other work once signed in with MFA", with_mfa)
-        self._daily_notice("COMPLIANT")
-        if len(self.notices) != 1:
+        if len(self.notices) != len(EMAIL_DAYS):
             self._fail(
-                "COMPLIANT",
-                "one notice in the whole walk-through (each user is announced once)",
-                f"{len(self.notices)}",
+                "COMPLIANT", f"{len(EMAIL_DAYS)} e-mails to the user in the whole walk-through", f"{len(self.notices)}"
             )
         lines = (
             self._line(f"Sweep -> COMPLIANT: {_quoted(human_text(held['Annotation']))}"),
             f"{'':29}a late remediation -> {late['outcome']} (left alone); signed in with MFA, ForceMfa no longer "
-            f"denies s3:ListAllMyBuckets; notices sent in all: {len(self.notices)}",
+            f"denies s3:ListAllMyBuckets; e-mails to the user in all: {len(self.notices)}",
         )
         return Step(
             "COMPLIANT",
@@ -556,16 +593,19 @@ class _Path:
         )
 
     def released(self) -> Step:
-        """The undo of docs/enforcement.md: the operator removes the user from the group."""
-        self.iam.remove_user_from_group(GroupName=self.stack.group_name, UserName=USER_NAME)
+        """The daily run takes a user who now complies out of the group, so their access keys work again."""
+        result = self._function({"action": "notify"})
         in_group = self._in_force_mfa_group()
-        if in_group:
-            self._fail("released", f"{USER_NAME} out of {self.stack.group_name}", "still in it")
+        digest = [m for m in self._operators_messages() if m["Subject"].startswith(DIGEST_SUBJECT)]
+        if in_group or result.get("released") != 1:
+            self._fail("released", f"the daily run to take {USER_NAME} out of {self.stack.group_name}", "still in it")
+        if len(digest) != 1 or f"{USER_NAME} (" not in digest[0]["Message"]:
+            self._fail("released", f"one digest naming {USER_NAME} as released", f"{len(digest)} digest(s)")
         line = self._line(
-            f"operator releases {USER_NAME}: aws iam remove-user-from-group --group-name {self.stack.group_name} "
-            f"--user-name {USER_NAME}"
+            f"daily run -> {USER_NAME} taken out of {self.stack.group_name} (an allowed device now; access keys work "
+            f"again); the operators' digest: {_quoted(digest[0]['Subject'])}"
         )
-        return Step("released", MFA_DAY, MFA_DAY, (line,), {"in_group": in_group})
+        return Step("released", MFA_DAY, MFA_DAY, (line,), {"in_group": in_group, "digest": digest})
 
 
 BeforeStep = Callable[[str, EmulatedConfig], None]
@@ -582,10 +622,10 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
     walk = Walkthrough()
     walk.header = [
         "EMULATED AWS ACCOUNT (moto, in-process) on an emulated clock: no real AWS account is used or contacted.",
-        f"Account stack: Enforcement=automatic, GracePeriodDays={GRACE_PERIOD_DAYS}, NoticeDays={NOTICE_DAYS}, "
-        f"MaxEnforcementsPerDay={MAX_ENFORCEMENTS_PER_DAY}; ForceMfa group, policy and ledger from "
-        f"cloudformation/rule.yaml.",
-        "The real rule handler sweeps daily, the real enforcement function sends the daily notice and runs as "
+        f"Account stack: Enforcement=automatic, GracePeriodDays={GRACE_PERIOD_DAYS}, "
+        f"MaxEnforcementsPerDay={MAX_ENFORCEMENTS_PER_DAY}, NoticeSender={NOTICE_SENDER}; ForceMfa group, policy, "
+        f"ledger and kill switch from cloudformation/rule.yaml.",
+        "The real rule handler sweeps daily, the real enforcement function runs daily (notices, releases) and as "
         "Config's remediation.",
     ]
     with (
@@ -605,19 +645,18 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             "LEDGER_TABLE": stack.ledger_table,
             "OPERATORS_TOPIC_ARN": stack.topic_arn,
             "MAX_ENFORCEMENTS_PER_DAY": str(MAX_ENFORCEMENTS_PER_DAY),
-            "NOTICE_DAYS": str(NOTICE_DAYS),
+            "ENFORCEMENT_SWITCH_PARAMETER": stack.switch_parameter,
+            "NOTICE_SENDER": NOTICE_SENDER,
+            "USER_ADDRESS_TAG": "email",
+            "USER_GUIDE_URL": _template_parameter_default("UserGuideUrl"),
+            "NOTICE_CONTACT": _template_parameter_default("NoticeContact"),
         }
         path = _Path(clock, config, stack)
         steps: list[tuple[str, Callable[[], Step]]] = [
             ("new console user", path.new_console_user),
-            ("in grace", lambda: path.quiet_days("in grace", 1, NOTICE_DAY - 1, "no grace ends within NoticeDays")),
+            ("in grace", lambda: path.quiet_days("in grace", 1, NOTICE_DAY - 1)),
             ("notice", path.notice),
-            (
-                "after the notice",
-                lambda: path.quiet_days(
-                    "after the notice", NOTICE_DAY + 1, GRACE_END_DAY - 1, "each user is announced once"
-                ),
-            ),
+            ("after the notice", lambda: path.quiet_days("after the notice", NOTICE_DAY + 1, GRACE_END_DAY - 1)),
             ("grace ends", path.grace_ends_step),
             ("enforced", path.enforced),
             ("ForceMfa policy", path.policy_while_enforced),
