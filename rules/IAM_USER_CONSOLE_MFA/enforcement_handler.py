@@ -1,16 +1,19 @@
-"""The enforcement function: the remediation Config's SSM document invokes, and the daily notice.
+"""The enforcement function: the remediation Config's SSM document invokes, and the daily run.
 
 The automation document decides nothing: it passes the UserId Config names to this function,
 which checks again, live, before it acts (Config's automatic remediation can fire on a user who
 has since complied). Two entry points in one handler, chosen by the event's ``action``:
 
-* ``{"action": "enforce", "UserId": "AIDA..."}`` (the document): resolve the UserId to the user
-  with IAM's ListUsers, read its login profile and devices, read the rule's parameters from Config
-  (``DescribeConfigRules``, so a parameter changed since the evaluation counts), run ``decide()``,
-  and add the user to the ForceMfa group only if it is NON_COMPLIANT now, it is not in the group
-  yet, and today's enforcements have not reached ``MAX_ENFORCEMENTS_PER_DAY``.
-* ``{"action": "notify"}`` (a daily schedule): tell the operators' topic, once per user, whose
-  grace period ends within ``NOTICE_DAYS``, and which NON_COMPLIANT users are not enforced.
+* ``{"action": "enforce", "UserId": "AIDA..."}`` (the document): read the kill switch first (only
+  ``on`` proceeds), then the rule's parameters from Config (``DescribeConfigRules``, so a parameter
+  changed since the evaluation counts), resolve the UserId with IAM's ListUsers, read its login
+  profile and devices, and add the user to the ForceMfa group only if it has no allowed device, its
+  enforcement grace (:func:`console_mfa.enforcement.enforcement_grace_end`, from the ledger) has
+  ended, it holds no device of a kind not allowed, its access keys were not used recently, it is not
+  in the group yet and the daily limits are not reached. Every refusal is a named, successful outcome.
+* ``{"action": "notify"}`` (a daily schedule): :func:`daily_run` - e-mail users in grace at the start
+  and the reminders, take users who comply out of the group, enforce due users within the limits
+  (Config sends no new remediation for a verdict that never changed) - and one digest to the operators.
 
 Deployed for an organization (``ORGANIZATION_ID`` set, organization.yaml), the function serves the
 organization conformance pack's remediation in every member account. The member's automation
@@ -20,12 +23,13 @@ the rule does), assumes the member's ``MEMBER_ENFORCER_ROLE``, and confirms with
 ``ssm:GetAutomationExecution`` that the execution is an automation of ``ENFORCEMENT_DOCUMENT``
 running in that account for that UserId, so no other caller can have a user enforced. It then
 checks the user as above, under the parameters of the member's copy of the rule, counts against
-that account's own daily limit, and tells the operators' topic. The daily notice is the account
-stack's only.
+the organization's and that account's daily limits, and tells the operators' topic. Its daily run
+visits every member account the central ledger lists, with one digest for the organization.
 
-Every action and every refusal is one JSON log line; every enforcement and every hold-back is a
-message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`), so the
-automation step fails and Config shows the remediation as failed, rather than pretend.
+Every action and every refusal is one JSON log line; every enforcement is a message to the
+operators' topic, and the rest is in the daily digest. AWS errors raise (precise
+:mod:`console_mfa.exceptions`), so the automation step fails and Config shows the remediation as
+failed, rather than pretend.
 
 Example::
 

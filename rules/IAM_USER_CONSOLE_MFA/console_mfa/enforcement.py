@@ -1,9 +1,11 @@
 """Enforcement: whether the remediation may put a user into the ForceMfa group now, and what to tell operators.
 
-Pure, like :func:`console_mfa.verdict.decide`: facts, policy and the time in; an assessment or a
-message out. The verdict comes from ``decide()`` itself; this module only says what the
-remediation does with it. It acts for a NON_COMPLIANT user only, because Config's automatic
-remediation works from a compliance snapshot and can fire on a user who has since complied.
+Pure, like :func:`console_mfa.verdict.decide`: facts, policy, the ledger's dates and the time in; an
+assessment or a message out. The verdict comes from ``decide()`` itself; this module only says what
+enforcement does with it. It acts only for a user with a console password and no allowed device whose
+enforcement grace has ended (the latest of the first password's and the start of enforcement's
+grace), checked live, because Config's automatic remediation works from a compliance snapshot and can
+fire on a user who has since complied.
 
 Example::
 

@@ -85,7 +85,9 @@ class EnforcementLedger:
         The organization's ledger also lists the account, for the daily run to visit.
         """
         started = self._first_write(f"started{'#' + self._account if self._account else ''}", "started_at", now)
-        if self._account and started == now:
+        # Listed every time (adding to a set is idempotent): a failure between the two writes cannot leave
+        # an account out of the daily run for good.
+        if self._account:
             call(
                 self._dynamodb,
                 "UpdateItem",
