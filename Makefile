@@ -102,13 +102,16 @@ package: $(STAMP) ## Build dist/IAM_USER_CONSOLE_MFA.zip (reproducible) and prin
 # Exported for every recipe (only the deploy tool reads it), so that make's database keeps one block per target.
 export MFA_DEPLOY_PARAMS = $(value PARAMS)
 
-deploy: package
+# The usage is checked before the zip is built: a call without BUCKET or REGION builds nothing.
+deploy: $(STAMP)
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
+	@$(MAKE) --no-print-directory package
 	$(BIN)/python -m tools.deploy --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(NO_EVENTS),--no-events) $(if $(YES),--yes)
 
 # make deploy-organization BUCKET=... REGION=... [PARAMS="DeploymentOrganizationalUnitIds=ou-..."] [MANAGEMENT_ACCOUNT_HAS_ROLE=1] [YES=1]
-deploy-organization: package
+deploy-organization: $(STAMP)
 	@test -n "$(BUCKET)" -a -n "$(REGION)" || { echo "usage: make deploy-organization BUCKET=... REGION=... [PARAMS=\"Key=Value ...\"] [YES=1]"; exit 2; }
+	@$(MAKE) --no-print-directory package
 	$(BIN)/python -m tools.deploy --organization --bucket $(BUCKET) --region $(REGION) $(if $(STACK),--stack $(STACK)) $(if $(MANAGEMENT_ACCOUNT_HAS_ROLE),--management-account-has-role) $(if $(NO_EVENTS),--no-events) $(if $(YES),--yes)
 
 # With the management account's credentials, when the organization stack lives in a delegated administrator:

@@ -739,7 +739,9 @@ def parameters_from_words(text: str, source: str = PARAMS_ENVIRONMENT) -> dict[s
 
 
 def _given_parameters(pairs: list[str], environment: str) -> dict[str, str]:
-    given = parameters_from_words(environment) if environment.strip() else {}
+    # Errors name what the user typed: make's PARAMS when make ran the tool (make sets MAKELEVEL).
+    source = "PARAMS" if "MAKELEVEL" in os.environ else PARAMS_ENVIRONMENT
+    given = parameters_from_words(environment, source) if environment.strip() else {}
     for key, value in _parameters(pairs).items():
         if key in given:
             raise DeployError(f"{key} is given both in {PARAMS_ENVIRONMENT} and as --parameter")

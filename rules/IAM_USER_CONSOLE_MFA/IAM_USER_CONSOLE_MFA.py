@@ -18,18 +18,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NoReturn
+from typing import Any
 
 import boto3
-from console_mfa import RESOURCE_TYPE, RULE_NAME
+from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import AwsClients
-from console_mfa.boundaries import OrganizationMembership, account_read_by, require_same_account
+from console_mfa.boundaries import account_read_by, membership_of, organization_id_from, require_same_account
 from console_mfa.config_events import EVALUABLE_STATUSES, RuleInvocation, parse_event
 from console_mfa.config_report import (
     corrections,
@@ -44,46 +43,22 @@ from console_mfa.exceptions import (
     AccountOutsideOrganizationError,
     EvaluationDeliveryError,
     InvalidEventError,
-    RuleError,
     SweepIncompleteError,
 )
 from console_mfa.iam_facts import MissingUser, user_for_change
+from console_mfa.lambda_entry import Result, Run, lambda_entry
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
 from console_mfa.verdict import decide, verdict_for_missing_user
-from console_mfa.version import rule_version
 from rdklib import ConfigRule
 
-# Read once per container: the zip's VERSION file (see console_mfa.version).
-RULE_VERSION = rule_version()
 logger = logging.getLogger("console_mfa")
-logger.setLevel(logging.INFO)
-# botocore's DEBUG output carries request headers, session token included: never let
-# a DEBUG log level on the function (AWS_LAMBDA_LOG_LEVEL) put credentials in the logs.
-for _sdk_logger in ("botocore", "boto3", "urllib3"):
-    logging.getLogger(_sdk_logger).setLevel(logging.INFO)
 
 # Time kept back from the Lambda timeout for sending up to 5,000 evaluations: the sweep stops this
 # long before the end.
 REPORTING_RESERVE_SECONDS = 60.0
 # Sending stops this long before the end, so the error and the log line are still written.
 SENDING_MARGIN_SECONDS = 5.0
-# Set by the organization stack: events for accounts outside this organization are refused.
-ORGANIZATION_VARIABLE = "ORGANIZATION_ID"
-_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
-# Kept across invocations of a warm function, so members cost one Organizations call an hour.
-_memberships: dict[str, OrganizationMembership] = {}
-
-
-def membership_from_environment() -> OrganizationMembership | None:
-    organization_id = os.environ.get(ORGANIZATION_VARIABLE, "").strip()
-    if not organization_id:
-        return None
-    if not _ORGANIZATION_ID.fullmatch(organization_id):
-        raise RuleError(
-            f"environment variable {ORGANIZATION_VARIABLE}={organization_id[:40]!r} is not an organization id"
-        )
-    return _memberships.setdefault(organization_id, OrganizationMembership(organization_id))
 
 
 def clients_for(event: dict[str, Any]) -> AwsClients:
@@ -105,6 +80,9 @@ class PeriodicRun:
     to_send: list[dict[str, Any]]
     checked: int
     listed: int
+    # How the sweep read IAM (sweep.SweepResult.strategy) and why it chose so, for the log line.
+    strategy: str = ""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -117,7 +95,6 @@ def periodic_evaluations(
     policy: Policy,
     now: datetime,
     deadline: Deadline,
-    log: dict[str, Any],
 ) -> PeriodicRun:
     """Every user's evaluation, and those of them worth sending: what changes what Config holds, or is due.
 
@@ -126,7 +103,6 @@ def periodic_evaluations(
     # Read first, under the deadline: a sweep that runs out of time needs it to send its corrections.
     held = held_results(clients.config, invocation.config_rule_name, time_left=deadline.seconds_left)
     sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment(), held=held)
-    log.update(strategy=sweep.strategy, notes=sweep.notes)
     # The moment before any of this sweep's IAM reads: the next sweep counts a user's changes from it
     # (carry_forward.changes_count_from). Later than Config's notification, so Config orders it after it too.
     timestamp = now.isoformat()
@@ -134,8 +110,9 @@ def periodic_evaluations(
     evaluations += [
         evaluation_for(missing.user_id, verdict_for_missing_user(missing.why), timestamp) for missing in sweep.missing
     ]
+    how = {"strategy": sweep.strategy, "notes": sweep.notes}
     if not sweep.complete:
-        return PeriodicRun(evaluations, corrections(evaluations, held), sweep.checked, sweep.listed)
+        return PeriodicRun(evaluations, corrections(evaluations, held), sweep.checked, sweep.listed, **how)
     # Config keeps a deleted user's last result until told otherwise.
     gone = verdict_for_missing_user("The user no longer exists in IAM.")
     evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}
@@ -145,13 +122,12 @@ def periodic_evaluations(
         worth_sending(evaluations, held, now, policy.reconfirm_days, sweep.rerecord),
         sweep.checked,
         sweep.listed,
+        **how,
     )
 
 
-def send_corrections_and_fail(
-    run: PeriodicRun, clients: AwsClients, invocation: RuleInvocation, deadline: Deadline, log: dict[str, Any]
-) -> NoReturn:
-    """For a sweep out of time: send its corrections within ``deadline``, then raise SweepIncompleteError."""
+def incomplete_sweep(run: PeriodicRun, clients: AwsClients, invocation: RuleInvocation, deadline: Deadline) -> Result:
+    """For a sweep out of time: send its corrections within ``deadline``; the result fails with SweepIncompleteError."""
     sent, unsent = 0, ""
     if run.to_send:
         try:
@@ -165,13 +141,14 @@ def send_corrections_and_fail(
             sent = len(run.to_send)
         except EvaluationDeliveryError as error:
             sent, unsent = error.sent, f" ({error})"
-    log.update(timedOut=True, usersChecked=run.checked, users=run.listed, corrections=len(run.to_send), sent=sent)
-    raise SweepIncompleteError(
+    error = SweepIncompleteError(
         f"Checked {run.checked} of {run.listed} users before the time limit; sent {sent} of "
         f"{len(run.to_send)} corrections (COMPLIANT or NON_COMPLIANT results Config did not hold){unsent}. "
         "Users not checked keep the result Config holds, and nobody was set NOT_APPLICABLE. "
         "Raise the Lambda timeout, or see the README on large accounts."
     )
+    fields = {"timedOut": True, "usersChecked": run.checked, "users": run.listed, "corrections": len(run.to_send)}
+    return Result("error", None, {**fields, "sent": sent}, error=error)
 
 
 def change_evaluations(
@@ -204,68 +181,60 @@ def change_evaluations(
     )
 
 
+@lambda_entry("rule", logger)
 def lambda_handler(
     event: dict[str, Any],
-    context: Any = None,
+    context: Any,
+    run: Run,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     make_clients: Callable[[dict[str, Any]], AwsClients] = clients_for,
     timer: Callable[[], float] = time.monotonic,
-) -> dict[str, Any]:
+) -> Result:
     """Evaluate and report; return a summary. Raises :class:`RuleError` on any failure.
 
-    Logs one JSON line per invocation: message type, account, result counts, AWS calls, duration.
+    Logs one JSON line per invocation (console_mfa.lambda_entry): message type, account, strategy,
+    result counts, AWS calls, duration. An event for an account outside the organization is refused,
+    not failed: no retry, no Errors alarm, and its log line (``refused``) feeds the refusals metric.
     """
-    started = time.monotonic()
-    log: dict[str, Any] = {"rule": RULE_NAME, "version": RULE_VERSION}
-    clients: AwsClients | None = None
-    own_clients: AwsClients | None = None
-    try:
-        invocation = parse_event(event)
-        log.update(messageType=invocation.message_type, account=invocation.account_id)
-        policy = parse_rule_parameters(invocation.rule_parameters)
-        membership = membership_from_environment()
-        if membership is not None:
-            # Before any role is assumed: an outsider's event never reaches STS or its IAM.
-            own_clients = AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION"))
-            membership.require_member(own_clients.client("organizations"), invocation.account_id)
-        # rdklib reads the role settings from the raw event; hand it the validated ones.
-        clients = make_clients({**event, "ruleParameters": json.dumps(dict(policy.role_parameters))})
-        require_same_account(invocation.account_id, account_read_by(clients, context))
-        now = clock()
-        remaining = context.get_remaining_time_in_millis() / 1000 if context else None
-        sending_deadline = Deadline(None if remaining is None else remaining - SENDING_MARGIN_SECONDS, timer)
-        if invocation.is_periodic:
-            sweep_deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS, timer)
-            run = periodic_evaluations(invocation, clients, policy, now, sweep_deadline, log)
-            if not run.complete:
-                send_corrections_and_fail(run, clients, invocation, sending_deadline, log)
-            evaluations, to_send = run.evaluations, run.to_send
-        else:
-            evaluations, to_send = change_evaluations(invocation, clients, policy, now)
-        put_evaluations(
-            clients.config,
-            to_send,
-            invocation.result_token,
-            invocation.test_mode,
-            time_left=sending_deadline.seconds_left,
-        )
-    except AccountOutsideOrganizationError as refusal:
-        # Not an error of the rule: no retry, no Errors alarm. The log line feeds the refusals metric.
-        log.update(outcome="refused", errorType=type(refusal).__name__, error=str(refusal))
-        evaluations, to_send, counts = [], [], {}
-    except Exception as error:
-        log.update(outcome="error", errorType=type(error).__name__, error=str(error))
-        raise
+    invocation = parse_event(event)
+    run.keep(messageType=invocation.message_type, account=invocation.account_id)
+    policy = parse_rule_parameters(invocation.rule_parameters)
+    organization_id = organization_id_from(os.environ)
+    if organization_id is not None:
+        # Before any role is assumed: an outsider's event never reaches STS or its IAM.
+        own_clients = run.count(AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION")))
+        try:
+            membership_of(organization_id).require_member(own_clients.client("organizations"), invocation.account_id)
+        except AccountOutsideOrganizationError as refusal:
+            refused = {"evaluations": 0, "sent": 0, "compliance": {}, "refused": invocation.account_id}
+            why = {"errorType": type(refusal).__name__, "error": str(refusal)}
+            return Result("refused", refused, why, level=logging.WARNING)
+    # rdklib reads the role settings from the raw event; hand it the validated ones.
+    clients = run.count(make_clients({**event, "ruleParameters": json.dumps(dict(policy.role_parameters))}))
+    require_same_account(invocation.account_id, account_read_by(clients, context))
+    now = clock()
+    remaining = context.get_remaining_time_in_millis() / 1000 if context else None
+    sending_deadline = Deadline(None if remaining is None else remaining - SENDING_MARGIN_SECONDS, timer)
+    if invocation.is_periodic:
+        sweep_deadline = Deadline(None if remaining is None else remaining - REPORTING_RESERVE_SECONDS, timer)
+        periodic = periodic_evaluations(invocation, clients, policy, now, sweep_deadline)
+        run.keep(strategy=periodic.strategy, notes=periodic.notes)
+        if not periodic.complete:
+            return incomplete_sweep(periodic, clients, invocation, sending_deadline)
+        evaluations, to_send = periodic.evaluations, periodic.to_send
     else:
-        counts = dict(sorted(Counter(e["ComplianceType"] for e in evaluations).items()))
-        log.update(outcome="reported", evaluations=len(evaluations), sent=len(to_send), compliance=counts)
-    finally:
-        calls = (clients.calls if clients else Counter()) + (own_clients.calls if own_clients else Counter())
-        log["apiCalls"] = dict(sorted(calls.items()))
-        log["durationMs"] = round((time.monotonic() - started) * 1000)
-        log_at = {"reported": logger.info, "refused": logger.warning}.get(log["outcome"], logger.error)
-        log_at(json.dumps(log))
-    if log["outcome"] == "refused":
-        return {"evaluations": 0, "sent": 0, "compliance": {}, "refused": log["account"]}
-    return {"evaluations": len(evaluations), "sent": len(to_send), "compliance": counts}
+        evaluations, to_send = change_evaluations(invocation, clients, policy, now)
+    put_evaluations(
+        clients.config,
+        to_send,
+        invocation.result_token,
+        invocation.test_mode,
+        time_left=sending_deadline.seconds_left,
+    )
+    summary = {
+        "evaluations": len(evaluations),
+        "sent": len(to_send),
+        "compliance": dict(sorted(Counter(e["ComplianceType"] for e in evaluations).items())),
+    }
+    return Result("reported", summary, summary)

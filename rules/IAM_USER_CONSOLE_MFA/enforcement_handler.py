@@ -26,8 +26,9 @@ checks the user as above, under the parameters of the member's copy of the rule,
 the organization's and that account's daily limits, and tells the operators' topic. Its daily run
 visits every member account the central ledger lists, with one digest for the organization.
 
-Every action and every refusal is one JSON log line; every enforcement is a message to the
-operators' topic, and the rest is in the daily digest. AWS errors raise (precise
+Every invocation is one JSON log line (console_mfa.lambda_entry), and each user put into the group one
+more, written before anything else can fail; every enforcement is a message to the operators' topic,
+and the rest is in the daily digest. AWS errors raise (precise
 :mod:`console_mfa.exceptions`), so the automation step fails and Config shows the remediation as
 failed, rather than pretend.
 
@@ -43,23 +44,20 @@ import json
 import logging
 import os
 import re
-import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from console_mfa import RULE_NAME
 from console_mfa.aws import AwsClients, call, collect
-from console_mfa.boundaries import OrganizationMembership, account_read_by
+from console_mfa.boundaries import account_read_by, membership_of
 from console_mfa.enforcement import (
     HELD_BACK,
     Outcome,
     described,
     digest_messages,
     enforced_message,
-    log_line,
     notice_stage,
     user_notice,
     without_allowed_mfa,
@@ -75,23 +73,19 @@ from console_mfa.exceptions import (
 )
 from console_mfa.facts import UserFacts
 from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
+from console_mfa.identifiers import ACCOUNT_ID, function_arn, partition_of
+from console_mfa.lambda_entry import Result, Run, lambda_entry, log_line
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, sweep_account
 from console_mfa.verdict import decide
 
 logger = logging.getLogger("console_mfa.enforcement")
-logger.setLevel(logging.INFO)
-for _sdk_logger in ("botocore", "boto3", "urllib3"):
-    logging.getLogger(_sdk_logger).setLevel(logging.INFO)
 
 _USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
-_ACCOUNT_ID = re.compile(r"\d{12}")
 _EXECUTION_ID = re.compile(r"[0-9a-fA-F-]{36}")
 # An automation whose step invokes this function is running; any other state is not a live remediation.
 _RUNNING = {"Pending", "InProgress"}
-# Kept across invocations of a warm function, so members cost one Organizations call an hour.
-_memberships: dict[str, OrganizationMembership] = {}
-# The daily notice checks every user live (the three reads the remediation needs anyway, so the
+# The daily run checks every user live (the three reads the remediation needs anyway, so the
 # function's role needs no credential report or CloudTrail access); this much is kept for sending.
 NOTICE_RESERVE_SECONDS = 30.0
 
@@ -148,7 +142,7 @@ def user_id_of(event: Mapping[str, Any]) -> str:
 
 def member_account_of(event: Mapping[str, Any]) -> str:
     account = event.get("AccountId")
-    if not isinstance(account, str) or not _ACCOUNT_ID.fullmatch(account):
+    if not isinstance(account, str) or not ACCOUNT_ID.fullmatch(account):
         raise InvalidEventError(f"AccountId {str(account)[:40]!r} is not an AWS account id (12 digits)")
     return account
 
@@ -193,55 +187,50 @@ def enforce(
     settings: Settings,
     account_id: str,
     now: datetime,
-    log: dict[str, Any],
     home: AwsClients | None = None,
-) -> dict[str, Any]:
+) -> Result:
     """Check the user again and enforce if due. ``clients`` read and act in the user's account; ``home``
     (the function's own account, where the ledger, the metrics, the topic and the kill switch are) defaults
     to them. The kill switch is read before anything else."""
     home = home or clients
     user_id = user_id_of(event)
-    log.update(userId=user_id, executionId=event.get("ExecutionId"))
     paused = paused_because(home.client("ssm"), settings.switch_parameter)
     if paused is not None:
-        return _refused(log, Outcome.PAUSED, f"Enforcement is paused: {paused}", level=logging.WARNING)
+        return _refused(user_id, {}, Outcome.PAUSED, f"Enforcement is paused: {paused}", level=logging.WARNING)
     policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
-    log["enforcement"] = policy.enforcement
+    checked: dict[str, Any] = {"enforcement": policy.enforcement}
     if policy.enforcement is Enforcement.OFF:
-        return _refused(log, Outcome.ENFORCEMENT_OFF, "The rule parameter Enforcement is off.")
+        return _refused(user_id, checked, Outcome.ENFORCEMENT_OFF, "The rule parameter Enforcement is off.")
     enforcer = Enforcer(clients, home, settings, policy, account_id, now, organization=home is not clients)
     user = find_user(clients.iam, user_id)
     assessment = enforcer.assess(user)
     if isinstance(user, UserFacts):
-        log.update(userName=user.user_name, graceEnds=assessment.grace_ended)
+        checked.update(userName=user.user_name, graceEnds=assessment.grace_ended)
     if assessment.verdict is not None:
-        log["verdict"] = assessment.verdict.compliance_type
+        checked["verdict"] = assessment.verdict.compliance_type
     if assessment.act:
         assert isinstance(user, UserFacts)  # assess() acts only on a user it could decide
         assessment = enforcer.try_enforce(user, assessment)
     if isinstance(user, UserFacts) and assessment.outcome in HELD_BACK:
-        log["userTold"] = enforcer.tell_held_back(user, assessment)
+        checked["userTold"] = enforcer.tell_held_back(user, assessment)
     if assessment.outcome is not Outcome.ENFORCED:
+        assert assessment.outcome is not None  # every refusal is named
         # Users held back are listed in the daily run's one digest (and enforced by it when they may be).
         level = logging.WARNING if assessment.outcome in (*HELD_BACK, Outcome.DAILY_LIMIT_REACHED) else logging.INFO
-        return _refused(log, assessment.outcome, assessment.why, level=level)
+        return _refused(user_id, checked, assessment.outcome, assessment.why, level=level)
     assert isinstance(user, UserFacts)
-    log.update(outcome=Outcome.ENFORCED, why=assessment.why, group=settings.group_name)
+    done = {**checked, "why": assessment.why, "group": settings.group_name}
     # Logged before the message goes out: if publishing fails, the log still says what was done.
-    logger.warning(log_line({**log, "step": "added_to_group"}))
+    step = {"step": "added_to_group", "account": account_id, "userId": user_id, "outcome": Outcome.ENFORCED}
+    logger.warning(log_line({**step, **done}))
     publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
-    return {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
+    answer = {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
+    return Result(Outcome.ENFORCED.value, answer, done)
 
 
-def _refused(log: dict[str, Any], outcome: Outcome | None, why: str, level: int = logging.INFO) -> dict[str, Any]:
-    log.update(outcome=outcome, why=why)
-    log["_level"] = level
-    return {
-        "outcome": outcome.value if outcome else None,
-        "userId": log.get("userId"),
-        "userName": log.get("userName"),
-        "why": why,
-    }
+def _refused(user_id: str, checked: Mapping[str, Any], outcome: Outcome, why: str, level: int = logging.INFO) -> Result:
+    answer = {"outcome": outcome.value, "userId": user_id, "userName": checked.get("userName"), "why": why}
+    return Result(outcome.value, answer, {**checked, "why": why}, level)
 
 
 def daily_run(
@@ -252,7 +241,6 @@ def daily_run(
     now: datetime,
     deadline: Deadline,
     paused: str | None,
-    log: dict[str, Any],
 ) -> dict[str, list[str]] | None:
     """One account's daily run: tell users in grace (at the start, then ``REMINDER_DAYS`` before), take users
     who now comply out of the group, enforce users whose grace has ended within the limits (with
@@ -296,7 +284,8 @@ def daily_run(
             logger.warning(
                 log_line(
                     {
-                        **log,
+                        "function": "enforcement",
+                        "action": "notify",
                         "step": "added_to_group",
                         "account": account_id,
                         "userId": user.user_id,
@@ -317,83 +306,74 @@ def daily_run(
     return sections
 
 
-def notify(
-    clients: AwsClients, settings: Settings, account_id: str, now: datetime, log: dict[str, Any], deadline: Deadline
-) -> dict[str, Any]:
+def notify(clients: AwsClients, settings: Settings, account_id: str, now: datetime, deadline: Deadline) -> Result:
     """The account stack's daily run (:func:`daily_run`), and the operators' one digest of it."""
     paused = paused_because(clients.client("ssm"), settings.switch_parameter)
-    sections = daily_run(clients, clients, settings, account_id, now, deadline, paused, log)
+    sections = daily_run(clients, clients, settings, account_id, now, deadline, paused)
     if sections is None:
-        log.update(outcome=Outcome.ENFORCEMENT_OFF, why="The rule parameter Enforcement is off.")
-        return {"outcome": Outcome.ENFORCEMENT_OFF.value}
+        off = Outcome.ENFORCEMENT_OFF.value
+        return Result(off, {"outcome": off}, {"why": "The rule parameter Enforcement is off."})
     for message in digest_messages(sections, f"account {account_id}", paused):
         publish(clients, settings.topic_arn, message)
     counts = {key: len(entries) for key, entries in sections.items()}
-    log.update(outcome="daily_run", paused=paused is not None, **counts)
-    return {"outcome": "daily_run", "paused": paused is not None, **counts}
+    return Result(
+        "daily_run", {"outcome": "daily_run", "paused": paused is not None, **counts}, {"paused": paused, **counts}
+    )
 
 
 def assume_enforcer_role(
-    event: Mapping[str, Any], home: AwsClients, settings: Settings, context: Any, log: dict[str, Any]
+    event: Mapping[str, Any], home: AwsClients, settings: Settings, context: Any
 ) -> tuple[AwsClients, str]:
     """Clients with the enforcer role of the member account the event names, refused for an outsider
     before any role is assumed. The caller confirms the automation with them before anything else."""
-    assert settings.organization_id and settings.enforcer_role
     user_id_of(event)  # bad input is refused before any call
     account_id = member_account_of(event)
-    log["account"] = account_id
     return member_clients(home, settings, account_id, context), account_id
 
 
 def member_clients(home: AwsClients, settings: Settings, account_id: str, context: Any) -> AwsClients:
     """Clients with the member account's enforcer role; an account outside the organization is refused first."""
     assert settings.organization_id and settings.enforcer_role
-    membership = _memberships.setdefault(settings.organization_id, OrganizationMembership(settings.organization_id))
-    membership.require_member(home.client("organizations"), account_id)
-    function_arn = getattr(context, "invoked_function_arn", None)
-    partition = function_arn.split(":")[1] if isinstance(function_arn, str) and function_arn.count(":") >= 6 else "aws"
+    membership_of(settings.organization_id).require_member(home.client("organizations"), account_id)
+    partition = partition_of(function_arn(context))
     return AwsClients.assuming_role(
         f"arn:{partition}:iam::{account_id}:role/{settings.enforcer_role}", home.region or os.environ.get("AWS_REGION")
     )
 
 
 def notify_organization(
-    home: AwsClients, settings: Settings, now: datetime, log: dict[str, Any], deadline: Deadline, context: Any
-) -> dict[str, Any]:
-    """The organization's daily run: :func:`notify` in each member account enforcement started in (the
+    home: AwsClients, settings: Settings, now: datetime, deadline: Deadline, context: Any, run: Run
+) -> Result:
+    """The organization's daily run: :func:`daily_run` in each member account enforcement started in (the
     ledger lists them), starting from a different account each day so that, if time runs out, the ones left
-    are reached first the next day. An account that left the organization is skipped and named."""
+    are reached first the next day; one digest for the organization. An account that left the
+    organization is skipped and named."""
     accounts = EnforcementLedger(home.client("dynamodb"), settings.ledger_table).known_accounts()
     first = now.toordinal() % len(accounts) if accounts else 0
     paused = paused_because(home.client("ssm"), settings.switch_parameter)
     sections: dict[str, list[str]] = defaultdict(list)
     runs: dict[str, str] = {}
-    not_reached: list[str] = []
-    member_calls: Counter[str] = Counter()
+    member_calls = run.tally("memberApiCalls")
     for account_id in accounts[first:] + accounts[:first]:
         if deadline.expired():
-            not_reached.append(account_id)
+            sections["not_reached"].append(account_id)
             continue
         try:
             member = member_clients(home, settings, account_id, context)
         except AccountOutsideOrganizationError:
             runs[account_id] = "outside_organization"
             continue
-        found = daily_run(member, home, settings, account_id, now, deadline, paused, log)
+        found = daily_run(member, home, settings, account_id, now, deadline, paused)
         member_calls.update(member.calls)
         runs[account_id] = "enforcement_off" if found is None else "daily_run"
         for key, entries in (found or {}).items():
             sections[key] += [f"account {account_id}: {entry}" for entry in entries]
-    if not_reached:
-        sections["not_reached"] = not_reached
-        log["_level"] = logging.WARNING
     for message in digest_messages(sections, f"organization {settings.organization_id}", paused):
         publish(home, settings.topic_arn, message)
     counts = {key: len(entries) for key, entries in sections.items()}
-    log.update(
-        outcome="daily_run", accounts=runs, paused=paused is not None, memberApiCalls=dict(member_calls), **counts
-    )
-    return {"outcome": "daily_run", "accounts": runs, "paused": paused is not None, **counts}
+    level = logging.WARNING if sections.get("not_reached") else logging.INFO
+    answer = {"outcome": "daily_run", "accounts": runs, "paused": paused is not None, **counts}
+    return Result("daily_run", answer, {"accounts": runs, "paused": paused, **counts}, level)
 
 
 def _deadline(context: Any) -> Deadline:
@@ -401,47 +381,39 @@ def _deadline(context: Any) -> Deadline:
     return Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
 
 
+@lambda_entry("enforcement", logger)
 def handler(
     event: dict[str, Any],
-    context: Any = None,
+    context: Any,
+    run: Run,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-) -> dict[str, Any]:
-    """Run the event's action; return what was done. Raises on any AWS error or bad input."""
-    started = time.monotonic()
-    log: dict[str, Any] = {"rule": RULE_NAME, "function": "enforcement"}
-    clients: AwsClients | None = None
-    member: AwsClients | None = None
-    try:
-        action = event.get("action") if isinstance(event, dict) else None
-        log["action"] = action
-        if action not in ("enforce", "notify"):
-            raise InvalidEventError(f"event.action {str(action)[:40]!r} is not 'enforce' or 'notify'")
-        settings = Settings.from_environment()
-        clients = AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION"))
-        now = clock()
-        if settings.organization_id and action == "notify":
-            result = notify_organization(clients, settings, now, log, _deadline(context), context)
-        elif settings.organization_id and settings.document_name:
-            member, account_id = assume_enforcer_role(event, clients, settings, context, log)
-            confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
-            result = enforce(event, member, settings, account_id, now, log, home=clients)
-        elif action == "enforce":
-            account_id = account_read_by(clients, context)
-            log["account"] = account_id
-            result = enforce(event, clients, settings, account_id, now, log)
-        else:
-            account_id = account_read_by(clients, context)
-            log["account"] = account_id
-            result = notify(clients, settings, account_id, now, log, _deadline(context))
-    except Exception as error:
-        log.update(outcome="error", errorType=type(error).__name__, error=str(error))
-        raise
-    finally:
-        log["apiCalls"] = dict(sorted((clients.calls if clients else {}).items()))
-        if member is not None:
-            log["memberApiCalls"] = dict(sorted(member.calls.items()))
-        log["durationMs"] = round((time.monotonic() - started) * 1000)
-        level = log.pop("_level", logging.ERROR if log.get("outcome") == "error" else logging.INFO)
-        logger.log(level, log_line(log))
-    return result
+) -> Result:
+    """Run the event's action; return what was done. Raises on any AWS error or bad input.
+
+    One JSON log line per invocation (console_mfa.lambda_entry): the action, the account, the user,
+    what was decided and done, the AWS calls in the function's account (``apiCalls``) and, for an
+    organization's member, in that account (``memberApiCalls``).
+    """
+    action = event.get("action") if isinstance(event, dict) else None
+    run.keep(action=action)
+    if action not in ("enforce", "notify"):
+        raise InvalidEventError(f"event.action {str(action)[:40]!r} is not 'enforce' or 'notify'")
+    if action == "enforce":
+        run.keep(userId=user_id_of(event), executionId=event.get("ExecutionId"))
+    settings = Settings.from_environment()
+    clients = run.count(AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION")))
+    now = clock()
+    if settings.organization_id and action == "notify":
+        return notify_organization(clients, settings, now, _deadline(context), context, run)
+    if settings.organization_id and settings.document_name:
+        run.keep(account=member_account_of(event))
+        member, account_id = assume_enforcer_role(event, clients, settings, context)
+        run.count(member, "memberApiCalls")
+        confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
+        return enforce(event, member, settings, account_id, now, home=clients)
+    account_id = account_read_by(clients, context)
+    run.keep(account=account_id)
+    if action == "enforce":
+        return enforce(event, clients, settings, account_id, now)
+    return notify(clients, settings, account_id, now, _deadline(context))

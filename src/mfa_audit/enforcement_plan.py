@@ -20,7 +20,7 @@ from console_mfa.enforcement import assess
 from console_mfa.exceptions import UnknownFormatError
 from console_mfa.facts import UserFacts
 from console_mfa.policy import Enforcement, Policy
-from console_mfa.verdict import Reason, decide, grace_period_end
+from console_mfa.verdict import Reason, decide, grace_period_end, human_text
 
 PLAN_FORMATS = ("table", "json")
 
@@ -55,7 +55,8 @@ def enforcement_plan(users: Sequence[UserFacts], policy: Policy, now: datetime) 
             entries.append(PlanEntry(user.user_name, user.arn, True, assessment.grace_ended, assessment.why))
         elif decide(user, policy, now).reason is Reason.GRACE_PERIOD:
             starts = None if policy.enforcement is Enforcement.OFF else grace_period_end(user, policy)
-            entries.append(PlanEntry(user.user_name, user.arn, False, starts, decide(user, policy, now).annotation))
+            why = human_text(decide(user, policy, now).annotation)
+            entries.append(PlanEntry(user.user_name, user.arn, False, starts, why))
     return sorted(entries, key=lambda entry: (not entry.enforce_now, entry.user_name.casefold(), entry.arn))
 
 

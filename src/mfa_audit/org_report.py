@@ -159,9 +159,22 @@ def account_names(organizations: BaseClient | None) -> dict[str, str]:
     return {a["Id"]: a.get("Name", "") for a in accounts}
 
 
-def worst_first(accounts: list[AccountSummary]) -> list[AccountSummary]:
-    """Most NON_COMPLIANT users first, then accounts without data, then the rest, by id."""
-    return sorted(accounts, key=lambda a: (-a.counts["NON_COMPLIANT"], a.has_data, a.account_id, a.region))
+def worst_first(accounts: list[AccountSummary], names: dict[str, str] | None = None) -> list[AccountSummary]:
+    """Most NON_COMPLIANT users first, then accounts without data, then the rest; ties by account name as
+    people read them (an account without a name after those with one), then by id and Region.
+
+    Example::
+
+        worst_first(accounts, {"111111111111": "prod"})
+    """
+    names = names or {}
+
+    def rank(account: AccountSummary) -> tuple:
+        name = names.get(account.account_id, "")
+        tie = (not name, name.casefold(), name, account.account_id, account.region)
+        return (-account.counts["NON_COMPLIANT"], account.has_data, *tie)
+
+    return sorted(accounts, key=rank)
 
 
 def users_worst_account_first(users: list[UserResult], accounts: list[AccountSummary]) -> list[UserResult]:
@@ -190,14 +203,15 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
         for chosen in _one_per_user(candidates, rule):
             summary.counts[chosen.result] += 1
             users.append(chosen)
-    ordered = worst_first(_one_row_per_account_without_results(list(accounts.values())))
+    names_of_accounts = account_names(organizations)
+    ordered = worst_first(_one_row_per_account_without_results(list(accounts.values())), names_of_accounts)
     return OrgReport(
         aggregator,
         rule,
         datetime.now(timezone.utc),
         ordered,
         users_worst_account_first(users, ordered),
-        account_names(organizations),
+        names_of_accounts,
         newest,
     )
 
@@ -220,7 +234,8 @@ def _accounts_by_source(config: BaseClient, aggregator: str) -> dict[tuple[str, 
             *key,
             status="no results for this rule (not deployed, excluded or not yet run)"
             if status == "SUCCEEDED"
-            else f"not collected by the aggregator: {status} {source.get('LastErrorMessage', '')}".strip(),
+            else f"not collected by the aggregator ({status})"
+            + (f": {source['LastErrorMessage']}" if source.get("LastErrorMessage") else ""),
         )
     return accounts
 

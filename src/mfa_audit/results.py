@@ -14,12 +14,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from console_mfa.verdict import ComplianceType, Verdict
+from console_mfa.verdict import ComplianceType, Verdict, human_text
+
+
+def facts_record(annotation: str) -> str | None:
+    """The facts record at the end of an annotation (``"[v1 pw=... mfa=...]"``), None if it has none.
+
+    People read :func:`~console_mfa.verdict.human_text`; the machine formats (JSON, CSV) carry the
+    record beside it, in a field of its own.
+
+    Example::
+
+        facts_record("Console password with MFA: virtual. [v1 pw=1767225600 mfa=v]")  # "[v1 pw=1767225600 mfa=v]"
+    """
+    return annotation[len(human_text(annotation)) :].strip() or None
 
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One user's result. ``reason`` is None where only Config's record is known (the demo)."""
+    """One user's result. ``reason`` is None where only Config's record is known (the demo).
+
+    ``annotation`` is the whole annotation, as Config holds it; ``text`` is what people read.
+    """
 
     user_name: str
     user_id: str | None
@@ -32,14 +48,21 @@ class ResultRow:
     def from_verdict(cls, user_name: str, user_id: str | None, arn: str, verdict: Verdict) -> ResultRow:
         return cls(user_name, user_id, arn, verdict.compliance_type, verdict.annotation, verdict.reason.value)
 
+    @property
+    def text(self) -> str:
+        """The annotation as people read it: without the facts record."""
+        return human_text(self.annotation)
+
     def as_dict(self) -> dict[str, str | None]:
+        """The machine formats' fields: the annotation for people and, apart, the facts record."""
         return {
             "user_name": self.user_name,
             "user_id": self.user_id,
             "arn": self.arn,
             "result": self.result.value,
             "reason": self.reason,
-            "annotation": self.annotation,
+            "annotation": self.text,
+            "facts_record": facts_record(self.annotation),
         }
 
 

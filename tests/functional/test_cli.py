@@ -1,7 +1,10 @@
 """mfa-audit: the demo and the exit codes as real subprocesses; audit agrees with the Lambda."""
 
+import csv
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,7 +107,15 @@ def test_demo_json_follows_the_documented_schema():
     assert set(document) == {"schema", "source", "parameters", "limitations", "summary", "users"}
     assert {user["user_name"]: user["result"] for user in document["users"]} == DEMO_EXPECTED
     assert all(user["user_id"].startswith("AIDA") for user in document["users"])
-    assert set(document["users"][0]) == {"user_name", "user_id", "arn", "result", "reason", "annotation"}
+    assert set(document["users"][0]) == {
+        "user_name",
+        "user_id",
+        "arn",
+        "result",
+        "reason",
+        "annotation",
+        "facts_record",
+    }
 
 
 CASES = [
@@ -153,7 +164,7 @@ def test_audit_exits_1_when_a_user_is_non_compliant(moto_server):
     iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
     completed = run_cli("audit", "--format", "csv", env=env)
     assert completed.returncode == 1, completed.stderr
-    assert completed.stdout.splitlines()[0] == "user_name,user_id,arn,result,reason,annotation"
+    assert completed.stdout.splitlines()[0] == "user_name,user_id,arn,result,reason,annotation,facts_record"
     assert ",NON_COMPLIANT,no_allowed_mfa," in completed.stdout
 
 
@@ -493,3 +504,107 @@ def test_plan_enforcement_refuses_a_format_it_cannot_render_by_name(tmp_path):
     completed = run_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--format", "csv")
     assert completed.returncode == 2
     assert "'csv' cannot render the enforcement plan" in completed.stderr
+
+
+# --- the annotation as people read it; the facts record apart, for machines ---
+
+
+def test_json_gives_the_annotation_without_the_facts_record_and_the_record_in_its_own_field(report_file):
+    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "json", "--only-failed")
+    user = json.loads(completed.stdout)["users"][0]
+    assert user["annotation"].endswith("delete its console password.")
+    assert re.fullmatch(r"\[v1 pw=\d+ mfa=-\]", user["facts_record"])
+
+
+def test_csv_gives_the_annotation_without_the_facts_record_and_the_record_in_its_own_column(report_file):
+    completed = run_cli("audit", "--credential-report", str(report_file), "--format", "csv", "--only-failed")
+    header, first, *_ = csv.reader(io.StringIO(completed.stdout, newline=""))
+    row = dict(zip(header, first, strict=True))
+    assert header[-2:] == ["annotation", "facts_record"]
+    assert row["annotation"].endswith("delete its console password.")
+    assert re.fullmatch(r"\[v1 pw=\d+ mfa=-\]", row["facts_record"])
+
+
+def test_the_table_shows_no_facts_record(report_file):
+    completed = run_cli("audit", "--credential-report", str(report_file), "--quiet")
+    assert "delete its console password." in completed.stdout
+    assert "[v1" not in completed.stdout
+
+
+# --- flags that would change nothing are refused, naming the flag ---
+
+
+def test_doctor_refuses_a_flag_it_does_not_take_with_its_own_usage(capsys):
+    from mfa_audit import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["doctor", "--format", "json"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("usage: mfa-audit doctor ")
+    assert "mfa-audit doctor: error: unrecognized arguments: --format json" in error
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--format", "json"], "--format does not apply to it"),
+        (["--format", "json", "--only-failed"], "--format and --only-failed do not apply to it"),
+    ],
+)
+def test_the_walkthrough_refuses_result_flags_in_a_sentence(flags, message, capsys):
+    from mfa_audit import cli
+
+    assert cli.main(["demo", "--walkthrough", *flags]) == 2
+    assert f"demo --walkthrough prints text only; {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv", "junit"])
+def test_region_with_a_credential_report_is_refused_where_it_would_change_nothing(report_file, output_format, capsys):
+    from mfa_audit import cli
+
+    arguments = ["audit", "--credential-report", str(report_file), "--region", "eu-west-1", "--format", output_format]
+    assert cli.main(arguments) == 2
+    assert (
+        f"--region does nothing here: an audit of a credential report calls no AWS endpoint and --format {output_format}"
+        in capsys.readouterr().err
+    )
+
+
+def test_region_with_a_credential_report_names_the_region_of_the_findings(report_file):
+    completed = run_cli(
+        "audit", "--credential-report", str(report_file), "--region", "eu-west-1", "--format", "asff", "--only-failed"
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert {finding["Resources"][0]["Region"] for finding in json.loads(completed.stdout)} == {"eu-west-1"}
+
+
+def test_region_with_a_credential_report_and_plan_enforcement_is_refused(tmp_path, capsys):
+    from mfa_audit import cli
+
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    arguments = ["audit", "--plan-enforcement", "--credential-report", str(path), "--region", "eu-west-1"]
+    assert cli.main(arguments) == 2
+    assert "--plan-enforcement names no Region" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [("automatic", "MFA is enforced from then (ForceMfa group)."), ("manual", "From then an operator may enforce MFA")],
+)
+def test_enforcement_with_a_credential_report_says_when_enforcement_starts_for_a_user_in_grace(tmp_path, mode, said):
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    arguments = ["--credential-report", str(path), "--grace-period-days", "7", "--format", "json"]
+    document = json.loads(run_cli("audit", *arguments, "--enforcement", mode).stdout)
+    newcomer = next(user for user in document["users"] if user["user_name"] == "newcomer")
+    assert said in newcomer["annotation"]
+    assert document["parameters"]["Enforcement"] == mode
+
+
+def test_plan_enforcement_says_why_in_the_annotations_words_without_the_facts_record(tmp_path):
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    arguments = ["--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json"]
+    document = json.loads(run_cli("audit", *arguments).stdout)
+    newcomer = next(user for user in document["users"] if user["user_name"] == "newcomer")
+    assert newcomer["why"].startswith("Console password, no allowed MFA")
+    assert "[v1" not in newcomer["why"]

@@ -151,7 +151,7 @@ def test_a_rule_in_eu_west_1_gets_its_event_stack_there_and_the_forwarder_in_us_
     function = _client(env, "lambda", "eu-west-1").get_function_configuration(
         FunctionName=events_outputs["FunctionArn"]
     )
-    assert function["Handler"] == "console_mfa.reevaluation.lambda_handler"
+    assert function["Handler"] == "reevaluation_handler.handler"
     assert f"stack {EVENTS} in eu-west-1: CREATE_COMPLETE" in done.stdout and "runs the local zip" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == (
         f"check it with: .venv/bin/mfa-audit doctor --stack {STACK} --events-stack {EVENTS} --region eu-west-1"

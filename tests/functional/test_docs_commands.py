@@ -291,3 +291,16 @@ def test_a_wrong_flag_an_unknown_operation_and_a_missing_target_are_caught():
         check_aws(["configservice", "start-remediation-execution", "--resource-key", "x"])
     with pytest.raises(AssertionError, match="no make target deploy-everything"):
         check_make(["deploy-everything"])
+
+
+def test_every_file_a_shown_command_writes_in_the_checkout_is_ignored_by_git():
+    written = {
+        command.words[index + 1]
+        for block in BLOCKS
+        for command in block.commands
+        for index, word in enumerate(command.words[:-1])
+        if word == "--output" and command.words[0] != "aws" and not command.words[index + 1].startswith("/")
+    }
+    assert {"demo.html", "demo.json"} <= written
+    ignored = subprocess.run(["git", "check-ignore", *sorted(written)], cwd=ROOT, capture_output=True, text=True)
+    assert set(ignored.stdout.split()) == written

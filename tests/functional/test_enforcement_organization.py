@@ -16,8 +16,9 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
+from console_mfa.boundaries import _memberships
 from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, UnconfirmedAutomationError
-from enforcement_handler import _memberships, handler
+from enforcement_handler import handler
 
 from mfa_audit.emulation.account import SeedUser, create_user, device_serial, mark_access_key_used
 from mfa_audit.emulation.events import LambdaContext

@@ -1,10 +1,11 @@
 """Every AWS operation the rule calls, under every fault: it heals, falls back, or fails loudly.
 
 The operations come from a recorded run of each code path, not from a list kept by hand.
-The matrix of outcomes is printed at the end of the test session (and kept in the README).
+The matrix of outcomes is printed at the end of the test session; docs/development.md shows it, and a test\nholds the two together.
 """
 
 from datetime import timedelta
+from pathlib import Path
 
 import boto3
 import pytest
@@ -17,6 +18,7 @@ from mfa_audit.emulation.services import ApiCallCounter, EmulatedCloudTrail, Emu
 
 from .faults import inject
 
+ROOT = Path(__file__).resolve().parents[2]
 MEMBER_ACCOUNT = "222222222222"
 USERS = (
     SeedUser("alice", True, ("virtual",)),
@@ -131,15 +133,21 @@ def _expected(action, column):
     return "falls back to live checks" if action in BULK_SOURCES else "fails, names the action"
 
 
-@pytest.mark.parametrize("column", list(COLUMNS))
-def test_fault_matrix(recorded, column):
-    baseline, monkeypatch = recorded
+def _actions(baseline):
+    """Each operation the fault-free runs called, with the first scenario that calls it."""
     actions = {}
     for scenario, (outcome, _, called) in baseline.items():
         assert outcome == "ok", f"fault-free {scenario} failed: {outcome}"
         for action in sorted(called):
             actions.setdefault(action, scenario)
     assert len(actions) >= 10, actions
+    return actions
+
+
+@pytest.mark.parametrize("column", list(COLUMNS))
+def test_fault_matrix(recorded, column):
+    baseline, monkeypatch = recorded
+    actions = _actions(baseline)
     fault, times = COLUMNS[column]
     problems = []
     for action, scenario in sorted(actions.items()):
@@ -165,9 +173,23 @@ def test_fault_matrix(recorded, column):
     assert not problems, "\n".join(problems)
 
 
-def render_matrix():
+def matrix_table(cells):
     columns = list(COLUMNS)
     lines = ["| operation | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for action in sorted(MATRIX):
-        lines.append(f"| {action} | " + " | ".join(MATRIX[action].get(c, "?") for c in columns) + " |")
+    for action in sorted(cells):
+        lines.append(f"| {action} | " + " | ".join(cells[action].get(c, "?") for c in columns) + " |")
     return "\n".join(lines)
+
+
+def render_matrix():
+    """The matrix as the columns that ran found it (printed at the end of the session)."""
+    return matrix_table(MATRIX)
+
+
+def test_the_development_guide_shows_the_matrix_the_columns_print_when_they_pass(recorded):
+    # Each column fails unless every cell is what _expected says, so a passing run prints this table.
+    baseline, _ = recorded
+    passing = {action: {c: _expected(action, c) or "-" for c in COLUMNS} for action in _actions(baseline)}
+    guide = (ROOT / "docs" / "development.md").read_text()
+    shown = guide.split("<!-- fault-matrix: start -->", 1)[1].split("<!-- fault-matrix: end -->", 1)[0]
+    assert shown.strip() == matrix_table(passing)

@@ -4,6 +4,7 @@ import json
 import xml.etree.ElementTree as ElementTree
 
 import botocore.session
+import pytest
 from botocore.validate import ParamValidator
 
 from .test_cli import REPORT_CSV, run_cli
@@ -70,3 +71,32 @@ def test_ocsf_findings_are_valid_compliance_findings(tmp_path):
         assert parsed.class_uid == 2003
     statuses = {(f["resources"][0]["name"].rstrip("0123456789"), f["compliance"]["status"]) for f in findings}
     assert statuses == {("=1+", "Fail"), ("alice", "Pass"), ("carol", "Unknown")}
+
+
+NON_COMPLIANT_TEXT = (
+    "Console password but no allowed MFA device (found: none; allowed: fido, hardware, virtual). "
+    "Enable an allowed MFA device for this user or delete its console password."
+)
+
+
+def _failed_finding_text(output_format, stdout):
+    if output_format == "junit":
+        failure = next(
+            case.find("failure") for case in ElementTree.fromstring(stdout) if case.find("failure") is not None
+        )
+        return [failure.get("message"), failure.text.split(": ", 1)[1]]
+    findings = json.loads(stdout)
+    if output_format == "asff":
+        return [next(f["Description"] for f in findings if f["Compliance"]["Status"] == "FAILED")]
+    failed = next(f for f in findings if f["compliance"]["status"] == "Fail")
+    return [failed["message"], failed["finding_info"]["desc"]]
+
+
+@pytest.mark.parametrize("output_format", ["asff", "ocsf", "junit"])
+def test_a_finding_says_the_annotation_as_people_read_it_without_the_facts_record(tmp_path, output_format):
+    completed = _audit(tmp_path, "--format", output_format, "--only-failed")
+    assert completed.returncode == 1, completed.stderr
+    assert _failed_finding_text(output_format, completed.stdout) == [NON_COMPLIANT_TEXT] * (
+        1 if output_format == "asff" else 2
+    )
+    assert "[v1" not in completed.stdout

@@ -135,3 +135,27 @@ def test_the_browser_test_uses_the_chromium_the_variable_names(monkeypatch, tmp_
     monkeypatch.setenv("CHROMIUM", "/opt/chromium/chrome")
     monkeypatch.setenv("PATH", str(_fake_bin(tmp_path, uid=1000)))
     assert find_chromium() == "/opt/chromium/chrome"
+
+
+@pytest.mark.parametrize("target", ["deploy", "deploy-organization"])
+def test_make_deploy_without_a_bucket_prints_its_usage_before_building_the_zip(tmp_path, target):
+    (tmp_path / "stamp").touch()
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "python").write_text(f'#!/bin/sh\ntouch "{tmp_path / "ran"}"\n')
+    (fake_bin / "python").chmod(0o755)
+    done = make(target, "REGION=us-east-1", f"STAMP={tmp_path / 'stamp'}", f"BIN={fake_bin}")
+    assert done.returncode == 2
+    assert f"usage: make {target} BUCKET=... REGION=..." in done.stdout
+    assert not (tmp_path / "ran").exists()  # neither the packager nor the deploy tool ran
+
+
+def test_a_params_word_without_equals_is_named_as_params_the_variable_the_user_typed(tmp_path):
+    import sys
+
+    (tmp_path / "stamp").touch()
+    arguments = ["deploy-member-role", "REGION=us-east-1", "PARAMS=noequals", f"STAMP={tmp_path / 'stamp'}"]
+    done = make(*arguments, f"BIN={Path(sys.executable).parent}")
+    assert done.returncode == 2
+    assert "deploy: PARAMS: expected Key=Value, got 'noequals' first" in done.stderr
+    assert "MFA_DEPLOY_PARAMS" not in done.stderr

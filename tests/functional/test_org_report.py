@@ -645,3 +645,64 @@ def test_the_demo_html_shows_a_manager_the_headline_in_headless_chromium(demo, t
         check=True,
     )
     assert screenshot.stat().st_size > 20000
+
+
+# --- what people read: statuses, the legend, the order, the annotation without its facts record ---
+
+
+def test_an_account_not_collected_gives_the_aggregators_status_apart_from_its_message(report):
+    accounts = {a.account_id: a for a in report.accounts}
+    assert accounts[C].status == "not collected by the aggregator (FAILED): Config is not enabled in this account"
+
+
+def test_the_html_legend_says_what_each_result_means_not_the_result_again(report):
+    page = render_report(report, "html")
+    assert "NON_COMPLIANT (no allowed MFA device)" in page
+    assert "COMPLIANT (an allowed MFA device, or in grace)" in page
+    assert "COMPLIANT (compliant)" not in page
+
+
+def test_accounts_with_equal_counts_are_ordered_by_name_then_by_id():
+    from mfa_audit.org_report import AccountSummary, worst_first
+
+    unnamed, zeta, alpha, failing = (AccountSummary(i, "us-east-1") for i in ("100000000000", A, B, C))
+    failing.counts["NON_COMPLIANT"] = 1
+    ordered = worst_first([unnamed, zeta, alpha, failing], {A: "zeta", B: "Alpha"})
+    assert [a.account_id for a in ordered] == [C, B, A, "100000000000"]
+
+
+def test_the_demo_lists_its_accounts_in_the_same_order_every_time(demo):
+    from mfa_audit.emulation.organization import demo_report
+
+    again = demo_report()  # moto gives the accounts new random ids
+    assert [demo.account_names[a.account_id] for a in demo.accounts] == [
+        again.account_names[a.account_id] for a in again.accounts
+    ]
+
+
+RECORD = " [v1 pw=1767225600 mfa=-]"
+
+
+@pytest.fixture
+def recorded(aws):
+    """A NON_COMPLIANT user whose annotation ends in the facts record, as the rule writes it."""
+    return emulated_report(_account(A, [("AIDAA000000000000001", "ann", "NON_COMPLIANT", NO_DEVICE + RECORD)]))
+
+
+@pytest.mark.parametrize("output_format", ["table", "markdown", "html", "asff", "ocsf", "junit"])
+def test_the_peoples_formats_show_no_facts_record(recorded, output_format):
+    assert "[v1" not in render_report(recorded, output_format)
+
+
+def test_the_report_json_gives_the_annotation_and_the_facts_record_apart(recorded):
+    (user,) = json.loads(render_report(recorded, "json"))["non_compliant"]
+    assert (user["annotation"], user["facts_record"]) == (NO_DEVICE, RECORD.strip())
+
+
+def test_the_report_csv_gives_the_annotation_and_the_facts_record_apart(recorded):
+    import csv
+    import io
+
+    header, *rows = csv.reader(io.StringIO(render_report(recorded, "csv"), newline=""))
+    (user,) = [dict(zip(header, row, strict=True)) for row in rows if row[0] == "non_compliant_user"]
+    assert (user["annotation"], user["facts_record"]) == (NO_DEVICE, RECORD.strip())

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from console_mfa import reevaluation
-from console_mfa.reevaluation import lambda_handler
+from reevaluation_handler import handler
 
 from mfa_audit.emulation.events import RULE_NAME, LambdaContext
 from mfa_audit.emulation.iam_events import sqs_record
@@ -34,28 +34,28 @@ def failures(response):
 
 def test_a_burst_in_the_own_account_starts_one_evaluation_of_the_rule(config, clock):
     records = [sqs_record(f"m{n}", HOME, "DeactivateMFADevice") for n in range(100)]
-    assert failures(lambda_handler({"Records": records}, LambdaContext())) == []
+    assert failures(handler({"Records": records}, LambdaContext())) == []
     assert [account for account, _ in config.evaluations_started] == [HOME]
 
 
 def test_within_the_minute_config_refuses_and_the_messages_come_back_until_it_accepts(config, clock):
-    lambda_handler({"Records": [sqs_record("first", HOME, "CreateLoginProfile")]}, LambdaContext())
+    handler({"Records": [sqs_record("first", HOME, "CreateLoginProfile")]}, LambdaContext())
     clock.now += timedelta(seconds=30)
     late = [sqs_record("late", HOME, "EnableMFADevice")]
-    assert failures(lambda_handler({"Records": late}, LambdaContext())) == ["late"]
+    assert failures(handler({"Records": late}, LambdaContext())) == ["late"]
     clock.now += timedelta(seconds=90)  # the queue's visibility timeout
-    assert failures(lambda_handler({"Records": late}, LambdaContext())) == []
+    assert failures(handler({"Records": late}, LambdaContext())) == []
     assert len(config.evaluations_started) == 2
 
 
 def test_while_an_evaluation_runs_the_messages_come_back(config, clock):
     config.evaluation_running.add(HOME)
-    response = lambda_handler({"Records": [sqs_record("m1", HOME, "DeleteLoginProfile")]}, LambdaContext())
+    response = handler({"Records": [sqs_record("m1", HOME, "DeleteLoginProfile")]}, LambdaContext())
     assert failures(response) == ["m1"] and config.evaluations_started == []
 
 
 def test_another_accounts_change_is_refused_without_a_member_role(config, clock):
-    response = lambda_handler({"Records": [sqs_record("m1", MEMBER, "CreateUser")]}, LambdaContext())
+    response = handler({"Records": [sqs_record("m1", MEMBER, "CreateUser")]}, LambdaContext())
     assert failures(response) == ["m1"] and config.evaluations_started == []
 
 
@@ -70,14 +70,14 @@ def organization(aws, monkeypatch):
 
 def test_organization_route_starts_the_member_accounts_copy_of_the_rule_through_the_member_role(organization):
     records = [sqs_record(f"m{n}", MEMBER, "UpdateUser") for n in range(5)]
-    assert failures(lambda_handler({"Records": records}, LambdaContext())) == []
+    assert failures(handler({"Records": records}, LambdaContext())) == []
     # The member role's credentials were used: Config saw the member account call.
     assert [account for account, _ in organization.evaluations_started] == [MEMBER]
 
 
 def test_organization_route_coalesces_per_account(organization):
     records = [sqs_record(f"m{n}", (HOME, MEMBER)[n % 2], "EnableMFADevice") for n in range(100)]
-    assert failures(lambda_handler({"Records": records}, LambdaContext())) == []
+    assert failures(handler({"Records": records}, LambdaContext())) == []
     assert sorted(account for account, _ in organization.evaluations_started) == [HOME, MEMBER]
 
 
@@ -85,7 +85,7 @@ def test_organization_route_drops_nothing_when_the_account_has_no_copy_of_the_ru
     monkeypatch.setenv("MEMBER_ROLE_NAME", "iam-user-console-mfa-reevaluator")
     monkeypatch.setattr(reevaluation, "_organization_rule_names", {})
     with EmulatedConfig("some-other-rule"):
-        response = lambda_handler({"Records": [sqs_record("m1", MEMBER, "CreateUser")]}, LambdaContext())
+        response = handler({"Records": [sqs_record("m1", MEMBER, "CreateUser")]}, LambdaContext())
     # Nothing can be re-evaluated there; the warning names the account so an unexpected exclusion is seen.
     assert failures(response) == []
     assert any(MEMBER in r.getMessage() and "no_rule" in r.getMessage() for r in caplog.records)
@@ -96,5 +96,5 @@ def test_a_refused_start_is_asked_once_and_left_to_the_queue_not_retried_inside_
 
     config.evaluation_running.add(HOME)
     with ApiCallCounter() as counter:
-        lambda_handler({"Records": [sqs_record("m1", HOME, "EnableMFADevice")]}, LambdaContext())
+        handler({"Records": [sqs_record("m1", HOME, "EnableMFADevice")]}, LambdaContext())
     assert counter.calls["config:StartConfigRulesEvaluation"] == 1

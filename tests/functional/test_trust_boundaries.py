@@ -6,8 +6,9 @@ import logging
 
 import boto3
 import pytest
+from console_mfa.boundaries import _memberships
 from console_mfa.exceptions import AccountMismatchError, InvalidEventError, InvalidParameterError
-from IAM_USER_CONSOLE_MFA import _memberships, lambda_handler
+from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
 from mfa_audit.emulation.services import ApiCallCounter

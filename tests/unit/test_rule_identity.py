@@ -56,3 +56,25 @@ def test_the_findings_carry_the_rules_metadata():
         RULE_NAME,
         dict(CONTROLS)["CIS AWS Foundations Benchmark"],
     )
+
+
+def test_every_title_names_the_control_as_cis_numbers_it_in_v4_and_in_v5():
+    """CIS numbers the control 1.10 up to v4.0 and 1.9 in v5.0: no title names only one of them."""
+    from datetime import datetime, timezone
+
+    from console_mfa import CIS_REFERENCE
+
+    from mfa_audit import cli
+    from mfa_audit.formats import render_report
+    from mfa_audit.org_report import OrgReport
+
+    report = OrgReport("organization", RULE_NAME, datetime(2026, 1, 1, tzinfo=timezone.utc), [], [])
+    titles = {
+        "finding title": TITLE,
+        "html title": re.search(r"<title>(.*?)</title>", render_report(report, "html"))[1],
+        "html heading": re.search(r"<h1>(.*?)</h1>", render_report(report, "html"))[1],
+        "markdown heading": render_report(report, "markdown").splitlines()[0],
+        "mfa-audit --help": cli.parser().description,
+    }
+    assert CIS_REFERENCE == "CIS 1.10, 1.9 in v5.0"
+    assert {name: CIS_REFERENCE in title for name, title in titles.items()} == dict.fromkeys(titles, True)

@@ -77,3 +77,22 @@ def test_an_error_is_one_line_of_printable_text_at_most_the_limit():
     line = error_line("first\nsecond\x1b[31m " + "y" * 2000)
     assert "\n" not in line and "\x1b" not in line
     assert line.startswith("first second[31m ") and len(line) == ERROR_LINE_LIMIT and line.endswith("…")
+
+
+def test_the_user_table_shows_the_annotation_as_people_read_it_without_the_facts_record():
+    from datetime import datetime, timezone
+
+    from console_mfa.facts import UserFacts
+    from console_mfa.policy import Policy
+    from console_mfa.verdict import decide, human_text
+
+    from mfa_audit.formats import render
+    from mfa_audit.results import ResultRow, UserResults
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    verdict = decide(UserFacts("bob", "AIDABOB", "arn:aws:iam::123456789012:user/bob", now, ()), Policy(), now)
+    assert "[v1 " in verdict.annotation  # Config holds the record
+    results = UserResults.of([ResultRow.from_verdict("bob", "AIDABOB", "arn:x", verdict)], source="t", parameters={})
+    (line,) = [line for line in render("table", results).splitlines() if line.startswith("bob")]
+    assert line.endswith(human_text(verdict.annotation))
+    assert "[v1" not in line

@@ -9,26 +9,29 @@ Two checks, both before any IAM read or result is sent:
 
 Example::
 
-    membership = OrganizationMembership("o-abc123def4")
-    membership.require_member(organizations_client, "111122223333")      # raises for an outsider
+    organization_id = organization_id_from(os.environ)       # None without ORGANIZATION_ID
+    membership_of(organization_id).require_member(organizations_client, "111122223333")  # raises for an outsider
     require_same_account("111122223333", account_read_by(clients, context))
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.client import BaseClient
 
 from .aws import AwsClients, call
-from .exceptions import AccountMismatchError, AccountOutsideOrganizationError, AwsCallError
+from .exceptions import AccountMismatchError, AccountOutsideOrganizationError, AwsCallError, InvalidParameterError
+from .identifiers import ORGANIZATION_ID, account_of, function_arn
 
 # How long a membership answer is trusted. Accounts join and leave rarely; an outsider's
 # repeated events then cost one Organizations call per window, not one per event.
 MEMBER_TTL_SECONDS = 3600.0
 OUTSIDER_TTL_SECONDS = 300.0
+# Set by the organization stacks: events for accounts outside this organization are refused.
+ORGANIZATION_VARIABLE = "ORGANIZATION_ID"
 
 
 def account_read_by(clients: AwsClients, context: Any) -> str:
@@ -37,12 +40,8 @@ def account_read_by(clients: AwsClients, context: Any) -> str:
     An assumed role's account is in its ARN; the function's own account is in its ARN in the
     Lambda context; only without either (a local run) is STS asked.
     """
-    if clients.assumed_role_arn:
-        return clients.assumed_role_arn.split(":")[4]
-    function_arn = getattr(context, "invoked_function_arn", None)
-    if isinstance(function_arn, str) and function_arn.count(":") >= 6:
-        return function_arn.split(":")[4]
-    return call(clients.client("sts"), "GetCallerIdentity")["Account"]
+    account = account_of(clients.assumed_role_arn) or account_of(function_arn(context))
+    return account or call(clients.client("sts"), "GetCallerIdentity")["Account"]
 
 
 def require_same_account(event_account: str, read_account: str) -> None:
@@ -85,3 +84,24 @@ class OrganizationMembership:
                 f"account {account_id} is not a member of organization {self.organization_id}; refused before "
                 "assuming any role. Its AWS Config is invoking this function: see the README on outside invocations."
             )
+
+
+def organization_id_from(environment: Mapping[str, str]) -> str | None:
+    """The organization the function serves (``ORGANIZATION_ID``), validated; ``None`` when it serves one account."""
+    organization_id = environment.get(ORGANIZATION_VARIABLE, "").strip()
+    if not organization_id:
+        return None
+    if not ORGANIZATION_ID.fullmatch(organization_id):
+        raise InvalidParameterError(
+            f"{ORGANIZATION_VARIABLE} (environment)", f"{organization_id[:40]!r} is not an organization id"
+        )
+    return organization_id
+
+
+# Kept across invocations of a warm function, so members cost one Organizations call an hour.
+_memberships: dict[str, OrganizationMembership] = {}
+
+
+def membership_of(organization_id: str) -> OrganizationMembership:
+    """The organization's membership answers, one cache per organization for the life of the container."""
+    return _memberships.setdefault(organization_id, OrganizationMembership(organization_id))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .exceptions import InvalidEventError
+from .identifiers import ACCOUNT_ID
 
 CHANGE = "ConfigurationItemChangeNotification"
 OVERSIZED_CHANGE = "OversizedConfigurationItemChangeNotification"
@@ -23,7 +24,6 @@ SCHEDULED = "ScheduledNotification"
 MESSAGE_TYPES = (CHANGE, OVERSIZED_CHANGE, SCHEDULED)
 
 _IAM_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 # Statuses of an item whose resource still exists and is recorded.
 EVALUABLE_STATUSES = ("OK", "ResourceDiscovered")
@@ -117,7 +117,7 @@ def parse_event(event: Any) -> RuleInvocation:
     if not isinstance(left_scope, bool):
         raise InvalidEventError("event.eventLeftScope must be true or false")
     account_id = _string(event, "accountId", "event")
-    if not _ACCOUNT_ID.fullmatch(account_id):
+    if not ACCOUNT_ID.fullmatch(account_id):
         raise InvalidEventError(f"event.accountId {account_id[:40]!r} is not a 12-digit AWS account id")
     return RuleInvocation(
         message_type=message_type,

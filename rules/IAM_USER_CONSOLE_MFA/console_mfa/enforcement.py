@@ -17,10 +17,8 @@ Example::
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from .facts import UserFacts
 from .iam_facts import MissingUser
@@ -300,16 +298,3 @@ def digest_messages(sections: dict[str, list[str]], scope: str, paused_why: str 
 def described(user: UserFacts, why: str) -> str:
     """One digest entry."""
     return f"{user.user_name} ({user.user_id}): {why}"
-
-
-def log_line(fields: dict[str, Any]) -> str:
-    """One JSON log line, with datetimes as ISO 8601 and enums as their values."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, enum.Enum):
-            return value.value
-        raise TypeError(f"cannot log {type(value).__name__}")
-
-    return json.dumps(fields, default=plain, sort_keys=True)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .aws import AwsClients, call, collect_if_exists
+from .boundaries import organization_id_from
 from .enforcement import (
     DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
     DEFAULT_MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY,
@@ -52,7 +53,6 @@ HELD_BACK_METRIC = "EnforcementsHeldBack"
 ENFORCED_METRIC = "Enforcements"
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _DOCUMENT_NAME = re.compile(r"[\w.-]{3,128}", re.ASCII)
-_ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}")
 _GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 _PARAMETER_NAME = re.compile(r"/?[\w.-]+(/[\w.-]+)*", re.ASCII)
 _ADDRESS = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
@@ -121,13 +121,9 @@ class Settings:
         topic = required("OPERATORS_TOPIC_ARN")
         if not topic.startswith("arn:") or ":sns:" not in topic:
             raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
-        organization_id = env.get("ORGANIZATION_ID", "").strip() or None
+        organization_id = organization_id_from(env)
         enforcer_role = document_name = None
         if organization_id is not None:
-            if not _ORGANIZATION_ID.fullmatch(organization_id):
-                raise InvalidParameterError(
-                    "ORGANIZATION_ID (environment)", f"{organization_id[:40]!r} is not an organization id"
-                )
             enforcer_role = required("MEMBER_ENFORCER_ROLE")
             if not _ROLE_NAME.fullmatch(enforcer_role):
                 raise InvalidParameterError(

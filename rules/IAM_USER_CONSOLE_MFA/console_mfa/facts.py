@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from .identifiers import ACCOUNT_ID
+
 
 class MfaType(str, enum.Enum):
     """Kinds of MFA device, as told by the device's serial number."""
@@ -36,7 +38,7 @@ class MfaType(str, enum.Enum):
 # AWS ended SMS MFA, so it never satisfies the rule.
 SELECTABLE_MFA_TYPES: frozenset[MfaType] = frozenset({MfaType.VIRTUAL, MfaType.HARDWARE, MfaType.FIDO})
 
-_IAM_ARN = re.compile(r"^arn:[a-z0-9-]+:iam::\d{12}:(?P<kind>[a-z0-9-]+)/")
+_IAM_ARN = re.compile(rf"^arn:[a-z0-9-]+:iam::{ACCOUNT_ID.pattern}:(?P<kind>[a-z0-9-]+)/")
 _KIND_BY_ARN_RESOURCE = {"mfa": MfaType.VIRTUAL, "u2f": MfaType.FIDO, "sms-mfa": MfaType.SMS}
 
 

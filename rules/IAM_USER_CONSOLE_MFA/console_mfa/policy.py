@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from .exceptions import InvalidParameterError
 from .facts import SELECTABLE_MFA_TYPES, MfaType, UserFacts
+from .identifiers import ACCOUNT_ID
 
 MAX_GRACE_PERIOD_DAYS = 365
 # A result Config holds is sent again at least this often, even unchanged. Security Hub deletes
@@ -35,7 +36,9 @@ RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "Reconfi
 # Matched in full (re.fullmatch): "$" would also accept a trailing newline.
 _USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
-_USER_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::\d{12}:user/([\w+=,.@/-]+/)?[\w+=,.@-]{1,64}", re.ASCII)
+_USER_ARN = re.compile(
+    rf"arn:aws(-cn|-us-gov)?:iam::{ACCOUNT_ID.pattern}:user/([\w+=,.@/-]+/)?[\w+=,.@-]{{1,64}}", re.ASCII
+)
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _WHOLE_NUMBER = re.compile(r"[0-9]+")

@@ -21,20 +21,20 @@ Settings (environment):
 * ``MEMBER_ROLE_NAME`` - set for an organization: the role to assume in the changed account, which may
   find the rule's copy there (``DescribeConfigRules``) and start it. Empty: the function's own account only.
 
+The Lambda entry point is ``reevaluation_handler.handler`` (the rule folder's top, beside the rule's).
+
 Example::
 
-    response = lambda_handler({"Records": sqs_records}, context)
-    response["batchItemFailures"]   # [{"itemIdentifier": "<messageId>"}, ...] delivered again later
+    result = coalesce(sqs_records, account_starter(Settings.from_environment(), context))
+    result.response()["batchItemFailures"]   # [{"itemIdentifier": "<messageId>"}, ...] delivered again later
 """
 
 from __future__ import annotations
 
 import enum
 import json
-import logging
 import os
 import re
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,9 +46,7 @@ from botocore.config import Config
 from . import RULE_NAME
 from .aws import AwsClients, call, collect
 from .exceptions import AccountMismatchError, AwsCallError, InvalidEventError, InvalidParameterError, RuleError
-
-logger = logging.getLogger("console_mfa.reevaluation")
-logger.setLevel(logging.INFO)
+from .identifiers import ACCOUNT_ID, account_of, function_arn, partition_of
 
 # The IAM calls that can change a verdict, or the set of users: what the EventBridge rule matches.
 REEVALUATING_EVENTS = (
@@ -68,7 +66,6 @@ LIMIT_EXCEEDED = "LimitExceededException"
 NO_SUCH_RULE = "NoSuchConfigRuleException"
 RULE_NAME_VARIABLE = "CONFIG_RULE_NAME"
 MEMBER_ROLE_VARIABLE = "MEMBER_ROLE_NAME"
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 # Kept across invocations of a warm function: a member account's rule copy keeps its name.
 _organization_rule_names: dict[str, str] = {}
@@ -127,7 +124,7 @@ def parse_record(record: Mapping[str, Any]) -> IamChange:
     if event_name not in REEVALUATING_EVENTS:
         raise InvalidEventError(f"message {message_id}: detail.eventName {event_name!r} is not an IAM change we watch")
     account_id = event.get("account")
-    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+    if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
         raise InvalidEventError(f"message {message_id}: account {str(account_id)[:40]!r} is not a 12-digit account id")
     return IamChange(message_id, account_id, event_name, str(event.get("time", "")))
 
@@ -216,14 +213,6 @@ class Settings:
         return cls(rule_name, role)
 
 
-def _own_account_and_partition(context: Any) -> tuple[str | None, str]:
-    function_arn = getattr(context, "invoked_function_arn", None)
-    if isinstance(function_arn, str) and function_arn.count(":") >= 6:
-        parts = function_arn.split(":")
-        return parts[4], parts[1]
-    return None, "aws"
-
-
 def account_starter(
     settings: Settings,
     context: Any,
@@ -233,7 +222,7 @@ def account_starter(
 ) -> Callable[[str], Outcome]:
     """``start(account_id)`` for the account route (own account only) or the organization route (member role)."""
     region = os.environ.get("AWS_REGION")
-    own_account, partition = _own_account_and_partition(context)
+    own_account, partition = account_of(function_arn(context)), partition_of(function_arn(context))
     own_clients = own_clients or (lambda: QueueRetriedClients.from_session(boto3.Session(), region))
     calls = calls if calls is not None else Counter()
 
@@ -270,40 +259,3 @@ def account_starter(
             calls.update(clients.calls)
 
     return start_in_member_account if settings.member_role_name else start_in_own_account
-
-
-def lambda_handler(
-    event: Mapping[str, Any],
-    context: Any = None,
-    *,
-    make_starter: Callable[[Settings, Any, Counter[str]], Callable[[str], Outcome]] | None = None,
-) -> dict[str, Any]:
-    """Handle one batch from the SQS event source mapping (with ``ReportBatchItemFailures``).
-
-    Logs one JSON line: messages, accounts and what each came to, failures, AWS calls, duration.
-    """
-    started = time.monotonic()
-    calls: Counter[str] = Counter()
-    records = event.get("Records")
-    if not isinstance(records, list):
-        raise InvalidEventError("the event has no Records list; this function reads an SQS queue")
-    settings = Settings.from_environment()
-    starter = (make_starter or (lambda s, c, n: account_starter(s, c, calls=n)))(settings, context, calls)
-    result = coalesce(records, starter)
-    outcome_counts = Counter(result.outcomes.values())
-    log = {
-        "function": "IAM_USER_CONSOLE_MFA re-evaluation",
-        "messages": len(records),
-        "accounts": result.outcomes,
-        "redeliver": len(result.failed_message_ids),
-        "errors": result.errors,
-        "apiCalls": dict(sorted(calls.items())),
-        "durationMs": round((time.monotonic() - started) * 1000),
-    }
-    if result.errors:
-        logger.error(json.dumps(log))
-    elif outcome_counts.get(Outcome.NO_RULE.value):
-        logger.warning(json.dumps(log))
-    else:
-        logger.info(json.dumps(log))
-    return result.response()

@@ -63,6 +63,7 @@ from .iam_facts import (
     login_profile_created,
     mfa_devices,
 )
+from .identifiers import partition_of
 from .policy import Policy
 from .verdict import decide
 
@@ -291,7 +292,7 @@ def _carry_forward(
         raise _CarryForwardUnavailable("no result Config holds carries a facts record that may be carried")
     if now - start > CLOUDTRAIL_HISTORY:
         raise _CarryForwardUnavailable(f"CloudTrail keeps 90 days; the oldest result needs it from {start:%Y-%m-%d}")
-    partition = users[0].arn.split(":")[1] if users else "aws"
+    partition = partition_of(users[0].arn if users else None)
     try:
         changes = user_changes_since(clients.cloudtrail_for_iam(partition), start, max_events=MAX_CHANGE_EVENTS)
     except ChangeHistoryError as error:
@@ -329,7 +330,7 @@ def _bulk_sources(
         # Waiting for a report past the deadline would only leave no time to use it.
         wait = max(0.0, min(REPORT_WAIT_SECONDS, deadline.seconds_left()))
         report = fetch_credential_report(clients.iam, wait_seconds=wait)
-        partition = users[0].arn.split(":")[1] if users else "aws"
+        partition = partition_of(users[0].arn if users else None)
         changed = users_changed_since(clients.cloudtrail_for_iam(partition), report.generated - REPORT_MARGIN)
         virtual = assigned_virtual_devices(clients.iam)
     except (MissingPermissionError, AwsCallError, CredentialReportError, ChangeHistoryError) as error:

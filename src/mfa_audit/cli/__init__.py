@@ -22,6 +22,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from console_mfa import CIS_REFERENCE
 from console_mfa.exceptions import RuleError
 
 from mfa_audit.cli import audit, demo, doctor, enforcement, report
@@ -32,13 +33,30 @@ SUBCOMMANDS = (demo, audit, report, doctor, enforcement)
 DEBUG_VARIABLE = "MFA_AUDIT_DEBUG"
 
 
-def parser() -> argparse.ArgumentParser:
+class CommandLine(argparse.ArgumentParser):
+    """The top-level parser. A flag the chosen subcommand does not take is refused by that subcommand's
+    parser, with its usage (argparse's own top level would print the top-level usage instead)."""
+
+    subcommands: dict[str, argparse.ArgumentParser]
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self.subcommands[parsed.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed
+
+
+def parser() -> CommandLine:
     """The whole command line; each subcommand adds its own parser (the formats offered are read now)."""
-    command_line = argparse.ArgumentParser(prog="mfa-audit", description="Console-MFA rule (CIS 1.10) outside Lambda.")
+    command_line = CommandLine(prog="mfa-audit", description=f"Console-MFA rule ({CIS_REFERENCE}) outside Lambda.")
     command_line.add_argument("--version", action="version", version=f"mfa-audit {tool_version()}")
     subparsers = command_line.add_subparsers(dest="command", required=True)
+    command_line.subcommands = {}
     for subcommand in SUBCOMMANDS:
-        subcommand.add_parser(subparsers)
+        command = subcommand.add_parser(subparsers)
+        command_line.subcommands[command.prog.split()[-1]] = command
     return command_line
 
 

@@ -71,7 +71,10 @@ def add_credential_flags(command: argparse.ArgumentParser, offline: argparse.Act
         return group
 
     beside_offline().add_argument("--profile", help="AWS profile (default: the standard credential chain)")
-    command.add_argument("--region", help="Region for STS and the API endpoints (IAM itself is global)")
+    command.add_argument(
+        "--region",
+        help="Region for STS and the API endpoints (IAM itself is global), and the Region asff and ocsf findings name",
+    )
     beside_offline().add_argument("--role-arn", help="assume this role first, e.g. to reach another account")
 
 

@@ -16,6 +16,7 @@ from console_mfa.credential_report import check_report_size
 from console_mfa.exceptions import RuleError
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
 
+from mfa_audit import formats
 from mfa_audit.cli._common import (
     add_credential_flags,
     add_result_flags,
@@ -50,7 +51,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     audit.add_argument(
         "--enforcement",
         choices=[mode.value for mode in Enforcement],
-        help="as the Enforcement rule parameter (default: off, but manual with --plan-enforcement)",
+        help="as the Enforcement rule parameter: the annotation of a user in grace says when enforcement starts "
+        "(default: off, but manual with --plan-enforcement)",
     )
     add_result_flags(audit, Subject.USER_RESULTS)
     audit.set_defaults(run=run)
@@ -58,12 +60,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    _refuse_a_region_that_changes_nothing(args)
     policy = _policy(args)
     if args.plan_enforcement:
         return _plan(args, policy)
     if args.credential_report is not None:
         return _audit_report(args, policy)
     return _audit_live(args, policy)
+
+
+def _refuse_a_region_that_changes_nothing(args: argparse.Namespace) -> None:
+    """A credential report is read without AWS: --region then only names the Region of asff and ocsf findings."""
+    if args.credential_report is None or args.region is None:
+        return
+    if args.plan_enforcement or args.format not in formats.naming_region():
+        what = "--plan-enforcement" if args.plan_enforcement else f"--format {args.format}"
+        raise RuleError(
+            f"--region does nothing here: an audit of a credential report calls no AWS endpoint and {what} names "
+            f"no Region (the findings of --format {' and '.join(formats.naming_region())} do); leave it out"
+        )
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -76,6 +91,11 @@ def _policy(args: argparse.Namespace) -> Policy:
     return parse_rule_parameters({key: value for key, value in flags.items() if value is not None})
 
 
+def _shown_parameters(policy: Policy) -> dict[str, str]:
+    """The parameters the verdicts were decided under: Enforcement too, which words a grace annotation."""
+    return {**policy.as_rule_parameters(), "Enforcement": policy.enforcement.value}
+
+
 def _audit_live(args: argparse.Namespace, policy: Policy) -> int:
     from mfa_audit.live import audit_live_account
 
@@ -83,7 +103,7 @@ def _audit_live(args: argparse.Namespace, policy: Policy) -> int:
     rows, limitations = audit_live_account(
         policy, profile=args.profile, region=args.region, role_arn=args.role_arn, progress_threshold=progress_threshold
     )
-    return emit(args, rows, "live-account", policy.as_rule_parameters(), limitations)
+    return emit(args, rows, "live-account", _shown_parameters(policy), limitations)
 
 
 def _plan(args: argparse.Namespace, policy: Policy) -> int:
@@ -126,4 +146,4 @@ def _audit_report(args: argparse.Namespace, policy: Policy) -> int:
     rows, limitations = audit_credential_report(
         content, policy, datetime.now(timezone.utc), source=str(args.credential_report)
     )
-    return emit(args, rows, "credential-report", policy.as_rule_parameters(), limitations)
+    return emit(args, rows, "credential-report", _shown_parameters(policy), limitations)

@@ -58,7 +58,8 @@ def run_walkthrough(args: argparse.Namespace) -> int:
         flag for flag, given in (("--format", args.format != "table"), ("--only-failed", args.only_failed)) if given
     ]
     if ignored:
-        raise RuleError(f"demo --walkthrough prints text only; {' and '.join(ignored)} do not apply to it")
+        verb = "does" if len(ignored) == 1 else "do"
+        raise RuleError(f"demo --walkthrough prints text only; {' and '.join(ignored)} {verb} not apply to it")
     from mfa_audit.emulation import walkthrough
 
     walk = walkthrough.run_walkthrough()

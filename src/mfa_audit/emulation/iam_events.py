@@ -3,7 +3,7 @@
 Example::
 
     record = sqs_record("m-1", "123456789012", "CreateLoginProfile")
-    lambda_handler({"Records": [record]}, context)      # console_mfa.reevaluation
+    handler({"Records": [record]}, context)      # reevaluation_handler
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ __all__ = [
     "failed_only",
     "found_and_allowed",
     "names",
+    "naming_region",
     "register",
     "render",
     "render_report",
@@ -57,11 +58,15 @@ class Subject(Enum):
 
 @dataclass(frozen=True)
 class Format:
-    """One output format: its name and a renderer for each subject it can render (None: it cannot)."""
+    """One output format: its name and a renderer for each subject it can render (None: it cannot).
+
+    ``names_region``: its findings name the Region given to the renderer (the CLI's ``--region``).
+    """
 
     name: str
     users: UserRenderer | None = None
     organization: OrganizationRenderer | None = None
+    names_region: bool = False
 
     def renders(self, subject: Subject) -> bool:
         return self.renderer(subject) is not None
@@ -91,6 +96,11 @@ def unregister(name: str) -> None:
 def names(subject: Subject) -> tuple[str, ...]:
     """The formats that can render ``subject``, in the order they were registered (the CLI's choices)."""
     return tuple(name for name, output_format in _REGISTRY.items() if output_format.renders(subject))
+
+
+def naming_region() -> tuple[str, ...]:
+    """The formats whose findings name a Region: the only ones ``--region`` changes without an AWS call."""
+    return tuple(name for name, output_format in _REGISTRY.items() if output_format.names_region)
 
 
 def subject_of(results: Results) -> Subject:

@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 from console_mfa import SEVERITY as RULE_SEVERITY
+from console_mfa.identifiers import account_of, partition_of
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.org_report import OrgReport
@@ -22,9 +23,8 @@ SEVERITY = {
 
 
 def arn_parts(arn: str) -> tuple[str, str]:
-    """(partition, account) of an IAM user ARN."""
-    parts = arn.split(":")
-    return (parts[1], parts[4]) if len(parts) > 5 and parts[0] == "arn" else ("aws", "")
+    """(partition, account) of an IAM user ARN; ("aws", "") for what is not one."""
+    return partition_of(arn), account_of(arn) or ""
 
 
 def report_rows(report: OrgReport) -> list[ResultRow]:

@@ -54,7 +54,7 @@ def asff_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
                 "UpdatedAt": stamp,
                 "Severity": {"Label": SEVERITY[row.result]},
                 "Title": TITLE,
-                "Description": row.annotation[:DESCRIPTION_LIMIT],
+                "Description": row.text[:DESCRIPTION_LIMIT],
                 "Resources": [
                     {
                         "Type": "AwsIamUser",
@@ -95,4 +95,4 @@ def _flag_asff(report: OrgReport, text: str) -> str:
     return json.dumps(findings, indent=2)
 
 
-register(Format("asff", users=user_asff, organization=organization_asff))
+register(Format("asff", users=user_asff, organization=organization_asff, names_region=True))

@@ -8,13 +8,15 @@ Example::
 
 from __future__ import annotations
 
+from console_mfa.verdict import human_text
+
 from mfa_audit.formats import Format, register
 from mfa_audit.formats._organization import ACCOUNT_HEADER, account_rows
 from mfa_audit.formats._tabular import csv_text
 from mfa_audit.org_report import OrgReport
-from mfa_audit.results import UserResults
+from mfa_audit.results import UserResults, facts_record
 
-COLUMNS = ("user_name", "user_id", "arn", "result", "reason", "annotation")
+COLUMNS = ("user_name", "user_id", "arn", "result", "reason", "annotation", "facts_record")
 
 
 def user_csv(results: UserResults, region: str) -> str:
@@ -25,15 +27,16 @@ def organization_csv(report: OrgReport, region: str) -> str:
     """Every column on every row (for machines); ``rules`` holds an account's matching rules, or the rule
     a user's result is from."""
     rows = [
-        ["account", *row, "", "", "", " ".join(a.rules)]
+        ["account", *row, "", "", "", "", " ".join(a.rules)]
         for row, a in zip(account_rows(report), report.accounts, strict=True)
     ]
     rows += [
         ["non_compliant_user", u.account_id, report.account_names.get(u.account_id, ""), u.region, "", "", ""]
-        + [u.user_name, u.user_id, u.annotation, u.rule]
+        + [u.user_name, u.user_id, human_text(u.annotation), facts_record(u.annotation) or "", u.rule]
         for u in report.non_compliant
     ]
-    return csv_text(["record", *ACCOUNT_HEADER, "user_name", "user_id", "annotation", "rules"], rows)
+    header = ["record", *ACCOUNT_HEADER, "user_name", "user_id", "annotation", "facts_record", "rules"]
+    return csv_text(header, rows)
 
 
 register(Format("csv", users=user_csv, organization=organization_csv))

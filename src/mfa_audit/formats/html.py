@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 
+from console_mfa import CIS_REFERENCE
+
 from mfa_audit.formats import Format, register
 from mfa_audit.formats._organization import (
     ACCOUNT_COLUMNS_SAID_ONCE,
@@ -68,7 +70,8 @@ def _chart(report: OrgReport) -> str:
             summary += f" ({len(account.rules)} rules match)"
         parts.append(f'<text x="{x + 8}" y="{y + 18}" font-size="12" class="counts">{summary}</text>')
     legend_y = height - 8
-    legend = (("NON_COMPLIANT", "no allowed MFA device"), ("COMPLIANT", "compliant"))
+    # Each result in the words of the bar's counts beside it: what the result means, never the result again.
+    legend = (("NON_COMPLIANT", "no allowed MFA device"), ("COMPLIANT", "an allowed MFA device, or in grace"))
     for index, (kind, words) in enumerate(legend):
         parts.append(
             f'<rect x="{label_width + index * 300}" y="{legend_y - 11}" width="12" height="12" fill="{COLOURS[kind]}"/>'
@@ -139,7 +142,7 @@ def organization_html(report: OrgReport, region: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>Console MFA (CIS 1.10) - {html.escape(report.aggregator)}</title>
+<title>Console MFA ({CIS_REFERENCE}) - {html.escape(report.aggregator)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1a1a1a; max-width: 1100px; }}
 #headline {{ border-left: 6px solid {COLOURS["NON_COMPLIANT"]}; padding: .4rem 1rem; background: #faf6f2; }}
@@ -157,7 +160,7 @@ tr.not-reporting td {{ background: {NOT_REPORTING_COLOUR}; font-weight: 700; bor
 tr.more-than-one-rule td:last-child {{ outline: 3px solid #000; font-weight: 700; }}
 .meta {{ color: #444; font-size: 13px; }}
 </style></head><body>
-<h1>Console MFA (CIS 1.10) across the organization</h1>
+<h1>Console MFA ({CIS_REFERENCE}) across the organization</h1>
 {_headline(report)}
 <p class="meta">Rule <code>{html.escape(report.rule)}</code> through aggregator
 <code>{html.escape(report.aggregator)}</code>. Newest result {data_time}; report made

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from console_mfa.verdict import human_text
+
 from mfa_audit.formats import Format, register
 from mfa_audit.org_report import OrgReport
-from mfa_audit.results import UserResults, summary
+from mfa_audit.results import UserResults, facts_record, summary
 
 SCHEMA = "mfa-audit/v1"
 
@@ -57,7 +59,8 @@ def as_document(report: OrgReport) -> dict[str, Any]:
                 "region": u.region,
                 "user_name": u.user_name,
                 "user_id": u.user_id,
-                "annotation": u.annotation,
+                "annotation": human_text(u.annotation),
+                "facts_record": facts_record(u.annotation),
                 "rule": u.rule,
             }
             for u in report.non_compliant

@@ -42,7 +42,7 @@ def _suite(rows: Sequence[ResultRow], generated: datetime) -> ElementTree.Elemen
     for row in rows:
         _, account = arn_parts(row.arn)
         # XML 1.0 cannot carry most control characters at all.
-        name, annotation = printable(row.user_name), printable(row.annotation)
+        name, annotation = printable(row.user_name), printable(row.text)
         case = ElementTree.SubElement(suite, "testcase", classname=account or "account", name=name)
         if row.result is ComplianceType.NON_COMPLIANT:
             failure = ElementTree.SubElement(case, "failure", message=annotation, type="NON_COMPLIANT")

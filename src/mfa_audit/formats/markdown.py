@@ -7,6 +7,8 @@ Example::
 
 from __future__ import annotations
 
+from console_mfa import CIS_REFERENCE
+
 from mfa_audit.formats import Format, register
 from mfa_audit.formats._organization import (
     ACCOUNT_COLUMNS_SAID_ONCE,
@@ -34,7 +36,7 @@ def organization_markdown(report: OrgReport, region: str) -> str:
         )
 
     lines = [
-        "# Console MFA (CIS 1.10) across the organization",
+        f"# Console MFA ({CIS_REFERENCE}) across the organization",
         "",
         f"Rule `{report.rule}`, aggregator `{report.aggregator}`, {report.generated:%Y-%m-%d %H:%M} UTC.",
         "",

@@ -57,7 +57,7 @@ def ocsf_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
                 "status_id": 1,
                 "status": "New",
                 "time": milliseconds,
-                "message": row.annotation,
+                "message": row.text,
                 "metadata": {
                     "version": OCSF_VERSION,
                     "event_code": RULE_NAME,
@@ -66,7 +66,7 @@ def ocsf_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
                 "finding_info": {
                     "uid": f"{row.arn}/iam-user-console-mfa",
                     "title": TITLE,
-                    "desc": row.annotation,
+                    "desc": row.text,
                     "types": [FINDING_TYPE],
                     "created_time": milliseconds,
                 },
@@ -117,4 +117,4 @@ def _flag_ocsf(report: OrgReport, text: str) -> str:
     return json.dumps(findings, indent=2)
 
 
-register(Format("ocsf", users=user_ocsf, organization=organization_ocsf))
+register(Format("ocsf", users=user_ocsf, organization=organization_ocsf, names_region=True))

@@ -25,7 +25,7 @@ from mfa_audit.results import UserResults, summary_line
 
 
 def user_table(results: UserResults, region: str) -> str:
-    cells = [(row.user_name, row.user_id or "-", row.result.value, row.annotation) for row in results.listed]
+    cells = [(row.user_name, row.user_id or "-", row.result.value, row.text) for row in results.listed]
     return "\n".join([table(("USER", "USER ID", "RESULT", "ANNOTATION"), cells), "", summary_line(results.rows)])
 
 
