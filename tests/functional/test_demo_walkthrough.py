@@ -26,6 +26,9 @@ STEPS = [
     "enables MFA",
     "COMPLIANT",
     "released",
+    "held back",
+    "access keys",
+    "kill switch",
 ]
 
 
@@ -114,6 +117,30 @@ def test_the_daily_run_takes_the_compliant_user_out_of_the_group_and_tells_the_o
     assert step.saw["in_group"] is False
     (digest,) = step.saw["digest"]
     assert f"{USER_NAME} (AIDA" in digest["Message"] and "access keys work again" in digest["Message"]
+
+
+def test_an_existing_user_gets_the_same_14_days_from_the_start_of_enforcement(walk):
+    ends = walk.step("new console user").saw["grace_ends"]
+    (email,) = walk.step("new console user").saw["existing_user_emails"]
+    assert f"by {ends:%Y-%m-%d}" in email["Subject"]  # its password is 400 days old
+
+
+def test_an_existing_user_held_back_by_the_daily_limit_is_enforced_by_the_next_daily_run(walk):
+    step = walk.step("held back")
+    assert "held back by MaxEnforcementsPerDay" in step.saw["digest"] and "old-timer (" in step.saw["digest"]
+    assert step.saw["in_group"] is True
+
+
+def test_a_user_whose_access_keys_are_in_use_is_held_back_and_told(walk):
+    step = walk.step("access keys")
+    assert step.saw["in_group"] is False
+    (told,) = step.saw["told"]
+    assert "access keys used in the last 30 days" in told["Body"]
+
+
+def test_the_kill_switch_pauses_a_remediation_and_resume_restores_the_checks(walk):
+    step = walk.step("kill switch")
+    assert (step.saw["paused"]["outcome"], step.saw["resumed"]["outcome"]) == ("paused", "access_keys_in_use")
 
 
 def test_each_line_carries_the_emulated_date_of_its_step(walk):

@@ -17,6 +17,10 @@ project's own code, in-process:
 * what the ForceMfa policy allows is read from the policies IAM holds for the user's groups, and
   decided by :mod:`mfa_audit.emulation.iam_policy`.
 
+After new-hire's path, :mod:`mfa_audit.emulation.walkthrough_rollout` plays the users who exist when
+enforcement starts: one held back a day by the daily limit, one whose access keys are in use, and the
+kill switch.
+
 Each step checks what it saw against what the path must produce. The first that does not stops the
 walk-through and is named: it is a self-check of the whole path as much as a demo.
 
@@ -61,7 +65,8 @@ TEMPLATE = Path(__file__).resolve().parents[3] / "cloudformation" / "rule.yaml"
 STACK_NAME = "iam-user-console-mfa"
 USER_NAME = "new-hire"
 GRACE_PERIOD_DAYS = 14
-MAX_ENFORCEMENTS_PER_DAY = 5
+# One a day, so that the existing user due with new-hire is held back and enforced the next day.
+MAX_ENFORCEMENTS_PER_DAY = 1
 RULE_PARAMETERS = {"Enforcement": "automatic", "GracePeriodDays": str(GRACE_PERIOD_DAYS)}
 NOTICE_SENDER = "mfa-notices@example.com"
 USER_ADDRESS = f"{USER_NAME}@example.com"
@@ -340,6 +345,8 @@ class _Path:
         self.grace_ends: datetime | None = None
         self.notices: list[dict[str, str]] = []
         self.emails_seen = 0
+        self.digests: dict[int, str] = {}
+        self.others: dict[str, dict[str, Any]] = {}
         self.day = 0
 
     # What the steps read back from the emulated account.
@@ -390,7 +397,11 @@ class _Path:
         self._function({"action": "notify"})
         emails = self._emails_to_the_user()
         self.notices += emails
-        unexpected = [m["Subject"] for m in self._operators_messages() if not m["Subject"].startswith(DIGEST_SUBJECT)]
+        messages = self._operators_messages()
+        for message in messages:
+            if message["Subject"].startswith(DIGEST_SUBJECT):
+                self.digests[self.day] = message["Message"]
+        unexpected = [m["Subject"] for m in messages if not m["Subject"].startswith(DIGEST_SUBJECT)]
         if unexpected:
             self._fail(step, "only the daily digest on the operators' topic", f"{unexpected}")
         return emails
@@ -434,6 +445,9 @@ class _Path:
         self.day = 0
         self.user = create_user(self.iam, SeedUser(USER_NAME, console_password=True, password_age_days=0))
         self.iam.tag_user(UserName=USER_NAME, Tags=[{"Key": "email", "Value": USER_ADDRESS}])
+        from mfa_audit.emulation.walkthrough_rollout import create_existing_users, existing_users_told
+
+        create_existing_users(self)
         # The password dates from day 0's start (moto stamps its own time; IAM cannot backdate).
         set_password_age(DEFAULT_ACCOUNT_ID, USER_NAME, datetime.now(timezone.utc) - self.clock.start)
         created = self.iam.get_login_profile(UserName=USER_NAME)["LoginProfile"]["CreateDate"]
@@ -456,7 +470,9 @@ class _Path:
             f"Subject {_quoted(emails[0]['Subject'])}",
             *(f"{'':29}| {text}" for text in emails[0]["Body"].splitlines() if text),
         )
-        return Step("new console user", 0, 0, lines, {"held": held, "grace_ends": self.grace_ends, "emails": emails})
+        told, existing = existing_users_told(self)
+        saw = {"held": held, "grace_ends": self.grace_ends, "emails": emails, "existing_user_emails": existing}
+        return Step("new console user", 0, 0, (*lines, *told), saw)
 
     def quiet_days(self, name: str, first: int, last: int) -> Step:
         """Days in grace: the sweep holds COMPLIANT; the daily run e-mails the user on reminder days only."""
@@ -651,6 +667,8 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             "USER_GUIDE_URL": _template_parameter_default("UserGuideUrl"),
             "NOTICE_CONTACT": _template_parameter_default("NoticeContact"),
         }
+        from mfa_audit.emulation.walkthrough_rollout import access_keys_held_back, held_back_then_enforced, kill_switch
+
         path = _Path(clock, config, stack)
         steps: list[tuple[str, Callable[[], Step]]] = [
             ("new console user", path.new_console_user),
@@ -663,6 +681,9 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             ("enables MFA", path.enables_mfa),
             ("COMPLIANT", path.compliant),
             ("released", path.released),
+            ("held back", lambda: held_back_then_enforced(path)),
+            ("access keys", lambda: access_keys_held_back(path)),
+            ("kill switch", lambda: kill_switch(path)),
         ]
         with account_environment(environment):
             for name, play in steps:
