@@ -290,6 +290,7 @@ def daily_run(
                         "account": account_id,
                         "userId": user.user_id,
                         "userName": user.user_name,
+                        "group": settings.group_name,
                     }
                 )
             )
