@@ -52,18 +52,63 @@ def _messages(node: Any) -> list[str]:
     return []
 
 
+def one_rule_each(rules: str) -> list[str]:
+    """The rules file as one text per rule, each with every top-level ``let`` (and comment) of the file."""
+    shared: list[str] = []
+    rule_texts: list[list[str]] = []
+    current: list[str] | None = None
+    for line in rules.splitlines():
+        if line.startswith("rule "):
+            current = [line]
+            rule_texts.append(current)
+        elif current is not None and not line.startswith(("let ", "#")) and (line.startswith((" ", "}")) or not line):
+            current.append(line)
+            if line == "}":
+                current = None
+        else:
+            current = None
+            shared.append(line)
+    preamble = "\n".join(shared)
+    return [preamble + "\n\n" + "\n".join(text) + "\n" for text in rule_texts]
+
+
+# No rule reads long text (a description, a script): shortened, it keeps each rule's report small.
+LONGEST_STRING = 200
+
+
+def _shortened(node: Any) -> Any:
+    if isinstance(node, str) and len(node) > LONGEST_STRING:
+        return node[:LONGEST_STRING] + f"... ({len(node)} characters)"
+    if isinstance(node, dict):
+        return {key: _shortened(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_shortened(item) for item in node]
+    return node
+
+
 def check(template: dict[str, Any], rules: str, name: str) -> list[Failure]:
     """The rules that fail on this template; rules that cannot be parsed or evaluated raise (never a silent pass)."""
     # cfn-guard-rs's own report classes cannot read every report (a failed `or` ends in AttributeError),
-    # so its raw JSON report is read here.
+    # so its raw JSON report is read here. cfn-guard-rs 0.3.3 returns only the end of a report longer than
+    # 8 KiB, and a failing clause's report repeats the resource: each rule runs on its own, on the template
+    # with long strings shortened, and a report that is still cut raises.
     from cfn_guard_rs.cfn_guard_rs import run_checks_rs
 
-    report = json.loads(run_checks_rs(json.dumps(template), rules, False))
+    body = json.dumps(_shortened(template))
     failures = []
-    for clause in report["not_compliant"]:
-        rule = clause.get("Rule") or {}
-        messages = list(dict.fromkeys(_messages(clause)))
-        failures.append(Failure(name, rule.get("name", "?"), "; ".join(messages)))
+    for rule_text in one_rule_each(rules):
+        raw = run_checks_rs(body, rule_text, False)
+        try:
+            report = json.loads(raw)
+        except json.JSONDecodeError as error:
+            rule = rule_names(rule_text)[0]
+            raise RuntimeError(
+                f"guard: {name}: {rule}: cfn-guard-rs returned a cut report ({len(raw)} bytes)"
+            ) from error
+        for clause in report["not_compliant"]:
+            rule = clause.get("Rule") or {}
+            messages = list(dict.fromkeys(_messages(clause)))
+            failures.append(Failure(name, rule.get("name", "?"), "; ".join(messages)))
     return failures
 
 

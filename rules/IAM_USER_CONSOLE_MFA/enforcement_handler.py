@@ -4,13 +4,16 @@ The automation document decides nothing: it passes the UserId Config names to th
 which checks again, live, before it acts (Config's automatic remediation can fire on a user who
 has since complied). Two entry points in one handler, chosen by the event's ``action``:
 
-* ``{"action": "enforce", "UserId": "AIDA..."}`` (the document): read the kill switch first (only
-  ``on`` proceeds), then the rule's parameters from Config (``DescribeConfigRules``, so a parameter
-  changed since the evaluation counts), resolve the UserId with IAM's ListUsers, read its login
-  profile and devices, and add the user to the ForceMfa group only if it has no allowed device, its
-  enforcement grace (:func:`console_mfa.enforcement.enforcement_grace_end`, from the ledger) has
-  ended, it holds no device of a kind not allowed, its access keys were not used recently, it is not
-  in the group yet and the daily limits are not reached. Every refusal is a named, successful outcome.
+* ``{"action": "enforce", "UserId": "AIDA...", "ExecutionId": ...}`` (the document): confirm with
+  ``ssm:GetAutomationExecution`` that the execution is an automation of the stack's own
+  ``ENFORCEMENT_DOCUMENT`` running now for that UserId (so no other caller can have a user enforced),
+  read the kill switch (only ``on`` proceeds), then the rule's parameters from Config
+  (``DescribeConfigRules``, so a parameter changed since the evaluation counts), resolve the UserId with
+  IAM's ListUsers, read its login profile and devices, and add the user to the ForceMfa group only if it
+  has no allowed device, its enforcement grace (:func:`console_mfa.enforcement.enforcement_grace_end`,
+  from the ledger) has ended, it holds no device of a kind not allowed, its access keys were not used
+  recently, it is not in the group yet and the daily limits are not reached. Every refusal is a named,
+  successful outcome.
 * ``{"action": "notify"}`` (a daily schedule): :func:`daily_run` - e-mail users in grace at the start
   and the reminders, take users who comply out of the group, enforce due users within the limits
   (Config sends no new remediation for a verdict that never changed) - and one digest to the operators.
@@ -28,13 +31,13 @@ visits every member account the central ledger lists, with one digest for the or
 
 Every invocation is one JSON log line (console_mfa.lambda_entry), and each user put into the group one
 more, written before anything else can fail; every enforcement is a message to the operators' topic,
-and the rest is in the daily digest. AWS errors raise (precise
-:mod:`console_mfa.exceptions`), so the automation step fails and Config shows the remediation as
-failed, rather than pretend.
+and the rest is in the daily digest. AWS errors raise (precise :mod:`console_mfa.exceptions`); the
+document's script step fails the automation on the function error, and Config shows the remediation
+as failed, rather than pretend.
 
 Example::
 
-    handler({"action": "enforce", "UserId": "AIDAEXAMPLE000000001"}, context)
+    handler({"action": "enforce", "UserId": "AIDAEXAMPLE000000001", "ExecutionId": "0c9f..."}, context)
     # {"outcome": "enforced", "userName": "bob", ...}
 """
 
@@ -147,12 +150,16 @@ def member_account_of(event: Mapping[str, Any]) -> str:
     return account
 
 
-def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, document_name: str) -> str:
+def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, document_name: str, account_id: str) -> str:
     """Raise unless the event's ExecutionId is an automation of ``document_name`` running now for ``user_id``.
 
-    Lambda's resource policy can only narrow the callers to the organization, so this binds the
-    request to the member account's own remediation: only someone who may run the enforcement
-    document there (Config, or an operator's Remediate) can have a user of that account enforced.
+    ``ssm`` reads the account the user is in (``account_id``), where the document is the stack's own: its
+    name, or its ARN in that account and Region, never a document of the same name shared from elsewhere.
+    This binds every request to that account's own remediation: only someone who may run the enforcement
+    document there (Config, or an operator's Remediate) can have a user of that account enforced, whoever
+    else may invoke the function.
+
+        confirm_automation(ssm, {"ExecutionId": "0c9f..."}, "AIDAEXAMPLE000000001", "Enforce", "123456789012")
     """
     execution_id = event.get("ExecutionId")
     if not isinstance(execution_id, str) or not _EXECUTION_ID.fullmatch(execution_id):
@@ -166,9 +173,11 @@ def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, documen
             f"no automation execution {execution_id} in this account; nothing was changed"
         ) from error
     document = str(execution.get("DocumentName", ""))
+    # A bare name is always the account's own document (a shared one is run by its ARN).
+    own_arn = f"arn:{ssm.meta.partition}:ssm:{ssm.meta.region_name}:{account_id}:document/{document_name}"
     problems = []
-    if document != document_name and not document.endswith(f":document/{document_name}"):
-        problems.append(f"it runs {document[:80]!r}, not {document_name!r}")
+    if document not in (document_name, own_arn):
+        problems.append(f"it runs {document[:120]!r}, not this account's {document_name!r}")
     if execution.get("AutomationExecutionStatus") not in _RUNNING:
         problems.append(f"its status is {execution.get('AutomationExecutionStatus')!r}")
     if execution.get("Parameters", {}).get("UserId") != [user_id]:
@@ -407,14 +416,15 @@ def handler(
     now = clock()
     if settings.organization_id and action == "notify":
         return notify_organization(clients, settings, now, _deadline(context), context, run)
-    if settings.organization_id and settings.document_name:
+    if settings.organization_id:
         run.keep(account=member_account_of(event))
         member, account_id = assume_enforcer_role(event, clients, settings, context)
         run.count(member, "memberApiCalls")
-        confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name)
+        confirm_automation(member.client("ssm"), event, user_id_of(event), settings.document_name, account_id)
         return enforce(event, member, settings, account_id, now, home=clients)
     account_id = account_read_by(clients, context)
     run.keep(account=account_id)
     if action == "enforce":
+        confirm_automation(clients.client("ssm"), event, user_id_of(event), settings.document_name, account_id)
         return enforce(event, clients, settings, account_id, now)
     return notify(clients, settings, account_id, now, _deadline(context))

@@ -16,6 +16,8 @@ import boto3
 from tests.cfn_template import Template
 
 SENDER = "mfa-notices@example.com"
+# CloudFormation names the document <stack>-EnforcementDocument-<suffix>; the function's environment holds it.
+DOCUMENT_NAME = "console-mfa-EnforcementDocument-Q2ExAmPlE"
 STACK_PARAMETERS = {
     "CodeBucket": "artifacts",
     "Enforcement": "automatic",
@@ -75,7 +77,12 @@ def deploy_enforcement(monkeypatch: Any, iam: Any, **parameters: str) -> Enforce
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     if variables.get("NOTICE_SENDER"):
         boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=variables["NOTICE_SENDER"])
-    created = {"ref:EnforcementLedger": ledger, "ref:AlarmTopic": topic, "ref:EnforcementSwitch": switch["Name"]}
+    created = {
+        "ref:EnforcementLedger": ledger,
+        "ref:AlarmTopic": topic,
+        "ref:EnforcementSwitch": switch["Name"],
+        "ref:EnforcementDocument": DOCUMENT_NAME,
+    }
     for name, value in variables.items():
         variables[name] = created.get(str(value), str(value))
         assert not variables[name].startswith(("ref:", "getatt:")), f"{name} refers to {value}, not created here"

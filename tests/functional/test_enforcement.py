@@ -14,27 +14,45 @@ from console_mfa.enforcer import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMES
 from enforcement_handler import handler
 
 from mfa_audit.emulation.account import device_serial
-from tests.functional.enforcement_stack import deploy_enforcement
+from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
+from tests.cfn_template import Template
+from tests.functional.enforcement_stack import DOCUMENT_NAME, deploy_enforcement
 
 GROUP = "console-mfa-ForceMfa"
 TABLE = "console-mfa-EnforcementLedger"
 ACCOUNT = "123456789012"
+ACCOUNT_STACK = Template.load("rule.yaml").resolve(
+    {"CodeBucket": "artifacts", "Enforcement": "automatic", "AlarmEmail": "secops@example.com"}
+)
+DOCUMENT = ACCOUNT_STACK.resources["EnforcementDocument"]["Properties"]["Content"]
 
 
 @pytest.fixture
 def enforcement(config, iam, monkeypatch):
     """An account with the stack's ForceMfa group, ledger, topic and kill switch, enforcement started long ago
-    (so the start's grace is over); returns a reader of the operators' topic."""
+    (so the start's grace is over), SSM Automation and Lambda emulated; returns a reader of the operators' topic."""
     config.rule_parameters = {"Enforcement": "automatic", "GracePeriodDays": "14"}
     stack = deploy_enforcement(monkeypatch, iam, NoticeSender="")
-    # The first daily run, a month ago: users existing then have had their grace since.
-    handler({"action": "notify"}, clock=lambda: datetime.now(timezone.utc) - timedelta(days=30))
-    stack.operator_messages()
-    return stack.operator_messages
+    with EmulatedAutomation() as automation, EmulatedLambda(handler):
+        monkeypatch.setitem(SSM, "automation", automation)
+        # The first daily run, a month ago: users existing then have had their grace since.
+        handler({"action": "notify"}, clock=lambda: datetime.now(timezone.utc) - timedelta(days=30))
+        stack.operator_messages()
+
+        def messages():
+            return stack.operator_messages()
+
+        messages.automation = automation
+        yield messages
+
+
+# The emulated SSM Automation of the running test's account (set by the ``enforcement`` fixture).
+SSM = {}
 
 
 def enforce(user):
-    return handler({"action": "enforce", "UserId": user["UserId"]})
+    """Config's remediation for this user: the stack's own document, run as SSM runs it."""
+    return run_enforcement_document(DOCUMENT, DOCUMENT_NAME, {"UserId": user["UserId"]}, ACCOUNT, SSM["automation"])
 
 
 def group_members(iam):
@@ -195,8 +213,10 @@ def test_missing_topic_setting_fails_naming_the_variable(enforcement, add_user, 
     from console_mfa.exceptions import InvalidParameterError
 
     monkeypatch.delenv("OPERATORS_TOPIC_ARN")
+    user = add_user("bob", password=True, password_age_days=30)
+    execution_id = enforcement.automation.start(ACCOUNT, DOCUMENT_NAME, user["UserId"])
     with pytest.raises(InvalidParameterError, match="OPERATORS_TOPIC_ARN"):
-        enforce(add_user("bob", password=True, password_age_days=30))
+        handler({"action": "enforce", "UserId": user["UserId"], "ExecutionId": execution_id})
 
 
 # --- the daily run ---

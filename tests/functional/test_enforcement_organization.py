@@ -2,16 +2,15 @@
 the organization's enforcement function, which confirms the automation, assumes the member's enforcer role,
 checks the user again and acts only there.
 
-moto has no SSM Automation executions, so GetAutomationExecution is answered by a small emulator built on the
-project's JsonServiceEmulator (each execution belongs to the account it runs in). The function's settings and the
-member resources' names are read from organization.yaml and member-role.yaml, so a name changed in one template
-but not the other fails here.
+moto runs no SSM Automation, so mfa_audit.emulation.automation answers GetAutomationExecution (each execution
+belongs to the account it runs in) and runs the member document's own script step, whose Lambda Invoke is the
+handler in-process. The function's settings and the member resources' names are read from organization.yaml and
+member-role.yaml, so a name changed in one template but not the other fails here.
 """
 
 import json
 import logging
 import os
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -21,8 +20,9 @@ from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEvent
 from enforcement_handler import handler
 
 from mfa_audit.emulation.account import SeedUser, create_user, device_serial, mark_access_key_used
+from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.emulation.events import LambdaContext
-from mfa_audit.emulation.services import ApiCallCounter, EmulatedError, JsonServiceEmulator
+from mfa_audit.emulation.services import ApiCallCounter
 from tests.cfn_template import TEMPLATES, Template
 
 MANAGEMENT = "123456789012"
@@ -45,6 +45,9 @@ def organization_stack(organization_id):
     )
 
 
+INVOKER_ROLE = "console-mfa-EnforcementInvokerRole"
+
+
 def member_stack(organization_id):
     return MEMBER_ROLE.resolve(
         {
@@ -52,41 +55,9 @@ def member_stack(organization_id):
             "OrganizationId": organization_id,
             "EnforcementFunctionArn": f"arn:aws:lambda:us-east-1:{MANAGEMENT}:function:console-mfa-enforce-mfa",
             "EnforcementFunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/enforcer",
+            "EnforcementInvokerRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/{INVOKER_ROLE}",
         }
     )
-
-
-class EmulatedAutomation(JsonServiceEmulator):
-    """SSM's GetAutomationExecution, answering each account with its own executions only; and GetParameter
-    (the kill switch in the management account), since moto's SSM is behind this emulator."""
-
-    def __init__(self):
-        super().__init__("ssm")
-        self.executions: dict[tuple[str, str], dict] = {}
-        self.parameters: dict[tuple[str, str], str] = {}
-        self.operations = {"GetAutomationExecution": self._get, "GetParameter": self._parameter}
-
-    def _parameter(self, params):
-        value = self.parameters.get((self.caller_account, params["Name"]))
-        if value is None:
-            raise EmulatedError("ParameterNotFound", 400, "no such parameter")
-        return {"Parameter": {"Name": params["Name"], "Type": "String", "Value": value}}
-
-    def start(self, account, document, user_id, status="InProgress"):
-        execution_id = str(uuid.uuid4())
-        self.executions[(account, execution_id)] = {
-            "AutomationExecutionId": execution_id,
-            "DocumentName": document,
-            "AutomationExecutionStatus": status,
-            "Parameters": {"UserId": [user_id], "AutomationAssumeRole": ["arn:aws:iam::x:role/y"]},
-        }
-        return execution_id
-
-    def _get(self, params):
-        execution = self.executions.get((self.caller_account, params["AutomationExecutionId"]))
-        if execution is None:
-            raise EmulatedError("AutomationExecutionNotFoundException", 400, "no such execution")
-        return {"AutomationExecution": execution}
 
 
 def clients_in(account, service, **options):
@@ -142,9 +113,20 @@ def organization(config, monkeypatch):
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in received]
 
-    with EmulatedAutomation() as automation:
-        automation.parameters[(MANAGEMENT, switch["Name"])] = switch["Value"]
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=switch["Name"], Value=switch["Value"], Type=switch["Type"]
+    )
+    # The invoker role the member document's script assumes (organization.yaml's EnforcementInvokerRole).
+    trust = organization_stack(organization_id).resources["EnforcementInvokerRole"]["Properties"]
+    boto3.client("iam", region_name="us-east-1").create_role(
+        RoleName=INVOKER_ROLE, AssumeRolePolicyDocument=json.dumps(trust["AssumeRolePolicyDocument"])
+    )
+    context = LambdaContext(account_id=MANAGEMENT)
+    CLOCK["days"] = 0
+    function_on_the_clock = lambda event: handler(event, context, clock=clock)  # noqa: E731
+    with EmulatedAutomation() as automation, EmulatedLambda(function_on_the_clock) as function:
         yield {
+            "function": function,
             "id": organization_id,
             "members": members,
             "group": group,
@@ -153,6 +135,14 @@ def organization(config, monkeypatch):
             "messages": messages,
         }
     _memberships.clear()
+
+
+# The function's clock: now, moved by ``days`` (set by remediate() before the document runs).
+CLOCK = {"days": 0}
+
+
+def clock():
+    return datetime.now(timezone.utc) + timedelta(days=CLOCK["days"])
 
 
 def member_user(account, name, **seed):
@@ -164,13 +154,16 @@ def group_members(account, group):
 
 
 def remediate(org, account, user, execution_id=None, days=0):
-    """What the member's automation sends: its own account and execution (started by Config there)."""
+    """Config's remediation in the member account on that day: the member document, run as SSM runs it there.
+    With ``execution_id``: what that automation's invocation would send, straight to the function."""
+    CLOCK["days"] = days
     if execution_id is None:
-        execution_id = org["automation"].start(account, org["document"], user["UserId"])
+        content = member_stack(org["id"]).resources["EnforcementDocument"]["Properties"]["Content"]
+        return run_enforcement_document(
+            content, org["document"], {"UserId": user["UserId"]}, account, org["automation"]
+        )
     event = {"action": "enforce", "UserId": user["UserId"], "AccountId": account, "ExecutionId": execution_id}
-    return handler(
-        event, LambdaContext(account_id=MANAGEMENT), clock=lambda: datetime.now(timezone.utc) + timedelta(days=days)
-    )
+    return handler(event, LambdaContext(account_id=MANAGEMENT), clock=clock)
 
 
 def daily_run(days=0):
@@ -231,7 +224,14 @@ def test_a_request_without_a_running_automation_in_that_account_changes_nothing(
 @pytest.mark.parametrize(
     "document, status, other_user, why",
     [
-        ("SomeoneElses-Document", "InProgress", False, "not 'IAM_USER_CONSOLE_MFA-Enforce'"),
+        ("SomeoneElses-Document", "InProgress", False, "not this account's 'IAM_USER_CONSOLE_MFA-Enforce'"),
+        # A document of the same name shared from another account runs under its ARN there.
+        (
+            "arn:aws:ssm:us-east-1:999999999999:document/IAM_USER_CONSOLE_MFA-Enforce",
+            "InProgress",
+            False,
+            "not this account's",
+        ),
         ("IAM_USER_CONSOLE_MFA-Enforce", "Success", False, "its status is 'Success'"),
         ("IAM_USER_CONSOLE_MFA-Enforce", "InProgress", True, "another user's"),
     ],
@@ -246,11 +246,29 @@ def test_an_automation_of_another_document_state_or_user_is_refused(organization
     assert group_members(prod, organization["group"]) == set()
 
 
+def test_the_members_own_document_is_confirmed_by_its_arn_too(organization):
+    prod, _ = organization["members"]
+    bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    own = f"arn:aws:ssm:us-east-1:{prod}:document/{organization['document']}"
+    execution = organization["automation"].start(prod, own, bob["UserId"])
+    assert remediate(organization, prod, bob, execution_id=execution)["outcome"] == "enforced"
+
+
+def test_the_member_document_invokes_the_organizations_function_through_the_invoker_role(organization):
+    prod, _ = organization["members"]
+    bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    assert remediate(organization, prod, bob)["outcome"] == "enforced"
+    function_name = organization_stack(organization["id"]).resources["EnforcementFunction"]["Properties"]
+    assert organization["function"].invoked == [member_stack(organization["id"]).parameters["EnforcementFunctionArn"]]
+    assert function_name["FunctionName"] == "console-mfa-enforce-mfa"
+
+
 def test_an_account_outside_the_organization_is_refused_before_any_role_is_assumed(organization):
     outsider = "999999999999"
     user = member_user(outsider, "bob", console_password=True, password_age_days=30)
+    execution = organization["automation"].start(outsider, organization["document"], user["UserId"])
     with ApiCallCounter() as counter, pytest.raises(AccountOutsideOrganizationError):
-        remediate(organization, outsider, user)
+        remediate(organization, outsider, user, execution_id=execution)
     assert counter.calls["sts:AssumeRole"] == 0
     assert counter.of_service("iam") == 0
 
@@ -326,6 +344,8 @@ def test_each_role_grants_exactly_the_actions_the_code_calls_in_its_account(
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
         "kms:GenerateDataKey*",
     }
     assert in_member == _actions(member_stack(organization["id"]).resources["EnforcerRole"])
@@ -341,6 +361,7 @@ def test_the_member_role_stack_creates_the_enforcement_resources_under_their_fix
         "OrganizationId": organization["id"],
         "EnforcementFunctionArn": f"arn:aws:lambda:us-east-1:{MANAGEMENT}:function:console-mfa-enforce-mfa",
         "EnforcementFunctionRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/enforcer",
+        "EnforcementInvokerRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/{INVOKER_ROLE}",
     }
     cloudformation.create_stack(
         StackName="console-mfa-member",
@@ -392,7 +413,9 @@ def test_the_organizations_kill_switch_stops_every_member_account(organization, 
     prod, dev = organization["members"]
     bob = member_user(prod, "bob", console_password=True, password_age_days=30)
     member_user(dev, "carol", console_password=True, password_age_days=30)
-    organization["automation"].parameters[(MANAGEMENT, os.environ["ENFORCEMENT_SWITCH_PARAMETER"])] = "paused"
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=os.environ["ENFORCEMENT_SWITCH_PARAMETER"], Value="paused", Type="String", Overwrite=True
+    )
     assert remediate(organization, prod, bob)["outcome"] == "paused"
     result = daily_run()
     assert result["paused"] is True and result["due"] == 2

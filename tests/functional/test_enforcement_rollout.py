@@ -13,9 +13,14 @@ import pytest
 from enforcement_handler import handler
 
 from mfa_audit.emulation.account import device_serial, mark_access_key_used
-from tests.functional.enforcement_stack import deploy_enforcement, sent_emails
+from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
+from tests.cfn_template import Template
+from tests.functional.enforcement_stack import DOCUMENT_NAME, STACK_PARAMETERS, deploy_enforcement, sent_emails
 
 ACCOUNT = "123456789012"
+DOCUMENT = (
+    Template.load("rule.yaml").resolve(STACK_PARAMETERS).resources["EnforcementDocument"]["Properties"]["Content"]
+)
 DAY0 = datetime.now(timezone.utc)
 
 
@@ -23,8 +28,14 @@ def on(day, hours=1):
     return lambda: DAY0 + timedelta(days=day, hours=hours)
 
 
+# The emulated world of the running test: SSM Automation, and the clock the function runs on.
+WORLD = {}
+
+
 def enforce(user, day):
-    return handler({"action": "enforce", "UserId": user["UserId"]}, clock=on(day))
+    """Config's remediation for this user on that day: the stack's own document, run as SSM runs it."""
+    WORLD["clock"] = on(day)
+    return run_enforcement_document(DOCUMENT, DOCUMENT_NAME, {"UserId": user["UserId"]}, ACCOUNT, WORLD["automation"])
 
 
 def daily_run(day):
@@ -37,6 +48,14 @@ def members(iam, stack):
 
 def tag_address(iam, name):
     iam.tag_user(UserName=name, Tags=[{"Key": "email", "Value": f"{name}@example.com"}])
+
+
+@pytest.fixture(autouse=True)
+def automation(monkeypatch):
+    """SSM Automation and Lambda's Invoke, emulated; the function runs on the test's clock."""
+    with EmulatedAutomation() as emulated, EmulatedLambda(lambda event: handler(event, clock=WORLD["clock"])):
+        monkeypatch.setitem(WORLD, "automation", emulated)
+        yield emulated
 
 
 @pytest.fixture
@@ -320,8 +339,10 @@ def test_function_role_grants_exactly_the_actions_the_code_calls(stack, iam, add
         for statement in policy["PolicyDocument"]["Statement"]:
             action = statement["Action"]
             granted |= {action} if isinstance(action, str) else set(action)
-    # Lambda writes the logs; KMS is used by SNS on the function's behalf for the encrypted topic.
-    assert called == granted - {"logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt", "kms:GenerateDataKey*"}
+    # Lambda writes the logs; KMS is used on the function's behalf by SNS (the encrypted topic) and DynamoDB (the ledger).
+    used_on_its_behalf = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    used_on_its_behalf |= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"}
+    assert called == granted - used_on_its_behalf
 
 
 # --- 3. pause, resume and undo, as mfa-audit enforcement does them ---

@@ -5,7 +5,6 @@ the log level of the root logger or of the SDK's own loggers."""
 import importlib
 import json
 import logging
-import re
 import zipfile
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from reevaluation_handler import handler as reevaluation_handler
 from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
 from mfa_audit.emulation.iam_events import sqs_record
 from mfa_audit.emulation.services import EmulatedConfig
+from tests.cfn_template import Template
 from tools.package_lambda import build
 
 from ..conftest import FAKE_CREDENTIALS
@@ -29,10 +29,18 @@ MEMBER = "222222222222"
 
 
 def handlers_named_by_the_templates():
-    """Every ``Handler:`` of cloudformation/*.yaml, and the one RDK deploys from parameters.json."""
+    """Every Lambda function's ``Handler`` in cloudformation/*.yaml, and the one RDK deploys from parameters.json.
+
+    (An SSM document's ``aws:executeScript`` step has a ``Handler`` too: a function of its own script, not ours.)
+    """
     named = set()
     for template in sorted((ROOT / "cloudformation").glob("*.yaml")):
-        named |= set(re.findall(r"^\s*Handler:\s*([\w.]+)\s*$", template.read_text(), re.MULTILINE))
+        resources = Template.load(template.name).body.get("Resources", {})
+        named |= {
+            resource["Properties"]["Handler"]
+            for resource in resources.values()
+            if resource["Type"] == "AWS::Lambda::Function"
+        }
     # RDK's layout: the rule folder's <RuleName>.py holds lambda_handler.
     rule_name = json.loads((RULE_DIR / "parameters.json").read_text())["Parameters"]["RuleName"]
     return named | {f"{rule_name}.lambda_handler"}
@@ -97,6 +105,7 @@ def test_the_enforcement_function_keeps_botocores_debug_output_out_of_the_logs(c
         "ENFORCEMENT_SWITCH_PARAMETER": "/console-mfa/enforcement-switch",
         "USER_GUIDE_URL": "https://example.com/mfa",
         "NOTICE_CONTACT": "the security team",
+        "ENFORCEMENT_DOCUMENT": "console-mfa-EnforcementDocument-Q2ExAmPlE",
     }.items():
         monkeypatch.setenv(name, value)
     config.rule_parameters = {"Enforcement": "off"}

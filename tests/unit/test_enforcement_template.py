@@ -201,15 +201,44 @@ def test_document_is_an_automation_of_schema_0_3_run_as_automation_assume_role()
     assert all(p["type"] == "String" and p["description"] for p in content["parameters"].values())
 
 
-def test_document_has_one_step_that_hands_the_user_id_to_the_function_and_decides_nothing():
-    (step,) = document()["Content"]["mainSteps"]
-    assert step["action"] == "aws:invokeLambdaFunction"
-    assert step["inputs"]["FunctionName"] == "getatt:EnforcementFunction.Arn"
-    assert step["inputs"]["InvocationType"] == "RequestResponse"
-    assert json.loads(step["inputs"]["Payload"].replace("{{ UserId }}", "AIDAEXAMPLE000000001"))["action"] == "enforce"
-    assert step["onFailure"] == "Abort" and step["isEnd"] is True
-    assert step["timeoutSeconds"] <= 300  # aws:invokeLambdaFunction runs at most 300 s
+def test_document_has_one_script_step_that_hands_the_user_id_to_the_function_and_decides_nothing():
+    resolved = stack(Enforcement="automatic")
+    (step,) = resolved.resources["EnforcementDocument"]["Properties"]["Content"]["mainSteps"]
+    assert step["action"] == "aws:executeScript"
+    # The function by its name: the function's environment names the document, so no reference back.
+    assert (
+        step["inputs"]["InputPayload"]["FunctionName"]
+        == resolved.resources["EnforcementFunction"]["Properties"]["FunctionName"]
+    )
+    assert step["inputs"]["InputPayload"]["UserId"] == "{{ UserId }}"
+    assert step["inputs"]["InputPayload"]["ExecutionId"] == "{{ automation:EXECUTION_ID }}"
+    assert "InvokerRoleArn" not in step["inputs"]["InputPayload"]
+    assert step["onFailure"] == "Abort" and step["isEnd"] is True and step["maxAttempts"] == 1
+    assert step["timeoutSeconds"] <= 600  # aws:executeScript runs at most 600 s
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,128}", step["name"])
+
+
+def test_the_function_confirms_automations_of_the_stacks_own_document():
+    resolved = stack(Enforcement="automatic")
+    variables = resolved.resources["EnforcementFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["ENFORCEMENT_DOCUMENT"] == "ref:EnforcementDocument"
+    statements = resolved.resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    (confirm,) = [s for s in statements if s["Action"] == "ssm:GetAutomationExecution"]
+    assert confirm["Resource"] == f"arn:aws:ssm:us-east-1:{ACCOUNT_ID}:automation-execution/*"
+
+
+def test_the_ledger_is_encrypted_with_the_stacks_key_which_the_function_may_use_through_dynamodb():
+    resolved = stack(Enforcement="automatic")
+    sse = resolved.resources["EnforcementLedger"]["Properties"]["SSESpecification"]
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": "getatt:FunctionLogKey.Arn"}
+    statements = resolved.resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    (key,) = [s for s in statements if s.get("Sid") == "UseTheStacksKeyForTheLedger"]
+    assert key["Resource"] == "getatt:FunctionLogKey.Arn"
+    assert key["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
 
 
 def test_every_variable_the_document_uses_is_one_of_its_parameters():

@@ -8,6 +8,7 @@ from tests.cfn_template import Template
 ORGANIZATION_ID = "o-abcdefghij"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:console-mfa-enforce-mfa"
 FUNCTION_ROLE_ARN = "arn:aws:iam::123456789012:role/console-mfa-EnforcementFunctionRole"
+INVOKER_ROLE_ARN = "arn:aws:iam::123456789012:role/console-mfa-EnforcementInvokerRole"
 
 
 def organization(**given):
@@ -26,7 +27,11 @@ def organization(**given):
 def member(enforcement=True):
     given = {"FunctionRoleArn": "arn:aws:iam::123456789012:role/rule", "OrganizationId": ORGANIZATION_ID}
     if enforcement:
-        given |= {"EnforcementFunctionArn": FUNCTION_ARN, "EnforcementFunctionRoleArn": FUNCTION_ROLE_ARN}
+        given |= {
+            "EnforcementFunctionArn": FUNCTION_ARN,
+            "EnforcementFunctionRoleArn": FUNCTION_ROLE_ARN,
+            "EnforcementInvokerRoleArn": INVOKER_ROLE_ARN,
+        }
     return Template.load("member-role.yaml").resolve(given)
 
 
@@ -98,9 +103,31 @@ def test_organization_function_uses_the_names_the_member_accounts_get():
     assert add["Resource"].endswith(":group/" + variables["FORCE_MFA_GROUP"])
 
 
-def test_only_the_organizations_principals_may_invoke_the_function_and_only_the_function_assumes_the_enforcer():
-    permission = organization(Enforcement="manual").resources["EnforcementInvokePermission"]["Properties"]
-    assert permission["PrincipalOrgID"] == ORGANIZATION_ID
+def test_the_function_has_no_resource_policy_and_only_the_members_automation_role_may_invoke_it():
+    resources = organization(Enforcement="manual").resources
+    permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    # Guard Rules Registry LAMBDA_NO_WILDCARD_PRINCIPALS: no permission opens the enforcement function at all.
+    assert all(p["FunctionName"] != "getatt:EnforcementFunction.Arn" for p in permissions)
+    invoker = resources["EnforcementInvokerRole"]["Properties"]
+    automation_role = member().resources["EnforcementAutomationRole"]["Properties"]["RoleName"]
+    assert invoker["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:PrincipalOrgID": ORGANIZATION_ID},
+                "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/{automation_role}"},
+            },
+        }
+    ]
+    (invoke,) = invoker["Policies"][0]["PolicyDocument"]["Statement"]
+    assert (invoke["Action"], invoke["Resource"]) == ("lambda:InvokeFunction", "getatt:EnforcementFunction.Arn")
+    # The member's automation role may only assume that invoker role.
+    (statement,) = member().resources["EnforcementAutomationRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    assert (statement["Action"], statement["Resource"]) == ("sts:AssumeRole", INVOKER_ROLE_ARN)
     trust = member().resources["EnforcerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust == [
         {
@@ -110,23 +137,54 @@ def test_only_the_organizations_principals_may_invoke_the_function_and_only_the_
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION_ID}},
         }
     ]
-    automation = member().resources["EnforcementAutomationRole"]["Properties"]
-    (statement,) = automation["Policies"][0]["PolicyDocument"]["Statement"]
-    assert statement == {
-        "Sid": "InvokeTheOrganizationsEnforcementFunction",
-        "Effect": "Allow",
-        "Action": "lambda:InvokeFunction",
-        "Resource": FUNCTION_ARN,
-    }
+
+
+@pytest.mark.parametrize(("given", "reserved"), [({}, "10"), ({"EnforcementReservedConcurrency": "25"}, "25")])
+def test_the_organization_function_has_reserved_concurrency_by_default(given, reserved):
+    function = organization(Enforcement="manual", **given).resources["EnforcementFunction"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == reserved
+
+
+def test_the_organization_function_reserves_nothing_when_asked_for_none():
+    function = organization(Enforcement="manual", EnforcementReservedConcurrency="").resources["EnforcementFunction"]
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
+
+
+def test_the_organization_ledger_is_encrypted_with_the_stacks_key():
+    sse = organization(Enforcement="manual").resources["EnforcementLedger"]["Properties"]["SSESpecification"]
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": "getatt:FunctionLogKey.Arn"}
 
 
 def test_member_document_invokes_the_organizations_function_with_its_own_account_and_execution():
-    (step,) = member().resources["EnforcementDocument"]["Properties"]["Content"]["mainSteps"]
-    assert step["action"] == "aws:invokeLambdaFunction"
-    assert step["inputs"]["FunctionName"] == FUNCTION_ARN
-    payload = step["inputs"]["Payload"]
-    for passed in ('"AccountId": "{{ global:ACCOUNT_ID }}"', '"ExecutionId": "{{ automation:EXECUTION_ID }}"'):
-        assert passed in payload
+    properties = member().resources["EnforcementDocument"]["Properties"]
+    # A named document: a changed content must become a new version, not a replacement under the same name.
+    assert properties["UpdateMethod"] == "NewVersion"
+    (step,) = properties["Content"]["mainSteps"]
+    assert step["action"] == "aws:executeScript"
+    assert step["inputs"]["InputPayload"] == {
+        "FunctionName": FUNCTION_ARN,
+        "UserId": "{{ UserId }}",
+        "ExecutionId": "{{ automation:EXECUTION_ID }}",
+        "AccountId": "{{ global:ACCOUNT_ID }}",
+        "InvokerRoleArn": INVOKER_ROLE_ARN,
+    }
+
+
+def test_both_documents_run_the_same_script_step():
+    account_stack = Template.load("rule.yaml").resolve(
+        {"CodeBucket": "b", "Enforcement": "manual", "AlarmEmail": "a@b.c"}
+    )
+    (account_step,) = account_stack.resources["EnforcementDocument"]["Properties"]["Content"]["mainSteps"]
+    (member_step,) = member().resources["EnforcementDocument"]["Properties"]["Content"]["mainSteps"]
+    same = {k: v for k, v in account_step.items() if k != "inputs"}
+    assert same == {k: v for k, v in member_step.items() if k != "inputs"}
+    for key in ("Runtime", "Handler", "Script"):
+        assert account_step["inputs"][key] == member_step["inputs"][key]
+
+
+def test_the_packs_remediation_depends_on_its_rule():
+    raw = Template.load("conformance-pack.yaml").body["Resources"]["EnforcementRemediation"]
+    assert raw["DependsOn"] == "IamUserConsoleMfa"
 
 
 @pytest.mark.parametrize("enforcement, rule_created", [("off", True), ("manual", False), ("automatic", False)])

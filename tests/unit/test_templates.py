@@ -6,6 +6,7 @@ import re
 import pytest
 
 from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, decision
+from mfa_audit.emulation.walkthrough import USER_GUIDE_PATH
 from tests.cfn_template import ACCOUNT_ID, Template
 
 RULE = Template.load("rule.yaml")
@@ -220,7 +221,8 @@ WITHOUT_MFA, WITH_MFA, LONG_TERM_KEYS = "false", "true", None
     [
         # Setting up MFA before having it
         ("iam:CreateVirtualMFADevice", MFA + "bob", WITHOUT_MFA, ALLOW),
-        ("iam:CreateVirtualMFADevice", MFA + "bobs-phone", WITHOUT_MFA, ALLOW),
+        ("iam:CreateVirtualMFADevice", MFA + "bob-phone", WITHOUT_MFA, ALLOW),
+        ("iam:CreateVirtualMFADevice", MFA + "bobs-phone", WITHOUT_MFA, EXPLICIT_DENY),  # not named after bob
         ("iam:EnableMFADevice", USER, WITHOUT_MFA, ALLOW),
         ("iam:EnableMFADevice", USER_WITH_PATH, WITHOUT_MFA, ALLOW),
         ("iam:GetMFADevice", USER, WITHOUT_MFA, ALLOW),  # FIDO security keys: the console reads the device
@@ -229,17 +231,18 @@ WITHOUT_MFA, WITH_MFA, LONG_TERM_KEYS = "false", "true", None
         ("iam:ListVirtualMFADevices", "*", WITHOUT_MFA, ALLOW),
         ("iam:DeleteVirtualMFADevice", MFA + "bob", WITHOUT_MFA, ALLOW),
         ("iam:GetUser", USER, WITHOUT_MFA, ALLOW),
+        ("iam:ListUsers", "*", WITHOUT_MFA, ALLOW),  # IAM > Users, the user guide's second path
         ("sts:GetSessionToken", "*", WITHOUT_MFA, IMPLICIT_DENY),  # not denied; granted elsewhere
         # Changing one's own password (also at first sign-in, before MFA)
         ("iam:ChangePassword", USER, WITHOUT_MFA, ALLOW),
         ("iam:ChangePassword", USER_WITH_PATH, WITHOUT_MFA, ALLOW),
         ("iam:GetAccountPasswordPolicy", "*", WITHOUT_MFA, ALLOW),
         # Never someone else's
-        ("iam:EnableMFADevice", OTHER_USER, WITHOUT_MFA, IMPLICIT_DENY),
+        ("iam:EnableMFADevice", OTHER_USER, WITHOUT_MFA, EXPLICIT_DENY),
         ("iam:EnableMFADevice", OTHER_USER, WITH_MFA, IMPLICIT_DENY),
         ("iam:ChangePassword", OTHER_USER, WITH_MFA, IMPLICIT_DENY),
         ("iam:DeleteVirtualMFADevice", MFA + "alice", WITH_MFA, IMPLICIT_DENY),
-        ("iam:EnableMFADevice", f"arn:aws:iam::{ACCOUNT_ID}:user/ops/bobby", WITHOUT_MFA, IMPLICIT_DENY),
+        ("iam:EnableMFADevice", f"arn:aws:iam::{ACCOUNT_ID}:user/ops/bobby", WITHOUT_MFA, EXPLICIT_DENY),
         # Removing MFA needs MFA
         ("iam:DeactivateMFADevice", USER, WITHOUT_MFA, EXPLICIT_DENY),
         ("iam:DeactivateMFADevice", USER, WITH_MFA, ALLOW),
@@ -256,6 +259,49 @@ def test_force_mfa_policy(action, resource, mfa, expected):
     if mfa is not None:
         context["aws:MultiFactorAuthPresent"] = mfa
     assert decision(FORCE_MFA["Statement"], action, resource, context) == expected
+
+
+# What an administrator's own policy may grant besides the group's (IAMFullAccess, in short).
+BROAD_IAM_RIGHTS = {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("iam:EnableMFADevice", OTHER_USER),
+        ("iam:ResyncMFADevice", OTHER_USER),
+        ("iam:ChangePassword", OTHER_USER),
+        ("iam:GetMFADevice", OTHER_USER),
+        ("iam:CreateVirtualMFADevice", MFA + "alice"),
+        ("iam:DeleteVirtualMFADevice", MFA + "alice"),
+    ],
+)
+def test_enforced_user_with_broad_iam_rights_cannot_self_serve_on_other_users_without_mfa(action, resource):
+    statements = [*FORCE_MFA["Statement"], BROAD_IAM_RIGHTS]
+    without_mfa = {"aws:username": "bob", "aws:MultiFactorAuthPresent": "false"}
+    assert decision(statements, action, resource, without_mfa) == EXPLICIT_DENY
+    # Signed in with MFA, the group no longer stands in the way of the user's own rights.
+    assert decision(statements, action, resource, {**without_mfa, "aws:MultiFactorAuthPresent": "true"}) == ALLOW
+
+
+def test_enforced_user_with_broad_iam_rights_keeps_self_service_on_themselves_without_mfa():
+    statements = [*FORCE_MFA["Statement"], BROAD_IAM_RIGHTS]
+    without_mfa = {"aws:username": "bob", "aws:MultiFactorAuthPresent": "false"}
+    assert decision(statements, "iam:EnableMFADevice", USER, without_mfa) == ALLOW
+    assert decision(statements, "iam:CreateVirtualMFADevice", MFA + "bob", without_mfa) == ALLOW
+    assert decision(statements, "iam:CreateAccessKey", USER, without_mfa) == EXPLICIT_DENY
+
+
+@pytest.mark.parametrize(("action", "resource"), USER_GUIDE_PATH)
+def test_every_request_of_the_user_guides_path_is_allowed_without_mfa(action, resource):
+    """docs/enforcement-user-guide.md's clicks, for a user with no other permission (the group's alone)."""
+    concrete = resource.format(account=ACCOUNT_ID, user="bob")
+    assert (
+        decision(
+            FORCE_MFA["Statement"], action, concrete, {"aws:username": "bob", "aws:MultiFactorAuthPresent": "false"}
+        )
+        == ALLOW
+    )
 
 
 # --- every policy in every template, through parliament (a maintained IAM policy linter) ---
@@ -279,6 +325,7 @@ def _policies(name):
                 "OrganizationId": "o-abcdefghij",
                 "EnforcementFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:e",
                 "EnforcementFunctionRoleArn": "arn:aws:iam::123456789012:role/e",
+                "EnforcementInvokerRoleArn": "arn:aws:iam::123456789012:role/i",
             }
         )
     else:
@@ -601,6 +648,22 @@ _BROKEN = {
         ),
         "MANAGED_WILDCARD_RESOURCE_ONLY_FOR_ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS",
     ),
+    "a function open to every principal": (
+        lambda d: _resources(d)["ConfigInvokePermission"]["Properties"].update(Principal="*"),
+        "LAMBDA_PERMISSION_NAMES_ITS_PRINCIPAL",
+    ),
+    "ledger on DynamoDB's own key": (
+        lambda d: _resources(d)["EnforcementLedger"]["Properties"].pop("SSESpecification"),
+        "DYNAMODB_TABLE_ENCRYPTED_WITH_A_KEY_OF_THE_STACK",
+    ),
+    "remediation naming its rule by a literal name": (
+        lambda d: _resources(d)["EnforcementRemediation"]["Properties"].update(ConfigRuleName="IAM_USER_CONSOLE_MFA"),
+        "REMEDIATION_DEPENDS_ON_ITS_RULE",
+    ),
+    "named document replaced on update": (
+        lambda d: _resources(d)["EnforcementDocument"]["Properties"].update(Name="IAM_USER_CONSOLE_MFA-Enforce"),
+        "NAMED_SSM_DOCUMENT_UPDATES_AS_A_NEW_VERSION",
+    ),
 }
 
 
@@ -612,6 +675,23 @@ def test_our_guard_rules_catch_a_template_that_breaks_one_of_them(guard_rules, b
     breaks, rule = _BROKEN[broken]
     breaks(document)
     assert {f.rule for f in check(document, guard_rules, "rule.yaml")} == {rule}
+
+
+def test_our_guard_rules_report_every_rule_a_template_breaks(guard_rules):
+    from tools.guard_check import check
+
+    document = _template_document("rule.yaml")
+    for broken in (
+        "ledger on DynamoDB's own key",
+        "remediation naming its rule by a literal name",
+        "queue not encrypted",
+    ):
+        _BROKEN[broken][0](document)
+    assert {f.rule for f in check(document, guard_rules, "rule.yaml")} == {
+        "DYNAMODB_TABLE_ENCRYPTED_WITH_A_KEY_OF_THE_STACK",
+        "REMEDIATION_DEPENDS_ON_ITS_RULE",
+        "QUEUE_ENCRYPTED_AT_REST",
+    }
 
 
 def test_make_guard_reports_a_failed_rule_by_name_and_exits_1(guard_rules, tmp_path, capsys):

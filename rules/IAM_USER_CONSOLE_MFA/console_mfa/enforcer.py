@@ -77,10 +77,11 @@ class Settings:
     address_tag: str
     sender: str | None
     contact: Contact
+    # The stack's own enforcement document (a name in the account the automation runs in).
+    document_name: str
     # Set for the organization's function only: it acts in member accounts through these.
     organization_id: str | None = None
     enforcer_role: str | None = None
-    document_name: str | None = None
     max_organization_per_day: int | None = None
 
     @classmethod
@@ -122,17 +123,18 @@ class Settings:
         if not topic.startswith("arn:") or ":sns:" not in topic:
             raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
         organization_id = organization_id_from(env)
-        enforcer_role = document_name = None
+        enforcer_role = None
+        # Every remediation is confirmed as an automation of this document, in one account as in the organization.
+        document_name = required("ENFORCEMENT_DOCUMENT")
+        if not _DOCUMENT_NAME.fullmatch(document_name):
+            raise InvalidParameterError(
+                "ENFORCEMENT_DOCUMENT (environment)", f"{document_name[:80]!r} is not an SSM document name"
+            )
         if organization_id is not None:
             enforcer_role = required("MEMBER_ENFORCER_ROLE")
             if not _ROLE_NAME.fullmatch(enforcer_role):
                 raise InvalidParameterError(
                     "MEMBER_ENFORCER_ROLE (environment)", f"{enforcer_role[:80]!r} is not an IAM role name"
-                )
-            document_name = required("ENFORCEMENT_DOCUMENT")
-            if not _DOCUMENT_NAME.fullmatch(document_name):
-                raise InvalidParameterError(
-                    "ENFORCEMENT_DOCUMENT (environment)", f"{document_name[:80]!r} is not an SSM document name"
                 )
         return cls(
             rule_name=required("CONFIG_RULE_NAME"),

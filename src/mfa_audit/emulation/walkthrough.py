@@ -11,9 +11,10 @@ project's own code, in-process:
 * the daily run is ``enforcement_handler.handler`` on the schedule's event ``{"action": "notify"}``: it
   e-mails the user (SES, from the stack's NoticeSender, to the address in the user's ``email`` tag) when
   enforcement starts for them and 14, 7, 3 and 1 days before, and takes a user who complies out of the group;
-* Config's automatic remediation is the same handler on the payload the SSM document sends
-  (``{"action": "enforce", "UserId": ...}``): moto runs neither Config remediations nor SSM
-  Automation, so only that trigger is emulated, not what the function does;
+* Config's automatic remediation is the stack's SSM document, run as SSM runs it
+  (:mod:`mfa_audit.emulation.automation`): a new automation execution, the document's own script, and
+  its Lambda Invoke answered by the same handler in-process, which confirms that execution; moto runs
+  neither Config remediations nor SSM Automation, so only that trigger is emulated;
 * what the ForceMfa policy allows is read from the policies IAM holds for the user's groups, and
   decided by :mod:`mfa_audit.emulation.iam_policy`.
 
@@ -35,13 +36,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, NoReturn
 
 from console_mfa.exceptions import RuleError
@@ -55,20 +53,22 @@ from mfa_audit.emulation.account import (
     set_password_age,
 )
 from mfa_audit.emulation.account import environment as account_environment
+from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
 from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, decision
 from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
+from mfa_audit.emulation.walkthrough_stack import (
+    NOTICE_SENDER,
+    StackPieces,
+    create_stack_pieces,
+    template_parameter_default,
+)
 
-# The account stack's template, in a source checkout (src/mfa_audit/emulation/ -> the repository).
-TEMPLATE = Path(__file__).resolve().parents[3] / "cloudformation" / "rule.yaml"
-# The deploy tool's default stack name: the group is <stack>-ForceMfa.
-STACK_NAME = "iam-user-console-mfa"
 USER_NAME = "new-hire"
 GRACE_PERIOD_DAYS = 14
 # One a day, so that the existing user due with new-hire is held back and enforced the next day.
 MAX_ENFORCEMENTS_PER_DAY = 1
 RULE_PARAMETERS = {"Enforcement": "automatic", "GracePeriodDays": str(GRACE_PERIOD_DAYS)}
-NOTICE_SENDER = "mfa-notices@example.com"
 USER_ADDRESS = f"{USER_NAME}@example.com"
 # The days the user is e-mailed: enforcement starts for them on day 0, 14 days before the grace ends;
 # the reminders 7, 3 and 1 days before follow. The "notice" step is the 7-day reminder.
@@ -89,6 +89,26 @@ WITHOUT_MFA = (
     ("iam:CreateAccessKey", "arn:aws:iam::{account}:user/{user}", EXPLICIT_DENY),
     ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone", ALLOW),
     ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}", ALLOW),
+)
+# Every request docs/enforcement-user-guide.md's clicks make for the MFA part of the page, which the ForceMfa
+# policy must allow without MFA to a user with no other permission: (action, resource as above).
+USER_GUIDE_PATH = (
+    # 1. Account menu > Security credentials, or IAM > Users > the user > Security credentials.
+    ("iam:ListUsers", "*"),
+    ("iam:GetUser", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetAccountPasswordPolicy", "*"),
+    ("iam:ListMFADevices", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:ListVirtualMFADevices", "*"),
+    # 2a. A security key or passkey: registered on the user (its u2f/... serial is no IAM resource).
+    ("iam:EnableMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    ("iam:GetMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # 2b. An authenticator app named after the user, a retry under another such name, and a leftover cleared.
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:CreateVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}-phone"),
+    ("iam:DeleteVirtualMFADevice", "arn:aws:iam::{account}:mfa/{user}"),
+    ("iam:ResyncMFADevice", "arn:aws:iam::{account}:user/{user}"),
+    # A password that must be reset at sign-in is changed before any session, so before MFA.
+    ("iam:ChangePassword", "arn:aws:iam::{account}:user/{user}"),
 )
 
 
@@ -134,137 +154,6 @@ class Walkthrough:
     def step(self, name: str) -> Step:
         """The step of that name (the first, if it ran on several spans of days)."""
         return next(step for step in self.steps if step.name == name)
-
-
-# --- the account stack's enforcement pieces, as rule.yaml defines them ---
-
-
-def _template_loader() -> type:
-    import yaml
-
-    class TemplateLoader(yaml.SafeLoader):
-        """CloudFormation's YAML: the short forms (!Sub, !Ref, !GetAtt ...) read as their long forms."""
-
-    def intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if suffix == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {name: value}
-
-    TemplateLoader.add_multi_constructor("!", intrinsic)
-    return TemplateLoader
-
-
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
-
-
-def _resolved(value: Any, pseudo: Mapping[str, str], where: str) -> Any:
-    """``value`` with every ``Fn::Sub`` of pseudo parameters evaluated; any other function is refused."""
-    if isinstance(value, list):
-        return [_resolved(item, pseudo, where) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):  # ${!literal} is the literal ${literal} (an IAM policy variable)
-                return "${" + name[1:] + "}"
-            if name not in pseudo:
-                raise RuleError(f"{TEMPLATE}: {where} uses ${{{name}}}, which the walk-through cannot resolve")
-            return pseudo[name]
-
-        return _SUB_VARIABLE.sub(substitute, value["Fn::Sub"])
-    functions = [key for key in value if key == "Ref" or key.startswith("Fn::")]
-    if functions:
-        raise RuleError(f"{TEMPLATE}: {where} uses {functions[0]}, which the walk-through cannot resolve")
-    return {key: _resolved(item, pseudo, where) for key, item in value.items()}
-
-
-@dataclass(frozen=True)
-class StackPieces:
-    """What the enforcement needs from the account stack, read from rule.yaml and created in moto."""
-
-    group_name: str
-    ledger_table: str
-    topic_arn: str
-    inbox_url: str
-    switch_parameter: str
-
-
-def _template_resources() -> dict[str, Any]:
-    import yaml
-
-    try:
-        text = TEMPLATE.read_text()
-    except OSError as error:
-        raise RuleError(
-            f"the walk-through builds the account stack's ForceMfa group, its policy and the ledger table from "
-            f"{TEMPLATE}, which cannot be read ({error.strerror}): run it from a source checkout"
-        ) from error
-    # A SafeLoader: it builds plain values only.
-    body = yaml.load(text, Loader=_template_loader())  # noqa: S506  # nosec B506
-    return body["Resources"]
-
-
-def _template_parameter_default(name: str) -> str:
-    import yaml
-
-    body = yaml.load(TEMPLATE.read_text(), Loader=_template_loader())  # noqa: S506  # nosec B506
-    return str(body["Parameters"][name]["Default"])
-
-
-def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID) -> StackPieces:
-    """The ForceMfa group with its policy, the ledger table and the operators' topic, as rule.yaml has them."""
-    import boto3
-
-    resources = _template_resources()
-    pseudo = {"AWS::Partition": "aws", "AWS::AccountId": account_id, "AWS::StackName": STACK_NAME}
-
-    def properties(name: str) -> dict[str, Any]:
-        return _resolved(resources[name]["Properties"], pseudo, f"{name}.Properties")
-
-    iam, dynamodb = boto3.client("iam"), boto3.client("dynamodb")
-    sns, sqs = boto3.client("sns"), boto3.client("sqs")
-
-    policy = properties("ForceMfaPolicy")
-    policy_arn = iam.create_policy(
-        PolicyName=f"{STACK_NAME}-ForceMfaPolicy",
-        Description=policy["Description"],
-        PolicyDocument=json.dumps(policy["PolicyDocument"]),
-    )["Policy"]["Arn"]
-    group = _resolved(resources["ForceMfaGroup"]["Properties"]["GroupName"], pseudo, "ForceMfaGroup.GroupName")
-    iam.create_group(GroupName=group)
-    iam.attach_group_policy(GroupName=group, PolicyArn=policy_arn)
-
-    ledger = properties("EnforcementLedger")
-    table = f"{STACK_NAME}-EnforcementLedger"
-    dynamodb.create_table(
-        TableName=table,
-        AttributeDefinitions=ledger["AttributeDefinitions"],
-        KeySchema=ledger["KeySchema"],
-        BillingMode=ledger["BillingMode"],
-    )
-    dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=ledger["TimeToLiveSpecification"])
-
-    # The topic's email subscription, emulated: a queue the walk-through reads the messages from.
-    display_name = resources["AlarmTopic"]["Properties"]["DisplayName"]
-    topic_arn = sns.create_topic(Name=f"{STACK_NAME}-AlarmTopic", Attributes={"DisplayName": display_name})["TopicArn"]
-    inbox = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
-
-    switch = properties("EnforcementSwitch")
-    boto3.client("ssm").put_parameter(Name=switch["Name"], Value=switch["Value"], Type=switch["Type"])
-    # The stack's NoticeSender, verified in SES as the docs require.
-    boto3.client("ses").verify_email_identity(EmailAddress=NOTICE_SENDER)
-    return StackPieces(group, table, topic_arn, inbox, switch["Name"])
 
 
 # --- the emulated world: clock, environment, logs ---
@@ -336,10 +225,12 @@ def _quoted(text: str, limit: int = 400) -> str:
 class _Path:
     """One user through the path; each step method returns its :class:`Step` or raises :class:`StepFailed`."""
 
-    def __init__(self, clock: EmulatedClock, config: EmulatedConfig, stack: StackPieces) -> None:
+    def __init__(
+        self, clock: EmulatedClock, config: EmulatedConfig, stack: StackPieces, automation: EmulatedAutomation
+    ) -> None:
         import boto3
 
-        self.clock, self.config, self.stack = clock, config, stack
+        self.clock, self.config, self.stack, self.automation = clock, config, stack, automation
         self.iam, self.sqs = boto3.client("iam"), boto3.client("sqs")
         self.user: dict[str, Any] = {}
         self.grace_ends: datetime | None = None
@@ -366,6 +257,16 @@ class _Path:
         from enforcement_handler import handler
 
         return handler(event, LambdaContext(), clock=self.clock)
+
+    def _remediation(self) -> dict[str, Any]:
+        """Config's remediation for the user: the stack's document, run as SSM runs it; the function's result."""
+        return run_enforcement_document(
+            self.stack.document,
+            self.stack.document_name,
+            {"UserId": self.user["UserId"]},
+            DEFAULT_ACCOUNT_ID,
+            self.automation,
+        )
 
     def _operators_messages(self) -> list[dict[str, str]]:
         """What reached the operators' topic since the last look (SNS's envelope: Subject, Message)."""
@@ -515,8 +416,7 @@ class _Path:
 
     def enforced(self) -> Step:
         """Config's automatic remediation for the NON_COMPLIANT result: the SSM document's one step, in-process."""
-        payload = {"action": "enforce", "UserId": self.user["UserId"], "ExecutionId": str(uuid.uuid4())}
-        result = self._function(payload)
+        result = self._remediation()
         in_group = self._in_force_mfa_group()
         told = self._operators_messages()
         saw = f"outcome {result['outcome']} ({result['why']}); in {self.stack.group_name}: {in_group}"
@@ -530,9 +430,9 @@ class _Path:
             self._fail("enforced", f"no notice: {USER_NAME} is enforced", f"{len(notice_after)} message(s)")
         lines = (
             self._line(
-                f"Config's remediation runs the SSM document: enforcement function <- "
-                f'{{"action": "enforce", "UserId": "{self.user["UserId"]}"}} -> {result["outcome"]}: '
-                f"{USER_NAME} is in {self.stack.group_name}"
+                f"Config's remediation runs the SSM document: its script invokes the enforcement function <- "
+                f'{{"action": "enforce", "UserId": "{self.user["UserId"]}", "ExecutionId": ...}}, which confirms '
+                f"the automation -> {result['outcome']}: {USER_NAME} is in {self.stack.group_name}"
             ),
             f"{'':29}the operators' topic: Subject {_quoted(told[0]['Subject'])}",
         )
@@ -553,6 +453,12 @@ class _Path:
             decisions[action] = said
             if said != must:
                 self._fail("ForceMfa policy", f"{action} without MFA: {must}", said)
+        for action, resource in USER_GUIDE_PATH:
+            said = decision(statements, action, resource.format(account=DEFAULT_ACCOUNT_ID, user=USER_NAME), context)
+            if said != ALLOW:
+                self._fail(
+                    "ForceMfa policy", f"{action} on {resource} (the user guide's path) without MFA: allow", said
+                )
         line = self._line(
             f"ForceMfa policy, as IAM holds it for {USER_NAME}, signed in without MFA: "
             + ", ".join(f"{action} {said}" for action, said in decisions.items())
@@ -580,7 +486,7 @@ class _Path:
         held = self._sweep()
         self._expect_held("COMPLIANT", held, "COMPLIANT", "Console password with MFA: virtual")
         # Config's automatic remediation works from its snapshot and may fire late: the function checks again.
-        late = self._function({"action": "enforce", "UserId": self.user["UserId"], "ExecutionId": str(uuid.uuid4())})
+        late = self._remediation()
         if late["outcome"] != "not_non_compliant":
             self._fail("COMPLIANT", "a late remediation to leave the user alone (not_non_compliant)", late["outcome"])
         with_mfa = decision(
@@ -650,6 +556,7 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
         EmulatedCloudTrail() as cloudtrail,
         EmulatedConfig(RULE_NAME) as config,
         _kept_logs(walk.logs),
+        EmulatedAutomation() as automation,
     ):
         stack = create_stack_pieces()
         clock = EmulatedClock.from_last_morning(datetime.now(timezone.utc))
@@ -664,12 +571,13 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             "ENFORCEMENT_SWITCH_PARAMETER": stack.switch_parameter,
             "NOTICE_SENDER": NOTICE_SENDER,
             "USER_ADDRESS_TAG": "email",
-            "USER_GUIDE_URL": _template_parameter_default("UserGuideUrl"),
-            "NOTICE_CONTACT": _template_parameter_default("NoticeContact"),
+            "USER_GUIDE_URL": template_parameter_default("UserGuideUrl"),
+            "NOTICE_CONTACT": template_parameter_default("NoticeContact"),
+            "ENFORCEMENT_DOCUMENT": stack.document_name,
         }
         from mfa_audit.emulation.walkthrough_rollout import access_keys_held_back, held_back_then_enforced, kill_switch
 
-        path = _Path(clock, config, stack)
+        path = _Path(clock, config, stack, automation)
         steps: list[tuple[str, Callable[[], Step]]] = [
             ("new console user", path.new_console_user),
             ("in grace", lambda: path.quiet_days("in grace", 1, NOTICE_DAY - 1)),
@@ -685,7 +593,10 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             ("access keys", lambda: access_keys_held_back(path)),
             ("kill switch", lambda: kill_switch(path)),
         ]
-        with account_environment(environment):
+        from enforcement_handler import handler
+
+        function = EmulatedLambda(lambda event: handler(event, LambdaContext(), clock=clock))
+        with account_environment(environment), function:
             for name, play in steps:
                 if before_step is not None:
                     before_step(name, config)

@@ -7,7 +7,7 @@ run, a user whose access keys are in use held back and told, and the kill switch
 
 from __future__ import annotations
 
-import uuid
+from typing import Any
 
 from mfa_audit.emulation.account import DEFAULT_ACCOUNT_ID, SeedUser, create_user, mark_access_key_used
 
@@ -103,11 +103,17 @@ def kill_switch(path: _Path) -> Step:
     import boto3
 
     ssm = boto3.client("ssm")
-    payload = {"action": "enforce", "UserId": path.others[KEYS_USER]["UserId"], "ExecutionId": str(uuid.uuid4())}
+    user_id = path.others[KEYS_USER]["UserId"]
+
+    def remediation() -> dict[str, Any]:
+        """What the document's script sends for a Config remediation running now (its execution, confirmed)."""
+        execution_id = path.automation.start(DEFAULT_ACCOUNT_ID, path.stack.document_name, user_id)
+        return path._function({"action": "enforce", "UserId": user_id, "ExecutionId": execution_id})
+
     ssm.put_parameter(Name=path.stack.switch_parameter, Value="paused", Type="String", Overwrite=True)
-    paused = path._function(payload)
+    paused = remediation()
     ssm.put_parameter(Name=path.stack.switch_parameter, Value="on", Type="String", Overwrite=True)
-    resumed = path._function(payload)
+    resumed = remediation()
     if paused["outcome"] != "paused" or resumed["outcome"] != "access_keys_in_use":
         path._fail(
             "kill switch", "paused, then after resume the usual check", f"{paused['outcome']}, {resumed['outcome']}"
