@@ -246,7 +246,7 @@ def test_an_automation_of_another_document_state_or_user_is_refused(organization
     assert group_members(prod, organization["group"]) == set()
 
 
-def test_the_members_own_document_is_confirmed_by_its_arn_too(organization):
+def test_the_members_own_document_is_confirmed_by_its_arn_too(organization, joined_long_ago):
     prod, _ = organization["members"]
     bob = member_user(prod, "bob", console_password=True, password_age_days=30)
     own = f"arn:aws:ssm:us-east-1:{prod}:document/{organization['document']}"
@@ -254,9 +254,10 @@ def test_the_members_own_document_is_confirmed_by_its_arn_too(organization):
     assert remediate(organization, prod, bob, execution_id=execution)["outcome"] == "enforced"
 
 
-def test_the_member_document_invokes_the_organizations_function_through_the_invoker_role(organization):
+def test_the_member_document_invokes_the_organizations_function_through_the_invoker_role(organization, joined_long_ago):
     prod, _ = organization["members"]
     bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    del organization["function"].invoked[:]  # joined_long_ago's first remediations
     assert remediate(organization, prod, bob)["outcome"] == "enforced"
     function_name = organization_stack(organization["id"]).resources["EnforcementFunction"]["Properties"]
     assert organization["function"].invoked == [member_stack(organization["id"]).parameters["EnforcementFunctionArn"]]
@@ -413,7 +414,8 @@ def test_the_organizations_kill_switch_stops_every_member_account(organization, 
     prod, dev = organization["members"]
     bob = member_user(prod, "bob", console_password=True, password_age_days=30)
     member_user(dev, "carol", console_password=True, password_age_days=30)
-    boto3.client("ssm", region_name="us-east-1").put_parameter(
+    # A new session: the SSM emulator answers clients made after it started.
+    boto3.Session().client("ssm", region_name="us-east-1").put_parameter(
         Name=os.environ["ENFORCEMENT_SWITCH_PARAMETER"], Value="paused", Type="String", Overwrite=True
     )
     assert remediate(organization, prod, bob)["outcome"] == "paused"
