@@ -9,6 +9,12 @@ sweep sends when Config holds nothing). It compares, per day and per month:
 * this rule before it sent only changes, swept daily: one evaluation per user per sweep;
 * this rule swept hourly, sending only changes and due re-confirmations (measured).
 
+CloudTrail delivers late: a share of the changes (``--late-share``, 25% by default) shows in the event history
+15 to 90 minutes after the call, the rest within 5 minutes, in no order. A sweep cannot know of a change
+CloudTrail has not delivered when it starts, so after each sweep a result for a user whose change is still
+undelivered is counted apart (``pending``), not as wrong; it must be right after the first sweep past the
+delivery, or it counts as wrong then.
+
 Steady state: each result Config holds starts out as recorded at its user's latest re-confirmation
 moment (``latest_reconfirmation_moment``), as after ``ReconfirmDays`` of sweeps; without that, the first day
 after a rule's creation would show no re-confirmations at all.
@@ -37,6 +43,10 @@ from benchmarks.sweep import ACCOUNT_ID, PARAMETERS, seed_mix, use_emulated_acco
 DAILY_CHURN = 0.01
 SWEEPS_PER_DAY = 24
 REPORT_REUSE_HOURS = 4  # IAM hands out the same credential report for 4 hours
+# The share of changes CloudTrail delivers late, and how late (minutes); the others within PROMPT_MINUTES.
+LATE_SHARE = 0.25
+LATE_MINUTES = (15.0, 90.0)
+PROMPT_MINUTES = 5.0
 # AWS Config's price per recorded rule evaluation, per account and Region and month (USD).
 PRICE_TIERS = ((100_000, 0.001), (400_000, 0.0008), (float("inf"), 0.0005))
 DAYS_PER_MONTH = 30
@@ -66,11 +76,17 @@ class DayOfSweeps:
     # Per sweep: evaluations that repeat the held result unchanged while not due for re-confirmation (the
     # carry-forward's re-records of users it checked live, so that their timestamps move past a change).
     resent_per_sweep: list[int] = field(default_factory=list)
+    # Changes CloudTrail delivered late (LATE_MINUTES after the call).
+    late_changes: int = 0
 
     @property
     def wrong_compliance_types(self) -> int:
         """Results, summed over the day's sweeps, whose compliance type differs from a live per-user check."""
         return sum(check.wrong_compliance_types for check in self.checks)
+
+    @property
+    def pending(self) -> int:
+        return sum(check.pending for check in self.checks)
 
     @property
     def every_sweep_right(self) -> bool:
@@ -101,8 +117,17 @@ class Clock:
         return self.now
 
 
-def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> bool:
-    """One user's password or MFA changes, so that its verdict changes; False when no user is left to change."""
+def _parse_time(value: Any) -> datetime:
+    """A timestamp as the emulated Config keeps it: a datetime, epoch seconds or ISO 8601 text."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> str | None:
+    """One user's password or MFA changes, so that its verdict changes: its name, or None when no user is left."""
     from mfa_audit.emulation.account import device_serial
 
     kinds = ["gains-password", "gains-mfa", "loses-password"]
@@ -111,18 +136,19 @@ def _change_one(iam: Any, state: dict[str, Any], rng: random.Random) -> bool:
         if kind == "gains-password" and state["without_password"]:
             name = state["without_password"].pop()
             iam.create_login_profile(UserName=name, Password="Emulated-Passw0rd!")  # noqa: S106 - emulated account
-            return True
+            return name
         if kind == "gains-mfa" and state["without_mfa"]:
             name = state["without_mfa"].pop()
             serial = device_serial("hardware", name, ACCOUNT_ID, 7)
             iam.enable_mfa_device(
                 UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
             )
-            return True
+            return name
         if kind == "loses-password" and state["with_password"]:
-            iam.delete_login_profile(UserName=state["with_password"].pop())
-            return True
-    return False
+            name = state["with_password"].pop()
+            iam.delete_login_profile(UserName=name)
+            return name
+    return None
 
 
 def _live_check(config: Any, clock: Clock) -> dict[str, tuple[str, str]]:
@@ -176,6 +202,8 @@ class TruthCheck:
     # A user IAM lists that Config holds no result for; a result for a user IAM no longer lists, not NOT_APPLICABLE.
     missing: int = 0
     gone_not_cleared: int = 0
+    # Results that differ for users whose change CloudTrail had not delivered when the sweep started: not wrong yet.
+    pending: int = 0
     examples: list[str] = field(default_factory=list)
 
     @property
@@ -189,13 +217,19 @@ class TruthCheck:
         )
 
 
-def check_against_live(config: Any, clock: Clock) -> TruthCheck:
-    """Compare every result Config holds with a live per-user check (see TruthCheck)."""
+def check_against_live(config: Any, clock: Clock, undelivered: frozenset[str] = frozenset()) -> TruthCheck:
+    """Compare every result Config holds with a live per-user check (see TruthCheck).
+
+    ``undelivered``: UserIds whose change CloudTrail had not delivered when the sweep started.
+    """
     live = _live_check(config, clock)
     holds = {rid: (e["ComplianceType"], e["Annotation"]) for rid, e in config.results.items()}
     check = TruthCheck()
     for rid, (compliance_type, annotation) in live.items():
         held = holds.get(rid)
+        if rid in undelivered and held != (compliance_type, annotation):
+            check.pending += 1
+            continue
         if held is None:
             check.missing += 1
             kind = "missing"
@@ -226,6 +260,7 @@ def simulate_day(
     changed_per_sweep: float | None = None,
     held_from: str = "live",
     changes_at_the_sweep: bool = False,
+    late_share: float = LATE_SHARE,
 ) -> DayOfSweeps:
     """One day of hourly sweeps; ``changed_per_sweep`` (a fraction of users) replaces the 1% daily churn.
 
@@ -268,6 +303,11 @@ def simulate_day(
         # Older than any result Config holds in steady state (backdated up to ReconfirmDays below).
         cloudtrail.age_history(timedelta(days=DEFAULT_RECONFIRM_DAYS + 1))
         report.generate_now()
+        user_ids = {user["UserName"]: user["UserId"] for user in iam.list_users(MaxItems=1000)["Users"]}
+        marker = iam.list_users(MaxItems=1000)
+        while marker.get("IsTruncated"):
+            marker = iam.list_users(MaxItems=1000, Marker=marker["Marker"])
+            user_ids.update({user["UserName"]: user["UserId"] for user in marker["Users"]})
 
         # "before": the sweep of old (bulk above 200 users), sending every result.
         with ApiCallCounter() as counter:
@@ -277,12 +317,20 @@ def simulate_day(
             config.forget_results()
             with environment({"SWEEP_STRATEGY": "live"}):
                 lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
-        # Steady state: every result last recorded at its user's latest re-confirmation moment.
-        for resource_id in config.recorded_at:
-            config.recorded_at[resource_id] = latest_reconfirmation_moment(resource_id, clock(), DEFAULT_RECONFIRM_DAYS)
+        # Steady state: every result last recorded at its user's latest re-confirmation moment, and sent with an
+        # OrderingTimestamp as much earlier as it was (the moment its facts were read moves with it).
+        for resource_id, recorded in config.recorded_at.items():
+            moved = latest_reconfirmation_moment(resource_id, clock(), DEFAULT_RECONFIRM_DAYS)
+            config.recorded_at[resource_id] = moved
+            result = config.results[resource_id]
+            ordered = result.get("OrderingTimestamp")
+            if ordered is not None:
+                result["OrderingTimestamp"] = _parse_time(ordered) + (moved - recorded)
 
         changes_due = size * (DAILY_CHURN if changed_per_sweep is None else changed_per_sweep * SWEEPS_PER_DAY)
-        changes_made = 0
+        changes_made = late = 0
+        # When CloudTrail delivers each user's latest change.
+        delivered: dict[str, datetime] = {}
         for hour in range(1, SWEEPS_PER_DAY + 1):
             last_sweep = clock.now
             due_by_now = round(changes_due * hour / SWEEPS_PER_DAY)
@@ -295,9 +343,16 @@ def simulate_day(
             )
             for moment in moments:
                 clock.now = last_sweep + moment
-                if not _change_one(iam, state, rng):
+                is_late = rng.random() < late_share
+                delay = rng.uniform(*LATE_MINUTES) if is_late else rng.uniform(0, PROMPT_MINUTES)
+                cloudtrail.delay_of = lambda _name, delay=delay: timedelta(minutes=delay)
+                name = _change_one(iam, state, rng)
+                cloudtrail.delay_of = None
+                if name is None:
                     raise RuntimeError(f"{size} users: no user left to change after {changes_made} changes")
+                delivered[user_ids[name]] = cloudtrail.delivered_at(cloudtrail.events[-1])
                 changes_made += 1
+                late += is_late
             clock.now = last_sweep + timedelta(hours=1)
             if hour % REPORT_REUSE_HOURS == 0:
                 report.generate_now()
@@ -321,8 +376,10 @@ def simulate_day(
                 )
             )
             first.calls_per_sweep.append(dict(counter.calls))
-            first.checks.append(check_against_live(config, clock))
+            undelivered = frozenset(user_id for user_id, at in delivered.items() if at > clock())
+            first.checks.append(check_against_live(config, clock, undelivered))
         first.changes = changes_made
+        first.late_changes = late
         return first
 
 
@@ -373,6 +430,12 @@ def main() -> None:
         action="store_true",
         help="make every change at the moment of the next sweep (worst case), not at a random moment before it",
     )
+    parser.add_argument(
+        "--late-share",
+        type=float,
+        default=LATE_SHARE,
+        help="share of changes CloudTrail delivers 15 to 90 minutes late (the others within 5 minutes)",
+    )
     args = parser.parse_args()
     use_emulated_account()
 
@@ -385,7 +448,9 @@ def main() -> None:
     days: list[DayOfSweeps] = []
     for size in (int(s) for s in args.sizes.split(",")):
         print(f"one day of hourly sweeps, {size} users, {churn} ...", file=sys.stderr, flush=True)
-        day = simulate_day(size, args.seed, args.changed_per_sweep, args.held_from, args.changes_at_the_sweep)
+        day = simulate_day(
+            size, args.seed, args.changed_per_sweep, args.held_from, args.changes_at_the_sweep, args.late_share
+        )
         print(table([day], header=not days), flush=True)
         for hour, check in enumerate(day.checks, 1):
             for example in check.examples:
@@ -395,6 +460,11 @@ def main() -> None:
         f"\n{churn}, each "
         + ("at the moment of the next sweep" if args.changes_at_the_sweep else "at a random moment between sweeps")
         + f"; Config holds a {args.held_from} sweep's results at the start.\n"
+        f"CloudTrail delivered {args.late_share:.0%} of the changes {LATE_MINUTES[0]:.0f} to {LATE_MINUTES[1]:.0f} "
+        f"minutes after the call, the rest within {PROMPT_MINUTES:.0f}: "
+        + ", ".join(f"{day.size} users {day.late_changes} of {day.changes} late, {day.pending} pending" for day in days)
+        + " (pending: results, summed over the sweeps, for a change not yet delivered when the sweep began;\n"
+        "not counted as wrong, but wrong if still so after the first sweep past its delivery).\n"
         "managed: AWS's managed rule, daily; before: this rule sending every result, daily; hourly: this rule\n"
         "sending only changes and due re-confirmations (ReconfirmDays 30), hourly; re-sent: of those, results\n"
         "sent again unchanged and not due, for users the sweep checked live (so their timestamps move past a\n"

@@ -5,7 +5,13 @@ parameter); EventBridge puts it on the queue; the queue reader gathers a batchin
 real coalescer (``console_mfa.reevaluation.coalesce``) once per batch; Config refuses a start while an
 evaluation runs or within a minute of the last one (``LimitExceededException``), and the refused messages
 come back after the visibility timeout; an evaluation reads IAM when its run starts and Config holds the
-result when it ends. The hourly sweep runs throughout, as the backstop. Under each reading of what
+result when it ends. The hourly sweep runs throughout, as the backstop.
+
+CloudTrail's event history (LookupEvents) shows a change some time after EventBridge has it (a lag; AWS
+promises no order between the two). A steady-state sweep checks live only the users the history shows
+changed, so a run sees a change only once the history shows it; the coalescer, given the history, keeps a
+message until its event is shown (or 20 minutes have passed). Each table is for one lag (0, 5 and 15 minutes
+by default). Under each reading of what
 ``StartConfigRulesEvaluation`` makes Config send (one ScheduledNotification, a change notification per
 user, or both) the evaluation's run differs in length and in Lambda invocations, not in what it sends:
 a change-triggered run that finds Config holding the same result sends nothing (tests/functional/
@@ -16,7 +22,7 @@ a burst of 100 changes in a minute, and a day's re-evaluations, Lambda invocatio
 re-evaluations at 1% daily churn.
 
     python -m benchmarks.freshness                     # 500, 2,000 and 5,000 users
-    python -m benchmarks.freshness --sizes 500 --delay-seconds 300
+    python -m benchmarks.freshness --sizes 500 --delay-seconds 300 --history-lags 0,15
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ import argparse
 import heapq
 import random
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
-from console_mfa.reevaluation import Outcome, coalesce
+from console_mfa.reevaluation import IamChange, Outcome, coalesce
 
 from benchmarks.cost import DAILY_CHURN, SWEEPS_PER_DAY
 from mfa_audit.emulation.iam_events import sqs_record
@@ -48,6 +55,12 @@ SWEEP_SECONDS_PER_USER = 0.012
 CHANGE_RUN_SECONDS, CHANGE_RUN_CONCURRENCY = 0.4, 10
 IAM_CALLS_PER_CHANGE_RUN = 2.5  # 2 without a console password, 3 with
 MANAGED_RULE_WORST_HOURS = 24 + 4  # daily runs, credential report up to 4 hours old
+# The simulated clock's second 0.
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _at(seconds: float) -> datetime:
+    return EPOCH + timedelta(seconds=seconds)
 
 
 @dataclass
@@ -56,6 +69,8 @@ class Run:
 
     reads_at: float
     done_at: float
+    # A run of change notifications, one per user, which reads every user whatever the event history shows.
+    per_user: bool = False
 
 
 @dataclass
@@ -64,6 +79,8 @@ class Timeline:
     reading: str
     delay: float
     events_on: bool = True
+    # How long after EventBridge the event history (LookupEvents) shows a change.
+    history_lag: float = 0.0
     runs: list[Run] = field(default_factory=list)
     starts: int = 0
     refused: int = 0
@@ -76,9 +93,18 @@ class Timeline:
     def invocations_per_start(self) -> int:
         return {"scheduled": 1, "per-user": self.size, "both": self.size + 1}[self.reading]
 
+    def sees(self, run: Run, change: float) -> bool:
+        """Whether ``run`` reads the change: a per-user notification reads the user itself; a sweep only once
+        the event history shows the change."""
+        if run.reads_at < change:
+            return False
+        return run.per_user or run.reads_at >= change + self.delay + self.history_lag
+
     def play(self, changes: list[float], horizon: float) -> list[float]:
-        """Seconds from each change to the first run that read IAM after it and finished."""
+        """Seconds from each change to the first run that read it and finished."""
         busy_until, last_start = -1.0, -1e9
+        shown = {f"m{n}": t + self.delay + self.history_lag for n, t in enumerate(changes)}
+        first_received: dict[str, float] = {}
         # Hourly sweeps as the backstop, at a phase unrelated to the changes.
         for hour in range(int(horizon // 3600) + 2):
             at = hour * 3600 + 1234.0
@@ -102,36 +128,57 @@ class Timeline:
                     last_start = now
                     reads = now + INVOKE_DELAY_SECONDS
                     busy_until = reads + self.evaluation_seconds()
-                    self.runs.append(Run(reads, busy_until))
+                    self.runs.append(Run(reads, busy_until, per_user=self.reading != "scheduled"))
                     self.starts += 1
                     return Outcome.STARTED
 
-                records = [sqs_record(message_id, ACCOUNT, "EnableMFADevice") for _, message_id in batch]
-                failed = set(coalesce(records, start).failed_message_ids)
+                def visible(account: str, queued: Sequence[IamChange], now: float = poll) -> set[str]:
+                    return {change.event_id for change in queued if shown[change.event_id] <= now}
+
+                for _, message_id in batch:
+                    first_received.setdefault(message_id, poll)
+                records = [
+                    sqs_record(
+                        message_id,
+                        ACCOUNT,
+                        "EnableMFADevice",
+                        _time_text(changes[int(message_id[1:])]),
+                        message_id,
+                        _at(first_received[message_id]),
+                    )
+                    for _, message_id in batch
+                ]
+                failed = set(coalesce(records, start, visible, _at(poll)).failed_message_ids)
                 for _, message_id in batch:
                     if message_id in failed:
                         heapq.heappush(queue, (poll + VISIBILITY_TIMEOUT_SECONDS, message_id))
         runs = sorted(self.runs, key=lambda run: run.reads_at)
-        return [min(run.done_at for run in runs if run.reads_at >= t) - t for t in changes]
+        return [min(run.done_at for run in runs if self.sees(run, t)) - t for t in changes]
+
+
+def _time_text(seconds: float) -> str:
+    return _at(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _summary(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(latencies), max(latencies)
 
 
-def measure(size: int, reading: str, delay: float, events_on: bool, seed: int) -> dict[str, float]:
+def measure(
+    size: int, reading: str, delay: float, events_on: bool, seed: int, history_lag: float = 0.0
+) -> dict[str, float]:
     rng = random.Random(seed)
     lone = [rng.uniform(0, 3600) + 3600 * k for k in range(200)]  # lone changes, one an hour
     lone_latencies = []
     for t in lone:
-        lone_latencies += Timeline(size, reading, delay, events_on).play([t], t + 7200)
+        lone_latencies += Timeline(size, reading, delay, events_on, history_lag).play([t], t + 7200)
     burst_start = rng.uniform(0, 3600)
     burst = sorted(burst_start + rng.uniform(0, 60) for _ in range(100))
-    timeline = Timeline(size, reading, delay, events_on)
+    timeline = Timeline(size, reading, delay, events_on, history_lag)
     burst_latencies = timeline.play(burst, burst_start + 7200)
     # A day at 1% churn: changes spread over the day, each a re-evaluation candidate.
     day = sorted(rng.uniform(0, 86400) for _ in range(max(1, round(size * DAILY_CHURN))))
-    day_timeline = Timeline(size, reading, delay, events_on)
+    day_timeline = Timeline(size, reading, delay, events_on, history_lag)
     day_timeline.play(day, 86400)
     starts = day_timeline.starts
     return {
@@ -153,9 +200,10 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def table(rows: list[tuple[int, str, dict[str, float]]], delay: float) -> str:
+def table(rows: list[tuple[int, str, dict[str, float]]], delay: float, history_lag: float = 0.0) -> str:
     lines = [
-        f"Change -> right result in Config (CloudTrail->EventBridge delay {delay:.0f} s; simulated clock)",
+        f"Change -> right result in Config (CloudTrail->EventBridge delay {delay:.0f} s; the event history "
+        f"{history_lag / 60:.0f} min behind EventBridge; simulated clock)",
         "| users | path | reading | 1 change: median / worst | burst of 100 in a minute: median / worst "
         "| starts for the burst | re-evaluations / day | Lambda invocations / day | their IAM calls / day |",
         "|---:|---|---|---|---|---:|---:|---:|---:|",
@@ -186,14 +234,20 @@ def main(argv: list[str] | None = None, emit: Callable[[str], None] = print) -> 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="500,2000,5000")
     parser.add_argument("--delay-seconds", type=float, default=300.0, help="CloudTrail -> EventBridge delay")
+    parser.add_argument(
+        "--history-lags", default="0,5,15", help="minutes the event history (LookupEvents) lags EventBridge"
+    )
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args(argv)
-    rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        rows.append((size, "hourly sweep only:-", measure(size, "scheduled", args.delay_seconds, False, args.seed)))
-        for reading in READINGS:
-            rows.append((size, f"with events:{reading}", measure(size, reading, args.delay_seconds, True, args.seed)))
-    emit(table(rows, args.delay_seconds))
+    for index, lag in enumerate(float(minutes) * 60 for minutes in args.history_lags.split(",")):
+        rows = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            only = measure(size, "scheduled", args.delay_seconds, False, args.seed, lag)
+            rows.append((size, "hourly sweep only:-", only))
+            for reading in READINGS:
+                measured = measure(size, reading, args.delay_seconds, True, args.seed, lag)
+                rows.append((size, f"with events:{reading}", measured))
+        emit(("\n" if index else "") + table(rows, args.delay_seconds, lag))
 
 
 if __name__ == "__main__":

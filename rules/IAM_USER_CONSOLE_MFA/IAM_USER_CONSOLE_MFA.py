@@ -98,21 +98,40 @@ def periodic_evaluations(
 ) -> PeriodicRun:
     """Every user's evaluation, and those of them worth sending: what changes what Config holds, or is due.
 
-    A sweep stopped by ``deadline`` yields only its users' :func:`corrections`.
+    A sweep stopped by ``deadline`` yields only its users' :func:`corrections`, and the results of the users it
+    checked live for whom Config holds nothing or the same compliance type (so the next sweep starts after them).
     """
     # Read first, under the deadline: a sweep that runs out of time needs it to send its corrections.
     held = held_results(clients.config, invocation.config_rule_name, time_left=deadline.seconds_left)
     sweep = sweep_account(clients, deadline, now, policy, strategy_from_environment(), held=held)
-    # The moment before any of this sweep's IAM reads: the next sweep counts a user's changes from it
-    # (carry_forward.changes_count_from). Later than Config's notification, so Config orders it after it too.
+    # Each result's OrderingTimestamp is the moment its facts could first have been stale: this sweep's start,
+    # before any IAM read, or its credential report's time (carry_forward.facts_read_from). The next sweeps
+    # search CloudTrail from it, however late CloudTrail delivers.
     timestamp = now.isoformat()
-    evaluations = [evaluation_for(user.user_id, decide(user, policy, now), timestamp) for user in sweep.users]
+    evaluations = [
+        evaluation_for(user.user_id, decide(user, policy, now), sweep.ordering_timestamp(user, now).isoformat())
+        for user in sweep.users
+    ]
     evaluations += [
         evaluation_for(missing.user_id, verdict_for_missing_user(missing.why), timestamp) for missing in sweep.missing
     ]
     how = {"strategy": sweep.strategy, "notes": sweep.notes}
     if not sweep.complete:
-        return PeriodicRun(evaluations, corrections(evaluations, held), sweep.checked, sweep.listed, **how)
+        fixes = corrections(evaluations, held)
+        fixed = {e["ComplianceResourceId"] for e in fixes}
+        # Checked live and not a correction: sent when Config holds nothing stricter (nothing, or the same type),
+        # so that the next sweep, which starts with the least recently recorded, starts after them.
+        rechecked = [
+            e
+            for e in evaluations
+            if e["ComplianceResourceId"] in sweep.checked_live
+            and e["ComplianceResourceId"] not in fixed
+            and (
+                e["ComplianceResourceId"] not in held
+                or held[e["ComplianceResourceId"]].compliance_type == e["ComplianceType"]
+            )
+        ]
+        return PeriodicRun(evaluations, fixes + rechecked, sweep.checked, sweep.listed, **how)
     # Config keeps a deleted user's last result until told otherwise.
     gone = verdict_for_missing_user("The user no longer exists in IAM.")
     evaluated_ids = {e["ComplianceResourceId"] for e in evaluations}
@@ -143,8 +162,9 @@ def incomplete_sweep(run: PeriodicRun, clients: AwsClients, invocation: RuleInvo
             sent, unsent = error.sent, f" ({error})"
     error = SweepIncompleteError(
         f"Checked {run.checked} of {run.listed} users before the time limit; sent {sent} of "
-        f"{len(run.to_send)} corrections (COMPLIANT or NON_COMPLIANT results Config did not hold){unsent}. "
-        "Users not checked keep the result Config holds, and nobody was set NOT_APPLICABLE. "
+        f"{len(run.to_send)} results (corrections to COMPLIANT or NON_COMPLIANT, and the users checked whose result "
+        f"stands, so that the next sweep starts after them){unsent}. "
+        "Users not checked keep the result Config holds, and no result Config held was set NOT_APPLICABLE. "
         "Raise the Lambda timeout, or see the README on large accounts."
     )
     fields = {"timedOut": True, "usersChecked": run.checked, "users": run.listed, "corrections": len(run.to_send)}
@@ -174,7 +194,9 @@ def change_evaluations(
     else:
         facts = user_for_change(clients.iam, resource.resource_name, resource.resource_id)
         verdict = verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
-    evaluations = [evaluation_for(resource.resource_id, verdict, resource.capture_time)]
+    # The moment before the IAM read, not the configuration item's capture time (which Config may deliver days
+    # later): the steady-state sweep counts this user's changes from it (carry_forward.facts_stale_from).
+    evaluations = [evaluation_for(resource.resource_id, verdict, now.isoformat())]
     held = held_result_for(clients.config, invocation.config_rule_name, resource.resource_id)
     return evaluations, worth_sending(
         evaluations, {} if held is None else {resource.resource_id: held}, now, policy.reconfirm_days

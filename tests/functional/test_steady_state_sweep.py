@@ -226,13 +226,32 @@ def test_more_changes_than_the_limit_fall_back_and_say_why(account, iam, config,
     assert_config_holds_the_truth(config, clock)
 
 
-def test_a_window_past_cloudtrails_history_falls_back_and_says_why(account, config, clock, caplog, monkeypatch):
+def test_a_result_whose_timestamp_is_past_cloudtrails_history_sends_only_that_user_to_a_live_check(
+    account, config, clock, caplog
+):
+    # Config can hold one old OrderingTimestamp (an old configuration item's capture time, say): that user alone
+    # is checked live; the account's sweep stays a steady-state one.
     caplog.set_level(logging.INFO, logger="console_mfa")
-    monkeypatch.setattr(sweep_module, "CLOUDTRAIL_HISTORY", timedelta(minutes=30))
-    run(config, clock)
+    user_id = sorted(config.results)[0]
+    config.results[user_id]["OrderingTimestamp"] = clock() - timedelta(days=91)
+    calls = run(config, clock)
     log = last_log(caplog)
-    assert log["strategy"] == "live"
-    assert "CloudTrail keeps 90 days" in log["notes"][0]
+    assert log["strategy"] == "carry-forward"
+    assert "1 past CloudTrail's history" in log["notes"][1]
+    assert calls.get("iam:GetLoginProfile") == 1
+    assert [e["ComplianceResourceId"] for e in config.sent] == [user_id]
+    assert per_user_calls(run(config, clock)) == 0  # re-sent with this sweep's timestamp: carried from now on
+    assert_config_holds_the_truth(config, clock)
+
+
+def test_a_result_without_a_usable_timestamp_sends_only_that_user_to_a_live_check(account, config, clock, caplog):
+    caplog.set_level(logging.INFO, logger="console_mfa")
+    user_id = sorted(config.results)[0]
+    config.results[user_id]["OrderingTimestamp"] = clock() + timedelta(hours=1)  # after its recording
+    calls = run(config, clock)
+    assert "1 no usable OrderingTimestamp" in last_log(caplog)["notes"][1]
+    assert calls.get("iam:GetLoginProfile") == 1
+    assert_config_holds_the_truth(config, clock)
 
 
 def test_a_user_checked_live_after_a_change_is_carried_from_the_sweep_after_next(account, iam, config, clock):

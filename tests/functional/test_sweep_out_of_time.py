@@ -107,8 +107,9 @@ def test_a_user_checked_before_the_deadline_who_lost_mfa_is_non_compliant_after_
     lose_mfa(iam, first["UserName"])
     run_out_of_time_after_three_users()
     assert results(config)[first["UserId"]] == "NON_COMPLIANT"
-    # Only that correction went out: nothing re-sent unchanged, nobody guessed.
-    assert [e["ComplianceResourceId"] for e in config.put_calls[-1]] == [first["UserId"]]
+    # That correction, and the two others checked (unchanged, so the next sweep starts after them); nobody guessed.
+    sent = {e["ComplianceResourceId"]: e["ComplianceType"] for e in config.put_calls[-1]}
+    assert sent == {first["UserId"]: "NON_COMPLIANT", **{u["UserId"]: "COMPLIANT" for u in compliant_account[1:3]}}
 
 
 def test_a_user_not_reached_before_the_deadline_keeps_the_result_config_holds(config, compliant_account, iam):
@@ -116,7 +117,7 @@ def test_a_user_not_reached_before_the_deadline_keeps_the_result_config_holds(co
     lose_mfa(iam, last["UserName"])
     run_out_of_time_after_three_users()
     assert results(config)[last["UserId"]] == "COMPLIANT"
-    assert len(config.put_calls) == 1  # the complete sweep's only
+    assert last["UserId"] not in {e["ComplianceResourceId"] for call in config.put_calls[1:] for e in call}
 
 
 def test_a_timed_out_run_reports_nobody_not_applicable(config, compliant_account, iam, add_user):
@@ -133,7 +134,8 @@ def test_a_timed_out_run_reports_nobody_not_applicable(config, compliant_account
 
     run_out_of_time_after_three_users()
     sent = config.sent[sent_before:]
-    assert [e["ComplianceType"] for e in sent] == ["NON_COMPLIANT"]
+    assert "NOT_APPLICABLE" not in {e["ComplianceType"] for e in sent}
+    assert "NON_COMPLIANT" in {e["ComplianceType"] for e in sent}
     assert results(config)[gone["UserId"]] == "NON_COMPLIANT"
     assert results(config)[first["UserId"]] == "COMPLIANT"
 
@@ -142,17 +144,28 @@ def test_a_timed_out_run_raises_and_its_log_line_gives_the_counts(config, compli
     lose_mfa(iam, compliant_account[0]["UserName"])
     caplog.set_level(logging.INFO, logger="console_mfa")
     error = run_out_of_time_after_three_users()
-    assert str(error).startswith("Checked 3 of 5 users before the time limit; sent 1 of 1 corrections")
+    assert str(error).startswith("Checked 3 of 5 users before the time limit; sent 3 of 3 results")
     log = rule_log(caplog)
     assert log["outcome"] == "error" and log["errorType"] == "SweepIncompleteError"
-    assert (log["timedOut"], log["usersChecked"], log["users"], log["sent"]) == (True, 3, 5, 1)
+    assert (log["timedOut"], log["usersChecked"], log["users"], log["sent"]) == (True, 3, 5, 3)
     assert "Checked 3 of 5 users" in log["error"]
 
 
-def test_a_timed_out_run_with_nothing_to_correct_sends_nothing_and_still_fails(config, compliant_account):
+def test_a_timed_out_run_with_nothing_to_correct_re_sends_only_the_users_it_checked_and_still_fails(
+    config, compliant_account
+):
     error = run_out_of_time_after_three_users()
-    assert "sent 0 of 0 corrections" in str(error)
-    assert len(config.put_calls) == 1
+    assert "sent 3 of 3 results" in str(error)
+    assert {e["ComplianceType"] for e in config.put_calls[-1]} == {"COMPLIANT"}
+
+
+def test_successive_sweeps_out_of_time_check_every_user_between_them(config, compliant_account, iam):
+    last = compliant_account[-1]
+    lose_mfa(iam, last["UserName"])
+    run_out_of_time_after_three_users()
+    assert results(config)[last["UserId"]] == "COMPLIANT"  # not reached yet
+    run_out_of_time_after_three_users()
+    assert results(config)[last["UserId"]] == "NON_COMPLIANT"
 
 
 def test_corrections_stop_at_the_time_left_and_the_error_says_how_many_went_out(config, add_user, caplog):
@@ -171,7 +184,7 @@ def test_corrections_stop_at_the_time_left_and_the_error_says_how_many_went_out(
             make_clients=clock.clients({"iam.GetLoginProfile": 1, "config.PutEvaluations": 30}),
             timer=clock,
         )
-    assert str(raised.value).startswith("Checked 220 of 230 users before the time limit; sent 200 of 220 corrections")
+    assert str(raised.value).startswith("Checked 220 of 230 users before the time limit; sent 200 of 220 results")
     assert "AWS Config accepted 200 of 220 before the time limit" in str(raised.value)
     assert [len(batch) for batch in config.put_calls] == [100, 100]
     assert rule_log(caplog)["sent"] == 200
@@ -231,7 +244,7 @@ def test_bulk_sweep_out_of_time_corrects_the_users_changed_since_the_report_firs
         clock = SteppedClock()
         # fido-3 is checked live (GetLoginProfile, ListMFADevices: 20 s), then one device list
         # (10 s) of the other FIDO users, the report having settled the users without a password.
-        with pytest.raises(SweepIncompleteError, match="Checked 4 of 6 users before the time limit; sent 1 of 1"):
+        with pytest.raises(SweepIncompleteError, match="Checked 4 of 6 users before the time limit; sent 2 of 2"):
             lambda_handler(
                 scheduled_event(),
                 sweep_time(25),

@@ -3,10 +3,13 @@
 from datetime import datetime, timedelta, timezone
 
 from console_mfa.carry_forward import (
-    COVERAGE_MARGIN,
+    CLOUDTRAIL_HISTORY,
     PROPAGATION_MARGIN,
+    REPORT_MARGIN,
     ListedUser,
     coverage_start,
+    facts_read_from,
+    facts_stale_from,
     plan_carry_forward,
 )
 from console_mfa.config_report import HeldResult, latest_reconfirmation_moment
@@ -27,8 +30,12 @@ DEFAULT_POLICY = Policy()
 
 
 def _held(facts, policy=DEFAULT_POLICY, recorded=None):
-    verdict = decide(facts, policy, recorded or _recently())
-    return {BOB.user_id: HeldResult(verdict.compliance_type.value, verdict.annotation, recorded or _recently())}
+    """Held as a sweep that began a minute before the recording sent it (the report's time for report facts)."""
+    recorded = recorded or _recently()
+    sweep_start = recorded - timedelta(minutes=1)
+    ordered = facts_read_from(facts, sweep_start, sweep_start - timedelta(hours=2))
+    verdict = decide(facts, policy, recorded)
+    return {BOB.user_id: HeldResult(verdict.compliance_type.value, verdict.annotation, recorded, ordered)}
 
 
 def _bob(devices=(), from_report=False, created=NOW - timedelta(days=400)):
@@ -42,21 +49,21 @@ def test_an_unchanged_result_inside_the_coverage_is_carried():
     assert [f.user_id for f in plan.carried] == [BOB.user_id] and plan.check_live == []
 
 
-def test_the_coverage_starts_a_margin_before_the_oldest_carriable_result():
+def test_the_coverage_starts_a_margin_before_the_oldest_carriable_results_read():
     held = _held(_bob())
-    assert coverage_start(held, [BOB], NOW, Policy()) == held[BOB.user_id].recorded - COVERAGE_MARGIN
+    assert coverage_start(held, [BOB], NOW, Policy()) == held[BOB.user_id].ordered - PROPAGATION_MARGIN
 
 
 def test_a_result_recorded_before_the_searched_coverage_is_not_carried():
     held = _held(_bob())
     late_start = held[BOB.user_id].recorded
     plan = plan_carry_forward(held, [BOB], {}, late_start, NOW, Policy())
-    assert plan.why == {BOB.user_id: "outside CloudTrail's coverage"}
+    assert plan.why == {BOB.user_id: "outside the searched coverage"}
 
 
 def test_a_change_just_before_the_recording_within_the_margin_counts():
     held = _held(_bob())
-    changes = {"bob": held[BOB.user_id].recorded - COVERAGE_MARGIN + timedelta(seconds=1)}
+    changes = {"bob": held[BOB.user_id].ordered - PROPAGATION_MARGIN + timedelta(seconds=1)}
     plan = plan_carry_forward(held, [BOB], changes, coverage_start(held, [BOB], NOW, Policy()), NOW, Policy())
     assert plan.why == {BOB.user_id: "changed"}
 
@@ -122,10 +129,79 @@ def test_a_change_within_the_propagation_margin_before_the_sweep_that_read_the_f
     assert plan.why == {BOB.user_id: "changed"}
 
 
-def test_an_ordering_timestamp_after_the_recording_is_not_trusted_and_the_recorded_time_less_the_margin_counts():
+def test_an_ordering_timestamp_after_the_recording_is_not_trusted_and_the_user_is_checked_live():
     recorded = _recently()
     held = _held_ordered(recorded + timedelta(hours=1), recorded)
-    changes = {"bob": recorded - timedelta(minutes=10)}
-    assert coverage_start(held, [BOB], NOW, Policy()) == recorded - COVERAGE_MARGIN
-    plan = plan_carry_forward(held, [BOB], changes, coverage_start(held, [BOB], NOW, Policy()), NOW, Policy())
+    assert coverage_start(held, [BOB], NOW, Policy()) is None
+    plan = plan_carry_forward(held, [BOB], {}, None, NOW, Policy())
+    assert plan.why == {BOB.user_id: "no usable OrderingTimestamp"}
+
+
+def test_a_result_without_an_ordering_timestamp_is_checked_live():
+    held = _held_ordered(None, _recently())
+    plan = plan_carry_forward(held, [BOB], {}, NOW - timedelta(days=1), NOW, Policy())
+    assert plan.why == {BOB.user_id: "no usable OrderingTimestamp"}
+
+
+# The rule (carry_forward, (b)): each kind of fact counts changes from the earliest moment it could have been stale.
+
+
+def _recorded_facts(facts, ordered, recorded):
+    verdict = decide(facts, Policy(), recorded)
+    held = HeldResult(verdict.compliance_type.value, verdict.annotation, recorded, ordered)
+    from console_mfa.verdict import parse_annotation
+
+    return held, parse_annotation(verdict.annotation).facts
+
+
+def test_facts_read_live_count_changes_from_the_read_less_the_propagation_margin():
+    sweep_start = _recently()
+    ordered = facts_read_from(_bob(), sweep_start, report_generated=None)
+    held, record = _recorded_facts(_bob(), ordered, sweep_start + timedelta(minutes=3))
+    assert facts_stale_from(held, record) == sweep_start - PROPAGATION_MARGIN
+
+
+def test_facts_from_the_credential_report_count_changes_from_the_reports_time_not_the_sweeps():
+    sweep_start = _recently()
+    report_generated = sweep_start - timedelta(hours=3)
+    facts = _bob(from_report=True)
+    ordered = facts_read_from(facts, sweep_start, report_generated)
+    held, record = _recorded_facts(facts, ordered, sweep_start + timedelta(minutes=3))
+    assert facts_stale_from(held, record) == report_generated - REPORT_MARGIN - PROPAGATION_MARGIN
+
+
+def test_a_report_generated_during_the_sweep_still_counts_from_before_the_sweep():
+    sweep_start = _recently()
+    facts = _bob(from_report=True)
+    assert facts_read_from(facts, sweep_start, sweep_start + timedelta(minutes=2)) == sweep_start - REPORT_MARGIN
+
+
+def test_report_facts_sent_with_the_sweeps_start_as_before_this_rule_are_checked_live():
+    sweep_start = _recently()
+    held, _ = _recorded_facts(_bob(from_report=True), sweep_start, sweep_start + timedelta(minutes=3))
+    plan = plan_carry_forward({BOB.user_id: held}, [BOB], {}, NOW - timedelta(days=1), NOW, Policy())
+    assert plan.why == {BOB.user_id: "no usable OrderingTimestamp"}
+
+
+def test_a_change_between_the_report_and_the_sweep_delivered_after_the_sweep_is_counted():
+    # dave: the report at 10:00, a password at 11:35, the sweep at 12:00, CloudTrail's event delivered at 12:05.
+    sweep_start = _recently()
+    facts = _bob(from_report=True, created=None)
+    held, _ = _recorded_facts(facts, facts_read_from(facts, sweep_start, sweep_start - timedelta(hours=2)), sweep_start)
+    changes = {"bob": sweep_start - timedelta(minutes=25)}
+    held_map = {BOB.user_id: held}
+    plan = plan_carry_forward(held_map, [BOB], changes, coverage_start(held_map, [BOB], NOW, Policy()), NOW, Policy())
     assert plan.why == {BOB.user_id: "changed"}
+
+
+def test_a_result_whose_read_is_past_cloudtrails_history_sends_only_that_user_live():
+    other = ListedUser("ann", "AIDAANN", "arn:aws:iam::123456789012:user/ann", NOW - timedelta(days=900))
+    recent = _recently()
+    old = _held_ordered(NOW - CLOUDTRAIL_HISTORY - timedelta(days=1), recent)
+    verdict = decide(_bob(), Policy(), recent)
+    held = {**old, other.user_id: HeldResult(verdict.compliance_type.value, verdict.annotation, recent, recent)}
+    start = coverage_start(held, [BOB, other], NOW, Policy())
+    assert start == recent - PROPAGATION_MARGIN
+    plan = plan_carry_forward(held, [BOB, other], {}, start, NOW, Policy())
+    assert plan.why == {BOB.user_id: "past CloudTrail's history"}
+    assert [f.user_id for f in plan.carried] == [other.user_id]

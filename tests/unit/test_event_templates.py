@@ -99,6 +99,8 @@ def test_one_account_starts_its_own_rule_and_assumes_nothing():
     stack = events_stack()
     role = stack.resources["FunctionRole"]
     assert "config:StartConfigRulesEvaluation" in actions(role) and "sts:AssumeRole" not in actions(role)
+    # It waits for the event history to show each change before starting the rule (console_mfa.reevaluation).
+    assert "cloudtrail:LookupEvents" in actions(role)
     assert "OrganizationPutsEvents" not in stack.resources
     assert stack.resources["Function"]["Properties"]["Environment"]["Variables"]["MEMBER_ROLE_NAME"] == ""
 
@@ -134,7 +136,11 @@ def test_member_role_stack_has_no_reevaluation_role_unless_asked_and_the_reader_
     assert actions(with_it.resources["EvaluationRole"]) == actions(without.resources["EvaluationRole"])
     assert not {"config:StartConfigRulesEvaluation"} & actions(with_it.resources["EvaluationRole"])
     role = with_it.resources["ReevaluationRole"]
-    assert actions(role) == {"config:DescribeConfigRules", "config:StartConfigRulesEvaluation"}
+    assert actions(role) == {
+        "config:DescribeConfigRules",
+        "config:StartConfigRulesEvaluation",
+        "cloudtrail:LookupEvents",
+    }
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Principal"] == {"AWS": REEVALUATOR}
     assert trust["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-abcdefghij"}}

@@ -1,10 +1,18 @@
 """The re-evaluation coalescer: one StartConfigRulesEvaluation per account per batch, nothing dropped."""
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from console_mfa.exceptions import AwsCallError, InvalidEventError, MissingPermissionError
-from console_mfa.reevaluation import REEVALUATING_EVENTS, Outcome, Settings, coalesce, parse_record
+from console_mfa.reevaluation import (
+    REEVALUATING_EVENTS,
+    VISIBILITY_BOUND,
+    Outcome,
+    Settings,
+    coalesce,
+    parse_record,
+)
 
 from mfa_audit.emulation.iam_events import sqs_record
 
@@ -117,3 +125,66 @@ def test_settings_refuse_a_role_name_iam_would_refuse():
     with pytest.raises(InvalidParameterError, match="MEMBER_ROLE_NAME"):
         Settings.from_environment({"MEMBER_ROLE_NAME": "no spaces allowed"})
     assert Settings.from_environment({}) == Settings("IAM_USER_CONSOLE_MFA", None)
+
+
+# Waiting for the event history (LookupEvents) to show each change before starting the run that must see it.
+
+RECEIVED = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _change(message_id, account_id=HOME):
+    return sqs_record(
+        message_id, account_id, "EnableMFADevice", "2026-12-01T11:55:00Z", f"event-{message_id}", RECEIVED
+    )
+
+
+def _shown(*event_ids):
+    return lambda account_id, changes: set(event_ids)
+
+
+def test_a_change_the_event_history_does_not_show_yet_is_redelivered_and_not_started():
+    config = Config()
+    result = coalesce([_change("m1")], config, _shown(), RECEIVED + timedelta(minutes=2))
+    assert result.failed_message_ids == ["m1"] and config.calls == []
+    assert (result.waiting, result.outcomes) == (1, {HOME: "waiting"})
+
+
+def test_a_change_the_event_history_shows_is_started_and_let_go():
+    config = Config()
+    result = coalesce([_change("m1")], config, _shown("event-m1"), RECEIVED + timedelta(minutes=2))
+    assert result.failed_message_ids == [] and config.calls == [HOME]
+    assert result.started_unseen == 0
+
+
+def test_the_shown_changes_are_started_while_the_others_of_the_account_wait():
+    config = Config()
+    result = coalesce([_change("m1"), _change("m2")], config, _shown("event-m1"), RECEIVED)
+    assert result.failed_message_ids == ["m2"] and config.calls == [HOME]
+
+
+def test_past_the_bound_an_unseen_change_is_started_anyway_and_counted():
+    config = Config()
+    late = RECEIVED + VISIBILITY_BOUND + timedelta(seconds=1)
+    result = coalesce([_change("m1")], config, _shown(), late)
+    assert result.failed_message_ids == [] and config.calls == [HOME]
+    assert result.started_unseen == 1
+
+
+def test_the_bound_covers_a_15_minute_lag_of_the_event_history_at_a_2_minute_visibility_timeout():
+    # Tries come every 2 minutes from the first receipt: one falls after any lag up to 15 minutes, within the bound.
+    tries = [RECEIVED + timedelta(minutes=2 * n) for n in range(10)]
+    assert any(timedelta(minutes=15) <= t - RECEIVED <= VISIBILITY_BOUND for t in tries)
+
+
+def test_a_failed_lookup_redelivers_the_accounts_messages():
+    def denied(account_id, changes):
+        raise AwsCallError("cloudtrail:LookupEvents", "Rate exceeded", "ThrottlingException")
+
+    config = Config()
+    result = coalesce([_change("m1")], config, denied, RECEIVED)
+    assert result.failed_message_ids == ["m1"] and config.calls == [] and HOME in result.errors
+
+
+def test_the_first_receipt_is_read_from_the_sqs_attributes():
+    change = parse_record(_change("m1"))
+    assert change.first_received == RECEIVED and change.event_id == "event-m1"

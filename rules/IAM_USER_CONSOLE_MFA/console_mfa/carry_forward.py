@@ -9,19 +9,32 @@ call. A held result is *carried* only when all of these hold:
     policy and clock would change its verdict or annotation (a grace period that ended, a changed
     parameter) the user is checked live instead. So every result Config holds was checked at its
     recorded time, which (b) and (c) rest on.
-(b) **CloudTrail shows no change since.** No event of ``CHANGING_EVENTS`` names the user (by its
-    current name; a rename names both) from the moment its facts were read, less a margin, up to now
-    (:func:`changes_count_from`). That moment is the result's OrderingTimestamp, which this rule sets to
-    its sweep's start, before any IAM read; the margin (``PROPAGATION_MARGIN``) covers IAM's
-    propagation and the clocks of CloudTrail and Lambda. Facts the bulk sweep settled from the
-    credential report and CloudTrail are only as fresh as what CloudTrail had delivered when it looked,
-    so theirs count ``CLOUDTRAIL_DELIVERY`` earlier still. A result with no usable OrderingTimestamp
-    (none, or one after its recording) counts from its recorded time less a Lambda's run (``LAMBDA_RUN``)
-    between the read and Config's recording. The search starts at the
-    oldest carried result, so a late-delivered event is still seen by the next sweep: a result not
-    re-sent keeps its timestamps. For the same reason the sweep re-sends the result of every user it
-    checks live, changed or not (``SweepResult.rerecord``): otherwise a change inside the margin would
-    send its user to a live check on every later sweep.
+(b) **CloudTrail shows no change since its facts could first have been stale.** This is the rule every kept
+    result rests on: *a result is kept only when CloudTrail is searched from the earliest moment any of
+    its facts could have been stale, however late CloudTrail delivers the events.* That moment
+    (:func:`facts_stale_from`) is recorded with the result, in its OrderingTimestamp, when it is sent:
+
+    * facts read live (a sweep, a change notification): the moment before the read, the run's start;
+    * facts settled from the credential report (``from_credential_report``, recorded as lower bounds):
+      the report's GeneratedTime less ``REPORT_MARGIN`` (a report is assembled over a while), which is
+      also where the bulk sweep began its own CloudTrail search. A result mixing live reads with facts
+      from the report is recorded as the report's.
+
+    Less ``PROPAGATION_MARGIN`` for IAM's propagation and the clocks of CloudTrail and Lambda. A held
+    result is never re-sent while it is carried, so it keeps that moment, and every sweep searches
+    CloudTrail from the oldest carried result's moment (:func:`coverage_start`) up to its own start: an
+    event CloudTrail delivers late, by any amount, is found by the first sweep that runs once it is
+    delivered, for as long as CloudTrail keeps it (``CLOUDTRAIL_HISTORY``). So the sweep assumes only
+    that CloudTrail delivers every event, within its 90 days; when it does not deliver an event at all,
+    the result stands until the user's re-confirmation (c).
+
+    Degraded per user, never for the whole account: a result whose moment cannot be known (no
+    OrderingTimestamp, one after its recording, or for report facts one not at least ``REPORT_MARGIN``
+    before its recording, as versions before this rule sent) or lies past CloudTrail's history sends its
+    user to a live check, and the search starts at the oldest of the others.
+
+    A user checked live is re-sent even when its result is unchanged (``SweepResult.rerecord``):
+    otherwise a change inside the margin would send it to a live check on every later sweep.
 (c) **It is not due for re-confirmation** (``ReconfirmDays``, :func:`reconfirmation_due`): due users are
     checked live, so no result is carried longer than ``ReconfirmDays`` without a check.
 
@@ -58,15 +71,13 @@ from .verdict import ComplianceType, FactsRecord, Reason, Verdict, decide, parse
 
 # See (b) in the module docstring. IAM's propagation and the clocks' skew:
 PROPAGATION_MARGIN = timedelta(minutes=5)
-# Where only the recorded time is known, the read was up to a Lambda's run before it:
-LAMBDA_RUN = timedelta(minutes=15)
-# CloudTrail delivers an event to LookupEvents up to about 15 minutes after the call:
-CLOUDTRAIL_DELIVERY = timedelta(minutes=15)
-# A live read's result known only by its recorded time counts changes from this far before it.
-COVERAGE_MARGIN = LAMBDA_RUN + PROPAGATION_MARGIN
+# A credential report is assembled over a while: its facts count from this long before its GeneratedTime.
+REPORT_MARGIN = timedelta(minutes=15)
 # CloudTrail's LookupEvents keeps this much history.
 CLOUDTRAIL_HISTORY = timedelta(days=90)
 RECONFIRMATION = "re-confirmation"
+NO_USABLE_TIMESTAMP = "no usable OrderingTimestamp"
+PAST_CLOUDTRAIL_HISTORY = "past CloudTrail's history"
 
 
 @dataclass(frozen=True)
@@ -120,33 +131,60 @@ def _carriable_record(held: HeldResult | None, now: datetime, user_id: str, poli
     return parse_annotation(held.annotation).facts
 
 
-def changes_count_from(held: HeldResult, record: FactsRecord) -> datetime:
-    """From when a change to the user makes its held result stale (see (b) in the module docstring).
+def facts_read_from(facts: UserFacts, sweep_start: datetime, report_generated: datetime | None) -> datetime:
+    """The OrderingTimestamp a result is sent with: the moment its facts could first have been stale.
 
-    Example: a result read live by a sweep that began at 12:00 (its OrderingTimestamp) counts changes from
-    11:55; one the bulk sweep settled from the credential report and CloudTrail, from 11:40.
+    Example: facts read live by a sweep that began at 12:00 give 12:00; facts settled from a credential
+    report generated at 10:00, 09:45 (``REPORT_MARGIN`` earlier), whatever the sweep read live besides.
     """
-    if held.ordered is not None and held.ordered <= held.recorded:
-        facts_read_after = held.ordered
-    else:
-        facts_read_after = held.recorded - LAMBDA_RUN
-    # Facts settled from CloudTrail are only as fresh as what CloudTrail had delivered when the sweep looked.
-    margin = PROPAGATION_MARGIN + (CLOUDTRAIL_DELIVERY if record.from_credential_report else timedelta(0))
-    return facts_read_after - margin
+    if facts.from_credential_report:
+        if report_generated is None:
+            raise ValueError(f"facts of {facts.user_name} are from a credential report, but no report time is given")
+        return min(sweep_start, report_generated) - REPORT_MARGIN
+    return sweep_start
+
+
+def facts_stale_from(held: HeldResult, record: FactsRecord) -> datetime | None:
+    """From when a change to the user makes its held result stale (the rule, (b) in the module docstring).
+
+    None when the result's OrderingTimestamp does not say. Example: a result read live by a sweep that
+    began at 12:00 (its OrderingTimestamp) counts changes from 11:55.
+    """
+    ordered = held.ordered
+    if ordered is None or ordered > held.recorded:
+        return None
+    # A report's facts are older than any sweep that used them by REPORT_MARGIN at least; a result that
+    # is not was sent with the sweep's start (before this rule), and its report's time is unknown.
+    if record.from_credential_report and ordered > held.recorded - REPORT_MARGIN:
+        return None
+    return ordered - PROPAGATION_MARGIN
+
+
+def _coverable_from(held: HeldResult, record: FactsRecord, now: datetime) -> tuple[datetime | None, str]:
+    """The held result's :func:`facts_stale_from` if CloudTrail still covers it, else None and why not."""
+    stale_from = facts_stale_from(held, record)
+    if stale_from is None:
+        return None, NO_USABLE_TIMESTAMP
+    if now - stale_from > CLOUDTRAIL_HISTORY:
+        return None, PAST_CLOUDTRAIL_HISTORY
+    return stale_from, ""
 
 
 def coverage_start(
     held: Mapping[str, HeldResult], listed: Sequence[ListedUser], now: datetime, policy: Policy
 ) -> datetime | None:
-    """Where CloudTrail must be searched from: the earliest :func:`changes_count_from` of a carriable result.
+    """Where CloudTrail must be searched from: the earliest :func:`facts_stale_from` of a carriable result.
 
-    None when no held result could be carried at all.
+    Results CloudTrail cannot cover are left out (their users are checked live). None when no held
+    result could be carried at all.
     """
     starts = []
     for user in listed:
         record = _carriable_record(held.get(user.user_id), now, user.user_id, policy)
         if record is not None:
-            starts.append(changes_count_from(held[user.user_id], record))
+            stale_from, _ = _coverable_from(held[user.user_id], record, now)
+            if stale_from is not None:
+                starts.append(stale_from)
     return min(starts) if starts else None
 
 
@@ -195,9 +233,12 @@ def plan_carry_forward(
         if record is None:
             plan.live(user, "no facts record")
             continue
-        counted_from = changes_count_from(current, record)
+        counted_from, uncoverable = _coverable_from(current, record, now)
+        if counted_from is None:
+            plan.live(user, uncoverable)
+            continue
         if covered_from is None or counted_from < covered_from:
-            plan.live(user, "outside CloudTrail's coverage")
+            plan.live(user, "outside the searched coverage")
             continue
         changed = changes.get(user.user_name.casefold())
         if changed is not None and changed >= counted_from:

@@ -10,9 +10,22 @@ rule again, so a burst of 100 changes costs one call, not 100.
 is running or when called again within a minute. Those accounts' messages are returned as batch item
 failures: SQS delivers them again after the queue's visibility timeout, grouped with whatever arrived
 meanwhile, until a call succeeds or the queue's redrive policy moves them to the dead-letter queue
-(which alarms). A change's message is deleted only once an evaluation was started *after* the message
-arrived, so the run it starts reads IAM after that change: the last change of a burst is never dropped.
-An evaluation that is started twice is harmless: the rule sends Config only what changed.
+(which alarms). An evaluation that is started twice is harmless: the rule sends Config only what changed.
+
+The run it starts sees the change. That run is usually a steady-state sweep, which checks live only the users
+CloudTrail's event history (LookupEvents) shows changed; EventBridge and the event history are separate
+deliveries with no promised order, so the event may reach this function before LookupEvents shows it. So a
+message is let go only once LookupEvents, in the changed account, shows its event (``detail.eventID``):
+until then it is returned as a batch item failure and SQS delivers it again after the visibility timeout.
+One lookup per event name and account per batch, over the batch's event times (LookupEvents allows 2
+requests a second per account and Region). Past ``VISIBILITY_BOUND`` after SQS first handed the message
+over (so any lag of the event history behind EventBridge up to 15 minutes fits, whatever EventBridge's own
+delay; without that attribute, after the event's time) the evaluation is started anyway, and the log line
+says so (``startedUnseen``): the next periodic sweep still finds the change once CloudTrail delivers it
+(see :mod:`console_mfa.carry_forward`). Waiting was chosen over handing the changed user names to the run
+through a channel the sweep reads: it needs no new resource or permission to write, and the event history
+stays the one record of what changed. A change's message is deleted only once an evaluation was started
+after its event was visible (or past the bound): the last change of a burst is never dropped.
 
 Settings (environment):
 
@@ -25,7 +38,8 @@ The Lambda entry point is ``reevaluation_handler.handler`` (the rule folder's to
 
 Example::
 
-    result = coalesce(sqs_records, account_starter(Settings.from_environment(), context))
+    accounts = AccountClients(Settings.from_environment(), context)
+    result = coalesce(sqs_records, account_starter(accounts), account_visibility(accounts))
     result.response()["batchItemFailures"]   # [{"itemIdentifier": "<messageId>"}, ...] delivered again later
 """
 
@@ -35,9 +49,10 @@ import enum
 import json
 import os
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -67,6 +82,12 @@ NO_SUCH_RULE = "NoSuchConfigRuleException"
 RULE_NAME_VARIABLE = "CONFIG_RULE_NAME"
 MEMBER_ROLE_VARIABLE = "MEMBER_ROLE_NAME"
 _NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+# How long after SQS first handed a message over it waits for LookupEvents to show its event: a lag of the
+# event history behind EventBridge up to 15 minutes, and one visibility timeout (2 minutes) between tries.
+# iam-events.yaml's maxReceiveCount leaves room for it and for Config's refusals after it.
+VISIBILITY_BOUND = timedelta(minutes=17)
+# The event times LookupEvents is searched over are widened by this, for the clocks of EventBridge and CloudTrail.
+LOOKUP_SLACK = timedelta(minutes=1)
 # Kept across invocations of a warm function: a member account's rule copy keeps its name.
 _organization_rule_names: dict[str, str] = {}
 
@@ -101,6 +122,18 @@ class IamChange:
     account_id: str
     event_name: str
     event_time: str
+    # CloudTrail's eventID: LookupEvents' EventId for the same call.
+    event_id: str = ""
+    # When SQS first handed the message to a reader (ApproximateFirstReceiveTimestamp), if it says.
+    first_received: datetime | None = None
+
+    @property
+    def occurred(self) -> datetime | None:
+        try:
+            at = datetime.fromisoformat(self.event_time.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
 def parse_record(record: Mapping[str, Any]) -> IamChange:
@@ -126,7 +159,18 @@ def parse_record(record: Mapping[str, Any]) -> IamChange:
     account_id = event.get("account")
     if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
         raise InvalidEventError(f"message {message_id}: account {str(account_id)[:40]!r} is not a 12-digit account id")
-    return IamChange(message_id, account_id, event_name, str(event.get("time", "")))
+    event_id = detail.get("eventID") if isinstance(detail, dict) else None
+    event_time = (detail.get("eventTime") if isinstance(detail, dict) else None) or event.get("time", "")
+    return IamChange(message_id, account_id, event_name, str(event_time), str(event_id or ""), _first_received(record))
+
+
+def _first_received(record: Mapping[str, Any]) -> datetime | None:
+    attributes = record.get("attributes")
+    milliseconds = attributes.get("ApproximateFirstReceiveTimestamp") if isinstance(attributes, dict) else None
+    try:
+        return datetime.fromtimestamp(int(milliseconds) / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 @dataclass
@@ -136,18 +180,53 @@ class BatchResult:
     failed_message_ids: list[str]
     outcomes: dict[str, str]
     errors: dict[str, str]
+    # Messages kept waiting for LookupEvents to show their event, and events started past VISIBILITY_BOUND unseen.
+    waiting: int = 0
+    started_unseen: int = 0
 
     def response(self) -> dict[str, Any]:
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in self.failed_message_ids]}
 
 
-def coalesce(records: Sequence[Mapping[str, Any]], start: Callable[[str], Outcome]) -> BatchResult:
+# visible(account_id, changes) -> the eventIDs of ``changes`` LookupEvents shows in that account.
+Visible = Callable[[str, Sequence[IamChange]], set[str]]
+
+
+def ready_to_start(
+    changes: Sequence[IamChange], visible_ids: set[str], now: datetime
+) -> tuple[list[IamChange], list[IamChange], list[IamChange]]:
+    """Split one account's changes: (visible in LookupEvents, past VISIBILITY_BOUND unseen, still to wait for).
+
+    Example: a change first received at 12:05 not yet shown is waited for at 12:15 and started unseen at 12:23.
+    """
+    seen, unseen, waiting = [], [], []
+    for change in changes:
+        waited_from = change.first_received or change.occurred
+        if change.event_id in visible_ids:
+            seen.append(change)
+        elif not change.event_id or waited_from is None or now - waited_from > VISIBILITY_BOUND:
+            unseen.append(change)
+        else:
+            waiting.append(change)
+    return seen, unseen, waiting
+
+
+def coalesce(
+    records: Sequence[Mapping[str, Any]],
+    start: Callable[[str], Outcome],
+    visible: Visible | None = None,
+    now: datetime | None = None,
+) -> BatchResult:
     """Ask ``start`` once per account in the batch; the messages of accounts not started are failed.
 
     ``start(account_id)`` asks Config to re-evaluate that account's rule. A message that cannot be
-    read is failed too, so it ends in the dead-letter queue, never silently deleted.
+    read is failed too, so it ends in the dead-letter queue, never silently deleted. With ``visible``,
+    a message whose event LookupEvents does not show yet is failed (delivered again) until it does or
+    until :data:`VISIBILITY_BOUND` has passed (:func:`ready_to_start`); an account none of whose
+    messages is ready is not started.
     """
-    by_account: dict[str, list[str]] = defaultdict(list)
+    now = now or datetime.now(timezone.utc)
+    by_account: dict[str, list[IamChange]] = defaultdict(list)
     failed: list[str] = []
     errors: dict[str, str] = {}
     for record in records:
@@ -161,20 +240,51 @@ def coalesce(records: Sequence[Mapping[str, Any]], start: Callable[[str], Outcom
             failed.append(message_id)
             errors[message_id] = str(error)
             continue
-        by_account[change.account_id].append(change.message_id)
+        by_account[change.account_id].append(change)
     outcomes: dict[str, str] = {}
-    for account_id, message_ids in sorted(by_account.items()):
+    waiting = started_unseen = 0
+    for account_id, changes in sorted(by_account.items()):
         try:
+            if visible is not None:
+                seen, unseen, wait = ready_to_start(changes, visible(account_id, changes), now)
+                failed.extend(change.message_id for change in wait)
+                waiting += len(wait)
+                changes = seen + unseen
+                if not changes:
+                    outcomes[account_id] = "waiting"
+                    continue
+                started_unseen += len(unseen)
+            message_ids = [change.message_id for change in changes]
             outcome = start(account_id)
         except RuleError as error:
             outcomes[account_id] = "error"
             errors[account_id] = f"{type(error).__name__}: {error}"
-            failed.extend(message_ids)
+            failed.extend(change.message_id for change in changes)
             continue
         outcomes[account_id] = outcome.value
         if outcome is Outcome.BUSY:
             failed.extend(message_ids)
-    return BatchResult(failed, outcomes, errors)
+    return BatchResult(failed, outcomes, errors, waiting, started_unseen)
+
+
+def visible_event_ids(cloudtrail: Any, changes: Sequence[IamChange]) -> set[str]:
+    """The eventIDs of ``changes`` that LookupEvents shows: one search per event name, over their event times."""
+    visible: set[str] = set()
+    by_name: dict[str, list[datetime]] = defaultdict(list)
+    for change in changes:
+        if change.event_id and change.occurred is not None:
+            by_name[change.event_name].append(change.occurred)
+    for event_name, times in sorted(by_name.items()):
+        events = collect(
+            cloudtrail,
+            "LookupEvents",
+            "Events",
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": event_name}],
+            StartTime=min(times) - LOOKUP_SLACK,
+            EndTime=max(times) + LOOKUP_SLACK,
+        )
+        visible.update(str(event.get("EventId")) for event in events)
+    return visible
 
 
 def start_evaluation(config: Any, rule_name: str) -> Outcome:
@@ -213,49 +323,73 @@ class Settings:
         return cls(rule_name, role)
 
 
-def account_starter(
-    settings: Settings,
-    context: Any,
-    clients_for_role: Callable[[str, str | None], AwsClients] = QueueRetriedClients.assuming_role,
-    own_clients: Callable[[], AwsClients] | None = None,
-    calls: Counter[str] | None = None,
-) -> Callable[[str], Outcome]:
+class AccountClients:
+    """Clients for each changed account, made once per batch: the function's own, or the member role's.
+
+    Example: ``clients = AccountClients(settings, context)(account_id)``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        context: Any,
+        clients_for_role: Callable[[str, str | None], AwsClients] = QueueRetriedClients.assuming_role,
+        own_clients: Callable[[], AwsClients] | None = None,
+        count: Callable[[AwsClients], AwsClients] = lambda clients: clients,
+    ) -> None:
+        """``count`` is handed every client made (``Run.count``, so the log line counts its calls)."""
+        self.settings = settings
+        self.region = os.environ.get("AWS_REGION")
+        self.own_account, self.partition = account_of(function_arn(context)), partition_of(function_arn(context))
+        self._count = count
+        self._clients_for_role = clients_for_role
+        self._own_clients = own_clients or (lambda: QueueRetriedClients.from_session(boto3.Session(), self.region))
+        self._made: dict[str, AwsClients] = {}
+
+    def __call__(self, account_id: str) -> AwsClients:
+        if account_id not in self._made:
+            if self.settings.member_role_name:
+                role_arn = f"arn:{self.partition}:iam::{account_id}:role/{self.settings.member_role_name}"
+                self._made[account_id] = self._count(self._clients_for_role(role_arn, self.region))
+            else:
+                if self.own_account is not None and account_id != self.own_account:
+                    raise AccountMismatchError(
+                        f"an IAM change in account {account_id} reached the re-evaluation queue of account "
+                        f"{self.own_account}; without MEMBER_ROLE_NAME only the function's own account is re-evaluated"
+                    )
+                self._made[account_id] = self._count(self._own_clients())
+        return self._made[account_id]
+
+
+def account_visibility(accounts: AccountClients) -> Visible:
+    """``visible(account_id, changes)``: what LookupEvents shows of them in that account (:func:`visible_event_ids`)."""
+
+    def visible(account_id: str, changes: Sequence[IamChange]) -> set[str]:
+        return visible_event_ids(accounts(account_id).cloudtrail_for_iam(accounts.partition), changes)
+
+    return visible
+
+
+def account_starter(accounts: AccountClients) -> Callable[[str], Outcome]:
     """``start(account_id)`` for the account route (own account only) or the organization route (member role)."""
-    region = os.environ.get("AWS_REGION")
-    own_account, partition = account_of(function_arn(context)), partition_of(function_arn(context))
-    own_clients = own_clients or (lambda: QueueRetriedClients.from_session(boto3.Session(), region))
-    calls = calls if calls is not None else Counter()
 
     def start_in_own_account(account_id: str) -> Outcome:
-        if own_account is not None and account_id != own_account:
-            raise AccountMismatchError(
-                f"an IAM change in account {account_id} reached the re-evaluation queue of account {own_account}; "
-                "without MEMBER_ROLE_NAME only the function's own account is re-evaluated"
-            )
-        clients = own_clients()
-        try:
-            return start_evaluation(clients.config, settings.rule_name)
-        finally:
-            calls.update(clients.calls)
+        return start_evaluation(accounts(account_id).config, accounts.settings.rule_name)
 
     def start_in_member_account(account_id: str) -> Outcome:
-        role_arn = f"arn:{partition}:iam::{account_id}:role/{settings.member_role_name}"
-        clients = clients_for_role(role_arn, region)
-        try:
-            for attempt in (1, 2):
-                name = _organization_rule_names.get(account_id)
+        clients = accounts(account_id)
+        for attempt in (1, 2):
+            name = _organization_rule_names.get(account_id)
+            if name is None:
+                name = organization_rule_name(clients.config, accounts.settings.rule_name)
                 if name is None:
-                    name = organization_rule_name(clients.config, settings.rule_name)
-                    if name is None:
-                        return Outcome.NO_RULE
-                    _organization_rule_names[account_id] = name
-                outcome = start_evaluation(clients.config, name)
-                if outcome is not Outcome.NO_RULE or attempt == 2:
-                    return outcome
-                # The rule was re-created under a new suffix since it was cached: look it up again.
-                _organization_rule_names.pop(account_id, None)
-            return Outcome.NO_RULE  # pragma: no cover - the loop always returns
-        finally:
-            calls.update(clients.calls)
+                    return Outcome.NO_RULE
+                _organization_rule_names[account_id] = name
+            outcome = start_evaluation(clients.config, name)
+            if outcome is not Outcome.NO_RULE or attempt == 2:
+                return outcome
+            # The rule was re-created under a new suffix since it was cached: look it up again.
+            _organization_rule_names.pop(account_id, None)
+        return Outcome.NO_RULE  # pragma: no cover - the loop always returns
 
-    return start_in_member_account if settings.member_role_name else start_in_own_account
+    return start_in_member_account if accounts.settings.member_role_name else start_in_own_account

@@ -10,16 +10,19 @@ Strategies (environment variable ``SWEEP_STRATEGY``):
 * ``auto`` (default) - given the results Config holds: ``carry-forward`` (see
   :mod:`console_mfa.carry_forward`): every held result CloudTrail shows no change for is kept
   without an IAM call, and only the users who changed, are new, are due for re-confirmation or
-  cannot be settled otherwise are checked live. It falls back, saying why in the notes, to
-  ``live`` up to 200 users and ``bulk`` above when CloudTrail cannot cover the time (over 90 days,
-  over ``MAX_CHANGE_EVENTS`` events, a lookup error or throttling, an event that does not name its
-  user) or when more than 200 users would be checked live.
+  cannot be settled otherwise are checked live (so is a user whose result CloudTrail cannot cover:
+  past its 90 days, or without a usable OrderingTimestamp). It falls back, saying why in the notes, to
+  ``live`` up to 200 users and ``bulk`` above when CloudTrail cannot be read (over
+  ``MAX_CHANGE_EVENTS`` events, a lookup error or throttling, an event that does not name its user),
+  when no held result can be carried, or when more than 200 users would be checked live.
 * ``baseline`` - two calls per user, one user after another: the straightforward sweep,
   kept for the benchmark to compare against.
 
 A sweep that reaches its deadline stops: users not checked by then are left out of the
 result, never guessed, and ``result.complete`` is False. The caller decides what a partial
-result may still be used for.
+result may still be used for. Users are checked least recently recorded first (after those who
+changed), and the caller re-sends what a partial sweep checked (``checked_live``), so successive
+sweeps that run out of time still check every user between them.
 
 Example::
 
@@ -36,11 +39,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 from typing import TypeVar
 
 from .aws import AwsClients
-from .carry_forward import CLOUDTRAIL_HISTORY, RECONFIRMATION, ListedUser, coverage_start, plan_carry_forward, settled
+from .carry_forward import (
+    RECONFIRMATION,
+    REPORT_MARGIN,
+    ListedUser,
+    coverage_start,
+    facts_read_from,
+    plan_carry_forward,
+    settled,
+)
 from .cloudtrail_changes import user_changes_since, users_changed_since
 from .config_report import HeldResult
 from .credential_report import ReportRow
@@ -69,9 +80,6 @@ from .verdict import decide
 
 STRATEGIES = ("auto", "live", "bulk", "baseline")
 BULK_ABOVE_USERS = 200
-# CloudTrail is searched from this long before the report's timestamp, because the
-# report is assembled over a while and its timestamp is not the instant of every row.
-REPORT_MARGIN = timedelta(minutes=15)
 # More IAM changes than this in CloudTrail since the oldest carried result: the sweep of old is cheaper.
 MAX_CHANGE_EVENTS = 2000
 
@@ -96,6 +104,22 @@ class SweepResult:
     # the recorded time moves past what sent them to a live check (a change, for one) and the next sweep can
     # carry them; a result not sent keeps its old recorded time, and its user would be checked live every sweep.
     rerecord: set[str] = field(default_factory=set)
+    # Users whose facts this sweep read from IAM itself (UserIds). A sweep out of time re-sends their results, so
+    # that the next one, which starts with the least recently recorded, starts after them.
+    checked_live: set[str] = field(default_factory=set)
+    # The credential report's GeneratedTime, when facts were settled from it.
+    report_generated: datetime | None = None
+    # The OrderingTimestamp of each carried result: kept if it is ever sent again.
+    carried_from: dict[str, datetime] = field(default_factory=dict)
+
+    def ordering_timestamp(self, facts: UserFacts, sweep_start: datetime) -> datetime:
+        """The OrderingTimestamp for the user's result (:func:`~console_mfa.carry_forward.facts_read_from`).
+
+        Example: ``result.ordering_timestamp(facts, now)`` is ``now`` for facts read live by this sweep.
+        """
+        if facts.user_id in self.carried_from:
+            return self.carried_from[facts.user_id]
+        return facts_read_from(facts, sweep_start, self.report_generated)
 
     @property
     def checked(self) -> int:
@@ -201,16 +225,53 @@ def _live(
     )
 
 
+def least_recently_recorded_first(
+    users: Sequence[Item], held: Mapping[str, HeldResult] | None, user_id: Callable[[Item], str]
+) -> list[Item]:
+    """``users`` in the order a sweep checks them: nothing held first, then the oldest recorded result first.
+
+    A sweep out of time re-sends the results it checked, so the next one starts where it stopped.
+    Example: ``least_recently_recorded_first(users, held, lambda user: user.user_id)``.
+    """
+    held = held or {}
+    never = datetime.min.replace(tzinfo=timezone.utc)
+
+    def recorded(item: Item) -> datetime:
+        current = held.get(user_id(item))
+        return never if current is None else current.recorded
+
+    return sorted(users, key=recorded)
+
+
 def _result(
-    facts: Sequence[UserFacts | MissingUser | _NotReached], strategy: str, notes: Sequence[str] = ()
+    facts: Sequence[UserFacts | MissingUser | _NotReached],
+    strategy: str,
+    notes: Sequence[str] = (),
+    checked_live: Sequence[UserFacts | MissingUser | _NotReached] | None = None,
 ) -> SweepResult:
+    """The sweep's result; ``checked_live`` the items read from IAM (all of ``facts`` unless given)."""
     sweep = SweepResult(strategy=strategy, notes=list(notes), listed=len(facts))
     for item in facts:
         if isinstance(item, MissingUser):
             sweep.missing.append(item)
         elif isinstance(item, UserFacts):
             sweep.users.append(item)
+    for item in facts if checked_live is None else checked_live:
+        if isinstance(item, (UserFacts, MissingUser)):
+            sweep.checked_live.add(item.user_id)
     return sweep
+
+
+def _live_sweep(
+    clients: AwsClients,
+    users: Sequence[ListedUser],
+    deadline: Deadline,
+    progress: Progress | None,
+    held: Mapping[str, HeldResult] | None,
+    notes: Sequence[str] = (),
+) -> SweepResult:
+    ordered = least_recently_recorded_first(users, held, lambda user: user.user_id)
+    return _result(_live(clients, ordered, deadline, progress), "live", notes)
 
 
 def sweep_account(
@@ -230,15 +291,16 @@ def sweep_account(
     if strategy == "baseline":
         return _result(_live(clients, users, deadline, progress, always_list_devices=True, workers=1), "baseline")
     if strategy == "live":
-        return _result(_live(clients, users, deadline, progress), "live")
+        return _live_sweep(clients, users, deadline, progress, held)
     if strategy == "bulk":
-        return _bulk_or_live(clients, users, deadline, now, policy, progress)
+        return _bulk_or_live(clients, users, deadline, now, policy, progress, held)
     if held:
         try:
             return _carry_forward(clients, users, held, deadline, now, policy, progress)
         except _CarryForwardUnavailable as unavailable:
-            return _today(clients, users, deadline, now, policy, progress, [f"carry-forward not used: {unavailable}"])
-    return _today(clients, users, deadline, now, policy, progress)
+            notes = [f"carry-forward not used: {unavailable}"]
+            return _today(clients, users, deadline, now, policy, progress, held, notes)
+    return _today(clients, users, deadline, now, policy, progress, held)
 
 
 def _today(
@@ -248,12 +310,13 @@ def _today(
     now: datetime,
     policy: Policy,
     progress: Progress | None,
+    held: Mapping[str, HeldResult] | None,
     notes: Sequence[str] = (),
 ) -> SweepResult:
     """The sweep without carrying anything forward: ``live`` up to BULK_ABOVE_USERS users, ``bulk`` above."""
     if len(users) <= BULK_ABOVE_USERS:
-        return _result(_live(clients, users, deadline, progress), "live", notes)
-    result = _bulk_or_live(clients, users, deadline, now, policy, progress)
+        return _live_sweep(clients, users, deadline, progress, held, notes)
+    result = _bulk_or_live(clients, users, deadline, now, policy, progress, held)
     result.notes[:0] = notes
     return result
 
@@ -265,12 +328,13 @@ def _bulk_or_live(
     now: datetime,
     policy: Policy,
     progress: Progress | None,
+    held: Mapping[str, HeldResult] | None,
 ) -> SweepResult:
     try:
-        return _bulk(clients, users, deadline, now, policy, progress)
+        return _bulk(clients, users, deadline, now, policy, progress, held)
     except _BulkUnavailable as unavailable:
         # The bulk sources are a shortcut; without them every user is still checked live.
-        return _result(_live(clients, users, deadline, progress), "live", [f"bulk sources unavailable: {unavailable}"])
+        return _live_sweep(clients, users, deadline, progress, held, [f"bulk sources unavailable: {unavailable}"])
 
 
 class _CarryForwardUnavailable(Exception):
@@ -290,8 +354,6 @@ def _carry_forward(
     start = coverage_start(held, users, now, policy)
     if start is None:
         raise _CarryForwardUnavailable("no result Config holds carries a facts record that may be carried")
-    if now - start > CLOUDTRAIL_HISTORY:
-        raise _CarryForwardUnavailable(f"CloudTrail keeps 90 days; the oldest result needs it from {start:%Y-%m-%d}")
     partition = partition_of(users[0].arn if users else None)
     try:
         changes = user_changes_since(clients.cloudtrail_for_iam(partition), start, max_events=MAX_CHANGE_EVENTS)
@@ -301,8 +363,9 @@ def _carry_forward(
     if len(plan.check_live) > BULK_ABOVE_USERS:
         raise _CarryForwardUnavailable(f"{len(plan.check_live)} users to check live ({_reasons(plan.why_live)})")
     # Users who changed or are new first: where Config's result is most likely wrong, so a sweep the
-    # deadline stops has corrected those; re-confirmations last.
-    check = sorted(plan.check_live, key=lambda user: plan.why[user.user_id] == RECONFIRMATION)
+    # deadline stops has corrected those; re-confirmations last; in each, the least recently recorded first.
+    oldest_first = least_recently_recorded_first(plan.check_live, held, lambda user: user.user_id)
+    check = sorted(oldest_first, key=lambda user: plan.why[user.user_id] == RECONFIRMATION)
     checked = dict(zip((u.user_id for u in check), _live(clients, check, deadline, progress), strict=True))
     carried = {facts.user_id: facts for facts in plan.carried}
     notes = [
@@ -310,8 +373,11 @@ def _carry_forward(
         f"carried {len(plan.carried)} held results; checked {len(plan.check_live)} users live"
         + (f" ({_reasons(plan.why_live)})" if plan.why_live else ""),
     ]
-    result = _result([carried.get(u.user_id) or checked[u.user_id] for u in users], "carry-forward", notes)
+    result = _result(
+        [carried.get(u.user_id) or checked[u.user_id] for u in users], "carry-forward", notes, list(checked.values())
+    )
     result.rerecord = {facts.user_id for facts in result.users if facts.user_id not in carried}
+    result.carried_from = {user_id: held[user_id].ordered for user_id in carried if held[user_id].ordered}
     return result
 
 
@@ -350,6 +416,8 @@ class _Unsettled:
     row: ReportRow
     # Listed live, or None while only the report's word is known.
     devices: tuple[MfaDevice, ...] | None = None
+    # Whether ``devices`` were listed live; if not, "no other device" is the report's word.
+    devices_listed: bool = False
 
 
 def _from_report(
@@ -397,6 +465,7 @@ def _bulk(
     now: datetime,
     policy: Policy,
     progress: Progress | None,
+    held: Mapping[str, HeldResult] | None = None,
 ) -> SweepResult:
     """Settle what the bulk sources settle; then, in three phases of live calls, the rest.
 
@@ -412,7 +481,7 @@ def _bulk(
     list_devices: list[_Unsettled] = []
     read_profile: list[_Unsettled] = []
 
-    for user in users:
+    for user in least_recently_recorded_first(users, held, lambda user: user.user_id):
         row = rows.get(user.arn)
         if (
             row is None  # created after the report, or renamed
@@ -432,9 +501,11 @@ def _bulk(
 
     # Users changed since the report first: where Config's result is most likely wrong, so a sweep
     # the deadline stops has corrected those.
+    reached: list[UserFacts | MissingUser | _NotReached] = []
     for user, live in zip(check_live, _live(clients, check_live, deadline, progress), strict=True):
         if not isinstance(live, _NotReached):
             facts[user.user_id] = live
+            reached.append(live)
 
     listed = _concurrently(
         clients, list_devices, lambda item: mfa_devices(iam, item.user.user_name), deadline, progress
@@ -444,15 +515,17 @@ def _bulk(
         if isinstance(devices, _NotReached):
             continue
         if devices is None:
-            facts[user.user_id] = MissingUser(
+            facts[user.user_id] = reached_item = MissingUser(
                 user.user_id, user.user_name, "The user was deleted while it was being evaluated."
             )
+            reached.append(reached_item)
             continue
         settled_facts = _from_report(user, item.row, virtual.get(user.user_id, ()), devices, policy, now)
         if settled_facts is not None:
             facts[user.user_id] = settled_facts
+            reached.append(settled_facts)
         else:
-            read_profile.append(_Unsettled(user, item.row, devices))
+            read_profile.append(_Unsettled(user, item.row, devices, devices_listed=True))
 
     profiles = _concurrently(
         clients, read_profile, lambda item: login_profile_created(iam, item.user.user_name), deadline, progress
@@ -462,9 +535,16 @@ def _bulk(
             continue
         has_password, created = profile
         user = item.user
+        # Devices the report speaks for make the facts the report's, however exact the password read live.
         facts[user.user_id] = UserFacts(
-            user.user_name, user.user_id, user.arn, created if has_password else None, item.devices or ()
+            user.user_name,
+            user.user_id,
+            user.arn,
+            created if has_password else None,
+            item.devices or (),
+            from_credential_report=not item.devices_listed,
         )
+        reached.append(facts[user.user_id])
 
     notes = [
         f"credential report from {report.generated:%Y-%m-%d %H:%M} UTC; "
@@ -472,4 +552,6 @@ def _bulk(
         f"live calls: {len(check_live)} users in full, {len(list_devices)} device lists, "
         f"{len(read_profile)} login profiles",
     ]
-    return _result([facts.get(user.user_id, NOT_REACHED) for user in users], "bulk", notes)
+    result = _result([facts.get(user.user_id, NOT_REACHED) for user in users], "bulk", notes, reached)
+    result.report_generated = report.generated
+    return result

@@ -304,7 +304,9 @@ RECORDED_IAM_CHANGES = (
 class EmulatedCloudTrail(JsonServiceEmulator):
     """Records IAM changes made through botocore in this process; answers LookupEvents.
 
-    ``delivery_delay`` hides events younger than it, as CloudTrail's own delivery delay does.
+    ``delivery_delay`` hides events younger than it, as CloudTrail's own delivery delay does; ``delay_of``, when
+    set, gives each event its own delay as it is recorded (``delay_of(event_name)``), so events can be delivered
+    out of order, as CloudTrail does not promise any order.
     """
 
     def __init__(self, account_id: str = "123456789012", delivery_delay: timedelta = timedelta(0)) -> None:
@@ -314,6 +316,9 @@ class EmulatedCloudTrail(JsonServiceEmulator):
         # Replaceable, so a benchmark's simulated clock dates the events it makes and the lookups' "now".
         self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
         self.events: list[dict[str, Any]] = []
+        self.delay_of: Callable[[str], timedelta] | None = None
+        # Each event's own delivery delay, by eventID (set through delay_of).
+        self.delays: dict[str, timedelta] = {}
         self.operations = {"LookupEvents": self._lookup_events}
         self._recorder = BeforeCallEmulator()
         self._recorder.operations = {f"iam.{name}": self._record(name) for name in RECORDED_IAM_CHANGES}
@@ -339,10 +344,13 @@ class EmulatedCloudTrail(JsonServiceEmulator):
                 request["serialNumber"] = params["SerialNumber"]
             if "NewUserName" in params:
                 request["newUserName"] = params["NewUserName"]
+            event_id = str(uuid.uuid4())
+            if self.delay_of is not None:
+                self.delays[event_id] = self.delay_of(name)
             self.events.append(
                 {
                     "eventVersion": "1.09",
-                    "eventID": str(uuid.uuid4()),
+                    "eventID": event_id,
                     "eventTime": self.clock(),
                     "eventSource": "iam.amazonaws.com",
                     "eventName": name,
@@ -354,8 +362,12 @@ class EmulatedCloudTrail(JsonServiceEmulator):
 
         return record
 
+    def delivered_at(self, event: dict[str, Any]) -> datetime:
+        """When LookupEvents first shows ``event``."""
+        return event["eventTime"] + self.delays.get(event["eventID"], self.delivery_delay)
+
     def _lookup_events(self, params: dict[str, Any]) -> dict[str, Any]:
-        visible_until = self.clock() - self.delivery_delay
+        now = self.clock()
         start = _epoch(params.get("StartTime"))
         end = _epoch(params.get("EndTime"))
         names = {a["AttributeValue"] for a in params.get("LookupAttributes", []) if a["AttributeKey"] == "EventName"}
@@ -365,7 +377,7 @@ class EmulatedCloudTrail(JsonServiceEmulator):
         matching = [
             event
             for event in reversed(self.events)  # newest first, as CloudTrail returns them
-            if event["eventTime"] <= visible_until
+            if self.delivered_at(event) <= now
             and (start is None or event["eventTime"] >= start)
             and (end is None or event["eventTime"] <= end)
             and (not names or event["eventName"] in names)
