@@ -15,6 +15,10 @@ CloudTrail has not delivered when it starts, so after each sweep a result for a 
 undelivered is counted apart (``pending``), not as wrong; it must be right after the first sweep past the
 delivery, or it counts as wrong then.
 
+Some users carry the exemption tag (``tag_exemptions``): a quarter of those without MFA (exempt), and 2% of
+the others (a tag that changes nothing, so it must cost nothing). The tags are read with ListUserTags only
+for users who would otherwise be NON_COMPLIANT: at most one call each, counted per sweep.
+
 Steady state: each result Config holds starts out as recorded at its user's latest re-confirmation
 moment (``latest_reconfirmation_moment``), as after ``ReconfirmDays`` of sweeps; without that, the first day
 after a rule's creation would show no re-confirmations at all.
@@ -30,7 +34,7 @@ import json
 import os
 import random
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,24 @@ PROMPT_MINUTES = 5.0
 # AWS Config's price per recorded rule evaluation, per account and Region and month (USD).
 PRICE_TIERS = ((100_000, 0.001), (400_000, 0.0008), (float("inf"), 0.0005))
 DAYS_PER_MONTH = 30
+EXEMPTION_TAG = "mfa-exempt-until"
+
+
+def _without_allowed_mfa_past_grace(seed: Any) -> bool:
+    """Whether a seeded user is NON_COMPLIANT but for an exemption tag (PARAMETERS: 14 days' grace, every kind)."""
+    return seed.console_password and seed.devices in ((), ("sms",)) and seed.password_age_days > 14
+
+
+def tag_exemptions(seeds: list[Any], rng: random.Random, today: datetime) -> list[Any]:
+    """Exemption tags on a quarter of the users without MFA, and on 2% of the others (changing nothing there)."""
+    until = f"{today + timedelta(days=30):%Y-%m-%d}"
+    tagged = []
+    for seed in seeds:
+        share = 0.25 if _without_allowed_mfa_past_grace(seed) else 0.02
+        if rng.random() < share:
+            seed = replace(seed, tags=((EXEMPTION_TAG, until), ("mfa-exempt-owner", "secops@example.com")))
+        tagged.append(seed)
+    return tagged
 
 
 def monthly_charge(evaluations_per_day: float) -> float:
@@ -76,6 +98,9 @@ class DayOfSweeps:
     # Per sweep: evaluations that repeat the held result unchanged while not due for re-confirmation (the
     # carry-forward's re-records of users it checked live, so that their timestamps move past a change).
     resent_per_sweep: list[int] = field(default_factory=list)
+    # Users carrying the exemption tag; of all users, those NON_COMPLIANT but for an exemption tag.
+    tagged: int = 0
+    not_otherwise_compliant: int = 0
     # Changes CloudTrail delivered late (LATE_MINUTES after the call).
     late_changes: int = 0
 
@@ -290,7 +315,7 @@ def simulate_day(
         config.clock = clock
         cloudtrail.clock = clock
         iam = boto3.client("iam")
-        seeds = seed_mix(size, rng)
+        seeds = tag_exemptions(seed_mix(size, rng), rng, clock())
         for seed_user in seeds:
             create_user(iam, seed_user)
         state = {
@@ -313,6 +338,8 @@ def simulate_day(
         with ApiCallCounter() as counter:
             lambda_handler(scheduled_event(PARAMETERS), LambdaContext(), clock=clock)
         first = DayOfSweeps(size, 0, [], [], len(config.sent), dict(counter.calls))
+        first.tagged = sum(1 for s in seeds if s.tags)
+        first.not_otherwise_compliant = sum(1 for s in seeds if _without_allowed_mfa_past_grace(s))
         if held_from == "live":
             config.forget_results()
             with environment({"SWEEP_STRATEGY": "live"}):
@@ -409,6 +436,17 @@ def table(days: list[DayOfSweeps], header: bool = True) -> str:
     return "\n".join(lines)
 
 
+def exemption_line(day: DayOfSweeps) -> str:
+    """The exemption tags' cost: ListUserTags in the first sweep against the users it may be made for, and in a day."""
+    first = day.first_sweep_calls.get("iam:ListUserTags", 0)
+    return (
+        f"{day.size:>6} users, {day.tagged} carrying the exemption tag: iam:ListUserTags {first} in the first sweep, "
+        f"for {day.not_otherwise_compliant} users not otherwise compliant (at most 1 each: "
+        f"{'yes' if first <= day.not_otherwise_compliant else 'NO'}); {day.calls_per_day('iam:ListUserTags')} in "
+        f"the day's {len(day.calls_per_sweep)} hourly sweeps"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="500,2000,5000")
@@ -456,6 +494,9 @@ def main() -> None:
             for example in check.examples:
                 print(f"  after sweep {hour}: {example}", file=sys.stderr)
         days.append(day)
+    print("\nexemption tags:")
+    for day in days:
+        print(exemption_line(day))
     print(
         f"\n{churn}, each "
         + ("at the moment of the next sweep" if args.changes_at_the_sweep else "at a random moment between sweeps")

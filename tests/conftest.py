@@ -93,8 +93,9 @@ def iam(aws):
 def add_user(iam):
     """Create a user in the emulated account: add_user("bob", password=True, devices=("fido",))."""
 
-    def add(name, password=False, devices=(), password_age_days=400):
-        return create_user(iam, SeedUser(name, password, tuple(devices), password_age_days))
+    def add(name, password=False, devices=(), password_age_days=400, tags=None, path="/"):
+        seed = SeedUser(name, password, tuple(devices), password_age_days, tuple((tags or {}).items()), path)
+        return create_user(iam, seed)
 
     return add
 

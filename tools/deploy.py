@@ -102,6 +102,8 @@ PACK_ROLE_PLACEHOLDER = "arn:aws:iam::000000000000:role/"
 # The organization stack's parameters the pack's copy of the rule takes as well.
 PACK_RULE_PARAMETERS = (
     "ExemptUsers",
+    "ExemptionTag",
+    "MaxExemptionDays",
     "GracePeriodDays",
     "AllowedMfaTypes",
     "ReconfirmDays",

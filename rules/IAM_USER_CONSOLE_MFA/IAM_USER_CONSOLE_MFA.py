@@ -45,7 +45,7 @@ from console_mfa.exceptions import (
     InvalidEventError,
     SweepIncompleteError,
 )
-from console_mfa.iam_facts import MissingUser, user_for_change
+from console_mfa.iam_facts import MissingUser, user_for_change, with_tags_if_needed
 from console_mfa.lambda_entry import Result, Run, lambda_entry
 from console_mfa.policy import Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, strategy_from_environment, sweep_account
@@ -193,6 +193,7 @@ def change_evaluations(
         raise InvalidEventError("the configuration item has no resourceName (the IAM user name)")
     else:
         facts = user_for_change(clients.iam, resource.resource_name, resource.resource_id)
+        facts = with_tags_if_needed(clients.iam, facts, policy, now, known=resource.tags)
         verdict = verdict_for_missing_user(facts.why) if isinstance(facts, MissingUser) else decide(facts, policy, now)
     # The moment before the IAM read, not the configuration item's capture time (which Config may deliver days
     # later): the steady-state sweep counts this user's changes from it (carry_forward.facts_stale_from).

@@ -75,7 +75,7 @@ from console_mfa.exceptions import (
     UnconfirmedAutomationError,
 )
 from console_mfa.facts import UserFacts
-from console_mfa.iam_facts import MissingUser, list_users, live_user_facts
+from console_mfa.iam_facts import MissingUser, list_users, live_user_facts, with_tags_if_needed
 from console_mfa.identifiers import ACCOUNT_ID, function_arn, partition_of
 from console_mfa.lambda_entry import Result, Run, lambda_entry, log_line
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
@@ -212,6 +212,9 @@ def enforce(
         return _refused(user_id, checked, Outcome.ENFORCEMENT_OFF, "The rule parameter Enforcement is off.")
     enforcer = Enforcer(clients, home, settings, policy, account_id, now, organization=home is not clients)
     user = find_user(clients.iam, user_id)
+    if user is not None:
+        # An exemption tag the user carries makes decide() refuse, as it does for the rule.
+        user = with_tags_if_needed(clients.iam, user, policy, now)
     assessment = enforcer.assess(user)
     if isinstance(user, UserFacts):
         checked.update(userName=user.user_name, graceEnds=assessment.grace_ended)

@@ -15,33 +15,34 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
 
 from console_mfa.enforcement import Outcome, assess
 from console_mfa.exceptions import UnknownFormatError
 from console_mfa.facts import UserFacts
 from console_mfa.policy import Enforcement, Policy
-from console_mfa.verdict import Reason, decide, human_text
+from console_mfa.verdict import Reason, active_exemption, decide, human_text
 
 PLAN_FORMATS = ("table", "json")
 
 
 @dataclass(frozen=True)
 class PlanEntry:
-    """One user the plan names: enforced now, or in grace until ``enforcement_starts``."""
+    """One user the plan names: enforced now, or in grace (or exempt by tag) until ``enforcement_starts``."""
 
     user_name: str
     arn: str
     enforce_now: bool
     enforcement_starts: datetime | None
     why: str
+    exempt: bool = False
 
     def as_dict(self) -> dict[str, object]:
         starts = None if self.enforcement_starts is None else self.enforcement_starts.isoformat()
         return {
             "user_name": self.user_name,
             "arn": self.arn,
-            "action": "enforce_now" if self.enforce_now else "in_grace",
+            "action": "enforce_now" if self.enforce_now else "exempt" if self.exempt else "in_grace",
             "enforcement_starts": starts,
             "why": self.why,
         }
@@ -50,7 +51,7 @@ class PlanEntry:
 def enforcement_plan(
     users: Sequence[UserFacts], policy: Policy, now: datetime, enforcement_started: datetime
 ) -> list[PlanEntry]:
-    """Users ``assess()`` would act on now, then users in grace with the end of their grace, by name.
+    """Users ``assess()`` would act on now, then users in grace (or exempt by tag) with the day it ends, by name.
 
     ``enforcement_started``: the day enforcement was first on in the account (``mfa-audit enforcement
     status`` shows it); ``now`` for an account where it is not on yet. Each user's first password is taken
@@ -59,9 +60,15 @@ def enforcement_plan(
     entries = []
     for user in users:
         assessment = assess(user, policy, now, enforcement_started)
+        exemption = active_exemption(user, policy, now)
         verdict = decide(user, policy, now)
         if assessment.act:
             entries.append(PlanEntry(user.user_name, user.arn, True, assessment.grace_ended, assessment.why))
+        elif exemption is not None:
+            ends = datetime.combine(exemption.last_day + timedelta(days=1), time(), timezone.utc)
+            starts = None if policy.enforcement is Enforcement.OFF else ends
+            why = human_text(verdict.annotation)
+            entries.append(PlanEntry(user.user_name, user.arn, False, starts, why, exempt=True))
         elif assessment.outcome is Outcome.IN_GRACE or (
             policy.enforcement is Enforcement.OFF and verdict.reason is Reason.GRACE_PERIOD
         ):

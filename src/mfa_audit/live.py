@@ -10,18 +10,22 @@ Example::
 
 from __future__ import annotations
 
+import json
 import sys
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import boto3
 from botocore.exceptions import NoCredentialsError, ProfileNotFound
 from console_mfa.aws import AwsClients, call
+from console_mfa.cloudtrail_changes import LOOKUP_PAGE
 from console_mfa.credential_report import ReportRow, parse_credential_report
-from console_mfa.exceptions import AwsCallError, RuleError
+from console_mfa.exceptions import AwsCallError, MissingPermissionError, RuleError
+from console_mfa.exemptions import Exemption
 from console_mfa.facts import MfaDevice, MfaType, UserFacts
 from console_mfa.policy import Policy
 from console_mfa.sweep import Deadline, SweepResult, sweep_account
-from console_mfa.verdict import decide, verdict_for_missing_user
+from console_mfa.verdict import active_exemption, decide, verdict_for_missing_user
 
 from mfa_audit.results import ResultRow
 
@@ -119,8 +123,27 @@ def audit_live_account(
     Read-only: never calls PutEvaluations.
     """
     now = datetime.now(timezone.utc)
+    clients = clients or clients_for_cli(profile, region, role_arn)
     sweep = sweep_live_account(policy, now, profile, region, role_arn, progress_threshold, clients, strategy)
-    rows = [ResultRow.from_verdict(u.user_name, u.user_id, u.arn, decide(u, policy, now)) for u in sweep.users]
+    exemptions = {u.user_id: active_exemption(u, policy, now) for u in sweep.users}
+    set_by: dict[str, str] = {}
+    limitations_of_exemptions: list[str] = []
+    if any(exemptions.values()):
+        partition = sweep.users[0].arn.split(":")[1]
+        try:
+            set_by = who_set_tag(clients.cloudtrail_for_iam(partition), policy.exemption_tag, now)
+        except (AwsCallError, MissingPermissionError) as error:
+            limitations_of_exemptions.append(f"who set each exemption is not shown: {error}")
+    rows = [
+        ResultRow.from_verdict(
+            u.user_name,
+            u.user_id,
+            u.arn,
+            decide(u, policy, now),
+            _with_setter(exemptions[u.user_id], set_by.get(u.user_name.casefold(), "")),
+        )
+        for u in sweep.users
+    ]
     rows += [ResultRow.from_verdict(m.user_name, m.user_id, "", verdict_for_missing_user(m.why)) for m in sweep.missing]
     limitations = [
         f"{note[:200]}: every user was checked live instead (iam:GetLoginProfile and iam:ListMFADevices per user); "
@@ -128,7 +151,41 @@ def audit_live_account(
         for note in sweep.notes
         if note.startswith("bulk sources unavailable")
     ]
-    return rows, limitations
+    return rows, limitations + limitations_of_exemptions
+
+
+def _with_setter(exemption: Exemption | None, set_by: str) -> Exemption | None:
+    return None if exemption is None else replace(exemption, set_by=set_by)
+
+
+def who_set_tag(cloudtrail: object, tag_key: str, now: datetime) -> dict[str, str]:
+    """Who last set ``tag_key`` on each user (casefolded name -> caller ARN), per CloudTrail's 90 days of TagUser.
+
+    Events come newest first, so the first one naming a user wins. A user tagged longer ago is not in the map.
+    """
+    setters: dict[str, str] = {}
+    token: dict[str, str] = {}
+    while True:
+        page = call(
+            cloudtrail,  # type: ignore[arg-type]
+            "LookupEvents",
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "TagUser"}],
+            StartTime=now - timedelta(days=90),
+            MaxResults=LOOKUP_PAGE,
+            **token,
+        )
+        for event in page.get("Events", []):
+            detail = json.loads(event.get("CloudTrailEvent") or "{}")
+            parameters = detail.get("requestParameters") or {}
+            tags = [tag for tag in parameters.get("tags") or [] if isinstance(tag, dict)]
+            keys = {str(tag.get("key", tag.get("Key"))) for tag in tags}
+            user = str(parameters.get("userName") or "").casefold()
+            identity = detail.get("userIdentity") or {}
+            if user and tag_key in keys and user not in setters:
+                setters[user] = str(identity.get("arn") or identity.get("principalId") or "")
+        if not page.get("NextToken"):
+            return setters
+        token = {"NextToken": page["NextToken"]}
 
 
 CREDENTIAL_REPORT_LIMITATIONS = (
@@ -138,6 +195,8 @@ CREDENTIAL_REPORT_LIMITATIONS = (
     "which is never later, so no one is granted more grace than the live rule would.",
     "Offline: the report has no UserIds; users are identified by name and ARN, and an exemption by UserId "
     "cannot be applied.",
+    "Offline: the report has no tags, so no user is exempt by an exemption tag here; the live rule may find "
+    "some of the NON_COMPLIANT users exempt.",
 )
 
 

@@ -12,14 +12,19 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from botocore.client import BaseClient
 from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import collect
-from console_mfa.exceptions import AwsCallError
+from console_mfa.exceptions import AwsCallError, MissingPermissionError
+from console_mfa.policy import Policy
+from console_mfa.verdict import exemption_granted
+
+from mfa_audit.results import ExemptionRow, in_exemption_order
 
 # The aggregator's GetAggregateComplianceDetailsByConfigRule supports only these two (API reference):
 # NOT_APPLICABLE results are not aggregator data, so the report never shows counts for them.
@@ -74,6 +79,10 @@ class OrgReport:
     # When the newest result was recorded: how current the data is.
     newest_result: datetime | None = None
     tool_version: str = ""
+    # Every exemption tag honoured today, from the aggregator's inventory (soonest end first).
+    exemptions: list[ExemptionRow] = field(default_factory=list)
+    # Why the exemptions could not be read ("" when they were).
+    exemptions_unavailable: str = ""
 
     @property
     def non_compliant(self) -> list[UserResult]:
@@ -186,8 +195,17 @@ def users_worst_account_first(users: list[UserResult], accounts: list[AccountSum
     )
 
 
-def gather_report(config: BaseClient, aggregator: str, rule: str, organizations: BaseClient | None = None) -> OrgReport:
-    """Read every account's results for ``rule`` through ``aggregator`` (paginated, retried by botocore)."""
+def gather_report(
+    config: BaseClient,
+    aggregator: str,
+    rule: str,
+    organizations: BaseClient | None = None,
+    policy: Policy | None = None,
+) -> OrgReport:
+    """Read every account's results for ``rule`` through ``aggregator`` (paginated, retried by botocore).
+
+    ``policy`` names the exemption tag and its limit (the rule's defaults unless given) for the exemptions listed.
+    """
     # In this order: the sources, the rules, then the names (the Stubber tests expect the calls so).
     accounts = _accounts_by_source(config, aggregator)
     matching = _matching_rules(config, aggregator, rule)
@@ -205,15 +223,63 @@ def gather_report(config: BaseClient, aggregator: str, rule: str, organizations:
             users.append(chosen)
     names_of_accounts = account_names(organizations)
     ordered = worst_first(_one_row_per_account_without_results(list(accounts.values())), names_of_accounts)
+    generated = datetime.now(timezone.utc)
+    exemptions, unavailable = [], ""
+    try:
+        exemptions = gather_exemptions(config, aggregator, policy or Policy(), generated.date())
+    except (AwsCallError, MissingPermissionError) as error:
+        unavailable = str(error)
     return OrgReport(
         aggregator,
         rule,
-        datetime.now(timezone.utc),
+        generated,
         ordered,
         users_worst_account_first(users, ordered),
         names_of_accounts,
         newest,
+        exemptions=exemptions,
+        exemptions_unavailable=unavailable,
     )
+
+
+def exemption_query(tag_key: str) -> str:
+    """The advanced query for users carrying the exemption tag (the key is a validated tag key: no quote in it)."""
+    return (
+        "SELECT accountId, resourceId, resourceName, tags "
+        f"WHERE resourceType = '{RESOURCE_TYPE}' AND tags.key = '{tag_key}'"
+    )
+
+
+def gather_exemptions(config: BaseClient, aggregator: str, policy: Policy, today: date) -> list[ExemptionRow]:
+    """Every user across the aggregator whose exemption tag is honoured ``today``, with owner and reason.
+
+    One advanced query (SelectAggregateResourceConfig) over Config's inventory: the aggregator has no
+    NOT_APPLICABLE results, so exempt users are found by their tags. Who set a tag is not known here.
+    """
+    found = collect(
+        config,
+        "SelectAggregateResourceConfig",
+        "Results",
+        ConfigurationAggregatorName=aggregator,
+        Expression=exemption_query(policy.exemption_tag),
+    )
+    rows = []
+    for text in found:
+        item = json.loads(text)
+        exemption = exemption_granted(_tag_pairs(item.get("tags")), policy, today)
+        if exemption is not None:
+            name = item.get("resourceName") or item.get("resourceId") or "(unknown)"
+            rows.append(ExemptionRow(str(name), str(item.get("accountId", "")), exemption))
+    return in_exemption_order(rows)
+
+
+def _tag_pairs(tags: object) -> tuple[tuple[str, str], ...]:
+    """An advanced query's ``tags``: a list of {key, value} (or a key-to-value object) as (key, value) pairs."""
+    if isinstance(tags, dict):
+        return tuple((str(k), str(v)) for k, v in tags.items())
+    if isinstance(tags, list):
+        return tuple((str(t.get("key", "")), str(t.get("value", ""))) for t in tags if isinstance(t, dict))
+    return ()
 
 
 def _accounts_by_source(config: BaseClient, aggregator: str) -> dict[tuple[str, str], AccountSummary]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
+from console_mfa.exemptions import Exemption
 from console_mfa.verdict import ComplianceType, Verdict, human_text
 
 
@@ -30,6 +31,56 @@ def facts_record(annotation: str) -> str | None:
     return annotation[len(human_text(annotation)) :].strip() or None
 
 
+# How the reports head the list of active exemptions, in every format.
+EXEMPTION_HEADER = ("user", "account", "until", "owner", "reason", "set by")
+# The HTML page counts the exemptions that end this soon.
+ENDING_SOON_DAYS = 14
+
+
+@dataclass(frozen=True)
+class ExemptionRow:
+    """One active exemption as the reports list it: whose, where, until when, whose decision, why, set by whom.
+
+    ``set_by`` is empty where CloudTrail no longer knows (or was not asked: the organization report).
+    """
+
+    user_name: str
+    account_id: str
+    exemption: Exemption
+
+    def cells(self) -> list[str]:
+        e = self.exemption
+        return [
+            self.user_name,
+            self.account_id,
+            f"{e.last_day:%Y-%m-%d}",
+            e.owner or "-",
+            e.reason or "-",
+            e.set_by or "unknown",
+        ]
+
+    def ends_within(self, today: date, days: int = ENDING_SOON_DAYS) -> bool:
+        """Whether the exemption ends within ``days`` of ``today`` (its last day before ``today + days``)."""
+        return self.exemption.last_day < today + timedelta(days=days)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(zip(("user_name", "account_id", "until", "owner", "reason", "set_by"), self._values(), strict=True))
+
+    def _values(self) -> list[str]:
+        e = self.exemption
+        return [self.user_name, self.account_id, f"{e.last_day:%Y-%m-%d}", e.owner, e.reason, e.set_by]
+
+
+def in_exemption_order(exemptions: Sequence[ExemptionRow]) -> list[ExemptionRow]:
+    """Soonest end first, then account and user: what needs a decision first is on top."""
+    return sorted(exemptions, key=lambda row: (row.exemption.last_day, row.account_id, row.user_name.casefold()))
+
+
+def ending_within(exemptions: Sequence[ExemptionRow], today: date, days: int = ENDING_SOON_DAYS) -> int:
+    """How many exemptions end within ``days`` of ``today`` (their last day included)."""
+    return sum(1 for row in exemptions if row.ends_within(today, days))
+
+
 @dataclass(frozen=True)
 class ResultRow:
     """One user's result. ``reason`` is None where only Config's record is known (the demo).
@@ -43,10 +94,16 @@ class ResultRow:
     result: ComplianceType
     annotation: str
     reason: str | None = None
+    # The exemption tag that made the user NOT_APPLICABLE, where the tags were read (the live audit).
+    exemption: Exemption | None = None
 
     @classmethod
-    def from_verdict(cls, user_name: str, user_id: str | None, arn: str, verdict: Verdict) -> ResultRow:
-        return cls(user_name, user_id, arn, verdict.compliance_type, verdict.annotation, verdict.reason.value)
+    def from_verdict(
+        cls, user_name: str, user_id: str | None, arn: str, verdict: Verdict, exemption: Exemption | None = None
+    ) -> ResultRow:
+        return cls(
+            user_name, user_id, arn, verdict.compliance_type, verdict.annotation, verdict.reason.value, exemption
+        )
 
     @property
     def text(self) -> str:
@@ -122,3 +179,14 @@ class UserResults:
     @property
     def non_compliant(self) -> bool:
         return any(row.result is ComplianceType.NON_COMPLIANT for row in self.rows)
+
+    @property
+    def exemptions(self) -> list[ExemptionRow]:
+        """Every active exemption among the users evaluated (``--only-failed`` does not hide them)."""
+        return in_exemption_order(
+            [
+                ExemptionRow(row.user_name, row.arn.split(":")[4] if row.arn.count(":") >= 5 else "", row.exemption)
+                for row in self.rows
+                if row.exemption is not None
+            ]
+        )

@@ -34,6 +34,8 @@ DEMO_EXPECTED = {
     "case-new-in-grace": "COMPLIANT",
     "break-glass-admin": "NOT_APPLICABLE",
     "case-no-console-password": "NOT_APPLICABLE",
+    "case-exempt-by-tag": "NOT_APPLICABLE",
+    "case-exemption-ended": "NON_COMPLIANT",
 }
 
 
@@ -55,19 +57,22 @@ def test_demo_prints_every_seeded_user_with_its_expected_result():
     assert completed.returncode == 1, completed.stderr  # it finds NON_COMPLIANT users, as an audit would
     assert "EMULATED AWS ACCOUNT" in completed.stderr
     assert "GracePeriodDays=14" in completed.stderr
+    users, _, exemptions = completed.stdout.partition("Active exemptions (1), soonest end first:")
     lines = {
         line.split()[0]: line.split()[2]
-        for line in completed.stdout.splitlines()
+        for line in users.splitlines()
         if line.split()[:1] and line.split()[0] in DEMO_EXPECTED
     }
     assert lines == DEMO_EXPECTED
-    assert "14 users: 6 COMPLIANT, 4 NON_COMPLIANT, 4 NOT_APPLICABLE" in completed.stdout
+    assert "16 users: 6 COMPLIANT, 5 NON_COMPLIANT, 5 NOT_APPLICABLE" in completed.stdout
+    (exemption,) = [line for line in exemptions.splitlines() if line.startswith("case-exempt-by-tag ")]
+    assert "secops@example.com" in exemption and "assumed-role/emulated-admin" in exemption
 
 
 def test_demo_with_exit_zero_exits_0_though_it_finds_non_compliant_users():
     completed = run_cli("demo", "--exit-zero", "--format", "json")
     assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout)["summary"]["NON_COMPLIANT"] == 4
+    assert json.loads(completed.stdout)["summary"]["NON_COMPLIANT"] == 5
 
 
 def test_make_demo_succeeds():
@@ -81,7 +86,7 @@ def test_make_demo_succeeds():
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "14 users: 6 COMPLIANT, 4 NON_COMPLIANT, 4 NOT_APPLICABLE" in completed.stdout
+    assert "16 users: 6 COMPLIANT, 5 NON_COMPLIANT, 5 NOT_APPLICABLE" in completed.stdout
 
 
 @pytest.mark.parametrize("command", ["demo", "audit", "report", "doctor"])
@@ -104,8 +109,11 @@ def test_demo_json_follows_the_documented_schema():
     document = json.loads(completed.stdout)
     assert document["schema"] == "mfa-audit/v1"
     assert document["source"] == "emulated-account"
-    assert set(document) == {"schema", "source", "parameters", "limitations", "summary", "users"}
+    assert set(document) == {"schema", "source", "parameters", "limitations", "summary", "users", "exemptions"}
     assert {user["user_name"]: user["result"] for user in document["users"]} == DEMO_EXPECTED
+    (exemption,) = document["exemptions"]
+    assert set(exemption) == {"user_name", "account_id", "until", "owner", "reason", "set_by"}
+    assert (exemption["user_name"], exemption["owner"]) == ("case-exempt-by-tag", "secops@example.com")
     assert all(user["user_id"].startswith("AIDA") for user in document["users"])
     assert set(document["users"][0]) == {
         "user_name",
@@ -164,7 +172,10 @@ def test_audit_exits_1_when_a_user_is_non_compliant(moto_server):
     iam.create_login_profile(UserName="bob", Password="Emulated-Passw0rd!")
     completed = run_cli("audit", "--format", "csv", env=env)
     assert completed.returncode == 1, completed.stderr
-    assert completed.stdout.splitlines()[0] == "user_name,user_id,arn,result,reason,annotation,facts_record"
+    assert completed.stdout.splitlines()[0] == (
+        "user_name,user_id,arn,result,reason,annotation,facts_record,"
+        "exempt_until,exempt_owner,exempt_reason,exempt_set_by"
+    )
     assert ",NON_COMPLIANT,no_allowed_mfa," in completed.stdout
 
 
@@ -536,7 +547,7 @@ def test_csv_gives_the_annotation_without_the_facts_record_and_the_record_in_its
     completed = run_cli("audit", "--credential-report", str(report_file), "--format", "csv", "--only-failed")
     header, first, *_ = csv.reader(io.StringIO(completed.stdout, newline=""))
     row = dict(zip(header, first, strict=True))
-    assert header[-2:] == ["annotation", "facts_record"]
+    assert header[-6:-4] == ["annotation", "facts_record"]  # then the exemption's columns
     assert row["annotation"].endswith("delete its console password.")
     assert re.fullmatch(r"\[v1 pw=\d+ mfa=-\]", row["facts_record"])
 

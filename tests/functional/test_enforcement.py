@@ -111,6 +111,15 @@ def test_exempt_user_is_left_alone(enforcement, config, add_user, iam):
     assert group_members(iam) == set()
 
 
+def test_user_exempt_by_tag_is_left_alone(enforcement, add_user, iam):
+    last_day = f"{datetime.now(timezone.utc) + timedelta(days=5):%Y-%m-%d}"
+    user = add_user("vendor", password=True, password_age_days=400, tags={"mfa-exempt-until": last_day})
+    result = enforce(user)
+    assert result["outcome"] == "not_non_compliant"
+    assert "exemption_tag" in result["why"]
+    assert group_members(iam) == set()
+
+
 def test_user_in_grace_is_left_alone(enforcement, add_user, iam):
     new = add_user("new-hire", password=True, password_age_days=2)
     result = enforce(new)

@@ -5,7 +5,7 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from console_mfa.aws import AwsClients
 from mfa_audit import cli
 from mfa_audit.emulation.services import EmulatedAggregator
 from mfa_audit.formats import FIXING_URL, REPORT_FORMATS, render_report
-from mfa_audit.org_report import gather_report
+from mfa_audit.org_report import exemption_query, gather_report
 
 AGGREGATOR = "organization"
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,6 +182,30 @@ def stub_aggregator(config):
         },
         {**details, "NextToken": "details-2"},
     )
+    today = datetime.now(timezone.utc).date()
+
+    def tagged(user_id, name, tags):
+        pairs = [{"key": key, "value": value} for key, value in tags.items()]
+        return json.dumps({"accountId": A, "resourceId": user_id, "resourceName": name, "tags": pairs})
+
+    stub.add_response(
+        "select_aggregate_resource_config",
+        {
+            "Results": [
+                tagged(
+                    "AIDAUSER000000000005",
+                    "dave",
+                    {
+                        "mfa-exempt-until": f"{today + timedelta(days=5)}",
+                        "mfa-exempt-owner": "secops",
+                        "mfa-exempt-reason": "vendor migration",
+                    },
+                ),
+                tagged("AIDAUSER000000000006", "erin", {"mfa-exempt-until": f"{today - timedelta(days=1)}"}),
+            ]
+        },
+        {**base, "Expression": exemption_query("mfa-exempt-until")},
+    )
     return stub
 
 
@@ -192,6 +216,17 @@ def report(aws):
         gathered = gather_report(config, AGGREGATOR, "IAM_USER_CONSOLE_MFA")
         stub.assert_no_pending_responses()
     return gathered
+
+
+def test_exemptions_honoured_today_are_listed_with_owner_and_reason_and_a_past_one_is_not(report):
+    (exemption,) = report.exemptions
+    assert (exemption.user_name, exemption.account_id) == ("dave", A)
+    assert (exemption.exemption.owner, exemption.exemption.reason) == ("secops", "vendor migration")
+    page = render_report(report, "html")
+    assert "1 users exempt by an exemption tag, not counted as compliant; 1 of the exemptions end within 14" in page
+    assert '<p id="exemptions-ending-soon" class="alert-soft"><strong>1</strong> of 1 exemptions end within 14' in page
+    for name in ("table", "markdown", "csv", "json"):
+        assert "vendor migration" in render_report(report, name), name
 
 
 def test_every_page_is_read_and_counted_per_account(report):
@@ -226,6 +261,8 @@ def test_json_follows_the_documented_schema(report):
         "totals",
         "accounts",
         "non_compliant",
+        "exemptions",
+        "exemptions_unavailable",
     }
     assert set(document["totals"]) == {"COMPLIANT", "NON_COMPLIANT"}  # all the aggregator returns
     assert {a["account_id"]: a["status"] for a in document["accounts"]}[A] == "collected"
@@ -336,10 +373,10 @@ def test_html_renders_in_headless_chromium_with_no_network(report, tmp_path):
         (A, "NON_COMPLIANT", "2"),
     }
     assert dom.count("NOT REPORTING") == 2  # accounts B and C, shown in the chart
-    assert sum(1 for tag, attrs in elements.found if tag == "table") == 2
+    assert sum(1 for tag, attrs in elements.found if tag == "table") == 3
     assert (
-        sum(1 for tag, attrs in elements.found if tag == "tr") == 1 + 3 + 1 + 2
-    )  # header + 3 accounts, header + 2 users
+        sum(1 for tag, attrs in elements.found if tag == "tr") == 1 + 3 + 1 + 2 + 1 + 1
+    )  # header + 3 accounts, header + 2 users, header + 1 exemption
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [*flags, f"--screenshot={screenshot}", "--window-size=1000,800", page.as_uri()],

@@ -156,6 +156,8 @@ def test_rule_parameters_fit_configs_limit_with_every_parameter_at_its_longest(n
     longest = {"ExemptUsers": "u" * parameters["ExemptUsers"]["MaxLength"]}
     longest["AllowedMfaTypes"] = ("virtual," * 10)[: parameters["AllowedMfaTypes"]["MaxLength"]].rstrip(",")
     longest["GracePeriodDays"] = "365"
+    longest["ExemptionTag"] = "t" * parameters["ExemptionTag"]["MaxLength"]
+    longest["MaxExemptionDays"] = "365"
     for role_parameter in ("ExecutionRoleName", "MemberRoleName"):
         if role_parameter in parameters:
             longest[role_parameter] = "r" * 64

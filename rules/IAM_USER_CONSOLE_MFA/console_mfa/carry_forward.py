@@ -7,8 +7,10 @@ call. A held result is *carried* only when all of these hold:
     writes (only this rule's results are read, and only a live check, a change-triggered check or a
     bulk sweep's settled facts ever record one). A carried result is never sent again: when today's
     policy and clock would change its verdict or annotation (a grace period that ended, a changed
-    parameter) the user is checked live instead. So every result Config holds was checked at its
-    recorded time, which (b) and (c) rest on.
+    parameter, an exemption tag's last day passed) the user is checked live instead. So every result Config
+    holds was checked at its recorded time, which (b) and (c) rest on. The record holds the exemption tag's
+    state (``ex=``) where the tags were read; a result recorded without it before tags were read is carried
+    as it was, and the sweep reads the tags of such a user if it would be NON_COMPLIANT.
 (b) **CloudTrail shows no change since its facts could first have been stale.** This is the rule every kept
     result rests on: *a result is kept only when CloudTrail is searched from the earliest moment any of
     its facts could have been stale, however late CloudTrail delivers the events.* That moment
@@ -199,7 +201,7 @@ def _bounds_settled(record: FactsRecord, recorded: datetime, user: UserFacts, po
 
     def facts(created: datetime | None, kinds: set[MfaType] | frozenset[MfaType]) -> UserFacts:
         devices = tuple(MfaDevice(f"bound-{kind.value}", kind) for kind in sorted(kinds))
-        return UserFacts(user.user_name, user.user_id, user.arn, created, devices)
+        return UserFacts(user.user_name, user.user_id, user.arn, created, devices, tags=user.tags)
 
     latest = None if record.login_profile_created is None else max(recorded, record.login_profile_created)
     worst = decide(facts(record.login_profile_created, worst_kinds), policy, now)
@@ -244,7 +246,7 @@ def plan_carry_forward(
         if changed is not None and changed >= counted_from:
             plan.live(user, "changed")
             continue
-        facts = record.user_facts(user.user_name, user.user_id, user.arn)
+        facts = record.user_facts(user.user_name, user.user_id, user.arn, policy.exemption_tag)
         verdict = decide(facts, policy, now)
         if verdict.compliance_type.value != current.compliance_type or verdict.annotation != current.annotation:
             plan.live(user, "verdict would change")

@@ -18,6 +18,9 @@ Which calls count (``CHANGING_EVENTS``), and why the list is complete for what t
 * ``DeleteUser`` frees a name and ``UpdateUser`` renames (old and new name both count) or moves
   a user to another path (its ARN, which ExemptUsers may name). ``CreateUser`` needs no entry: a
   new user has a new UserId, for which nothing is held.
+* ``TagUser`` and ``UntagUser`` set and remove the exemption tag (``ExemptionTag``). Every tag
+  change counts, not only the exemption tag's: the event names its keys, but which key was the
+  exemption tag when a held result was recorded is not known here, and tags change seldom.
 
 IAM Identity Center users are not IAM users and never reach this rule.
 
@@ -47,6 +50,8 @@ CHANGING_EVENTS = (
     "DeactivateMFADevice",
     "DeleteUser",
     "UpdateUser",
+    "TagUser",
+    "UntagUser",
 )
 # LookupEvents' largest page.
 LOOKUP_PAGE = 50

@@ -38,6 +38,8 @@ class ChangedResource:
     resource_name: str | None
     status: str
     capture_time: str
+    # The user's tags as the item records them; None when it does not (an oversized item's summary).
+    tags: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,25 @@ def _string(container: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+def _item_tags(item: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    """The item's ``tags`` (a key-to-value object), else ``configuration.tags`` (IAM's Key/Value list); None if neither.
+
+    A shape this does not know is None too: the rule then reads the tags from IAM.
+    """
+    tags = item.get("tags")
+    if isinstance(tags, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        return tuple(sorted(tags.items()))
+    configuration = item.get("configuration")
+    listed = configuration.get("tags") if isinstance(configuration, dict) else None
+    if isinstance(listed, list) and all(
+        isinstance(tag, dict) and isinstance(tag.get("key", tag.get("Key")), str) for tag in listed
+    ):
+        pairs = [(tag.get("key", tag.get("Key")), tag.get("value", tag.get("Value", ""))) for tag in listed]
+        if all(isinstance(value, str) for _, value in pairs):
+            return tuple(sorted(pairs))
+    return None
+
+
 def _changed_resource(invoking_event: Mapping[str, Any], message_type: str) -> ChangedResource:
     # The oversized summary carries every field the rule needs, so there is no
     # call to GetResourceConfigHistory (and no permission for it) on that path.
@@ -96,6 +117,7 @@ def _changed_resource(invoking_event: Mapping[str, Any], message_type: str) -> C
     if len(resource_id) > 768:
         raise InvalidEventError(f"{where}.resourceId is longer than AWS Config accepts")
     return ChangedResource(
+        tags=_item_tags(item),
         resource_type=_string(item, "resourceType", where),
         resource_id=resource_id,
         resource_name=name,

@@ -80,6 +80,9 @@ class UserFacts:
     profile can have been created, and the devices are only some of the user's (one of
     kind UNVERIFIED may be any kind, SMS included). Such facts settled one verdict at one
     moment; anything reusing them later must allow for every truth they leave open.
+
+    ``tags`` are the user's IAM tags (key, value), or ``None`` when they were not read: they are read only
+    for a user whose verdict an exemption tag could change (:func:`console_mfa.verdict.needs_tags`).
     """
 
     user_name: str
@@ -88,6 +91,7 @@ class UserFacts:
     login_profile_created: datetime | None
     mfa_devices: tuple[MfaDevice, ...] = ()
     from_credential_report: bool = False
+    tags: tuple[tuple[str, str], ...] | None = None
 
     @property
     def has_console_password(self) -> bool:

@@ -1,4 +1,4 @@
-"""Read IAM: users, login profiles, MFA devices, the credential report. No decisions here.
+"""Read IAM: users, login profiles, MFA devices, tags, the credential report. No decisions here.
 
 Example::
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ from .aws import call, call_if_exists, collect, collect_if_exists
 from .credential_report import ReportRow, parse_credential_report
 from .exceptions import AwsCallError, CredentialReportError
 from .facts import MfaDevice, UserFacts
+from .policy import Policy
+from .verdict import needs_tags
 
 # How long a sweep waits for IAM to generate a credential report before it
 # gives up on the report and checks every user live instead.
@@ -78,6 +80,33 @@ def live_user_facts(
     if devices is None:
         return MissingUser(user_id, user_name, "The user was deleted while it was being evaluated.")
     return UserFacts(user_name, user_id, arn, created, devices)
+
+
+def user_tags(iam: BaseClient, user_name: str) -> tuple[tuple[str, str], ...] | None:
+    """The user's tags (ListUserTags, every page), or ``None`` when IAM no longer has the user."""
+    tags = collect_if_exists(iam, "ListUserTags", "Tags", UserName=user_name)
+    if tags is None:
+        return None
+    return tuple((tag["Key"], tag.get("Value", "")) for tag in tags)
+
+
+def with_tags_if_needed(
+    iam: BaseClient,
+    user: UserFacts | MissingUser,
+    policy: Policy,
+    now: datetime,
+    known: tuple[tuple[str, str], ...] | None = None,
+) -> UserFacts | MissingUser:
+    """``user`` with its tags where an exemption tag could change its verdict (:func:`console_mfa.verdict.needs_tags`).
+
+    ``known`` are tags already at hand (a configuration item's): then no call is made.
+    """
+    if isinstance(user, MissingUser) or not needs_tags(user, policy, now):
+        return user
+    tags = known if known is not None else user_tags(iam, user.user_name)
+    if tags is None:
+        return MissingUser(user.user_id, user.user_name, "The user was deleted while it was being evaluated.")
+    return replace(user, tags=tags)
 
 
 def user_for_change(iam: BaseClient, user_name: str, user_id: str) -> UserFacts | MissingUser:

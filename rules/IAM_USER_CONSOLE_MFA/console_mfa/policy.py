@@ -31,7 +31,18 @@ MAX_NUMBER_DIGITS = 6
 
 # rdklib reads these itself to choose the role and Region it works with.
 RDKLIB_PARAMETERS = ("ExecutionRoleName", "ExecutionRoleRegion", "AssumeRoleMode")
-RULE_PARAMETERS = ("ExemptUsers", "GracePeriodDays", "AllowedMfaTypes", "ReconfirmDays", "Enforcement")
+RULE_PARAMETERS = (
+    "ExemptUsers",
+    "GracePeriodDays",
+    "AllowedMfaTypes",
+    "ReconfirmDays",
+    "Enforcement",
+    "ExemptionTag",
+    "MaxExemptionDays",
+)
+DEFAULT_EXEMPTION_TAG = "mfa-exempt-until"
+DEFAULT_MAX_EXEMPTION_DAYS = 90
+MAX_EXEMPTION_DAYS = 365
 
 # Matched in full (re.fullmatch): "$" would also accept a trailing newline.
 _USER_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
@@ -39,6 +50,12 @@ _USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
 _USER_ARN = re.compile(
     rf"arn:aws(-cn|-us-gov)?:iam::{ACCOUNT_ID.pattern}:user/([\w+=,.@/-]+/)?[\w+=,.@-]{{1,64}}", re.ASCII
 )
+# ExemptUsers' path entry: every user under the path, in one account or (``*``) in any.
+_USER_PATH_ARN = re.compile(
+    r"arn:(?P<partition>aws(-cn|-us-gov)?):iam::(?P<account>\d{12}|\*):user(?P<path>/([\w+=,.@-]+/)+)\*", re.ASCII
+)
+# IAM's tag keys: letters, digits, spaces and _.:/=+-@, up to 128; "aws:" is reserved for AWS.
+_TAG_KEY = re.compile(r"[\w .:/=+@-]{1,128}")
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
@@ -61,18 +78,26 @@ class Policy:
     """The validated rule parameters. The defaults are the rule's defaults.
 
     Exemptions match by the form of each ``ExemptUsers`` item: a UserId only that UserId, a user
-    ARN only that ARN, anything else a user name. So a user *named* ``AIDA...`` is never exempted
-    by an item meant as a UserId.
+    ARN only that ARN, a path ARN (``arn:aws:iam::123456789012:user/breakglass/*``, the account may be
+    ``*``) every user whose path begins with that path, anything else a user name. So a user *named*
+    ``AIDA...`` is never exempted by an item meant as a UserId, and ``/breakglass/*`` never exempts
+    ``/breakglass-old/``.
+
+    ``exemption_tag`` names the user tag whose value is the last day of an exemption (see
+    :mod:`console_mfa.exemptions`); ``max_exemption_days`` how far ahead that day may be.
     """
 
     exempt_user_ids: frozenset[str] = frozenset()
     # Case-folded: IAM user names (and so user ARNs) are unique regardless of case.
     exempt_arns: frozenset[str] = frozenset()
     exempt_names: frozenset[str] = frozenset()
+    exempt_paths: frozenset[UserPath] = frozenset()
     grace_period_days: int = 0
     allowed_mfa_types: frozenset[MfaType] = field(default=SELECTABLE_MFA_TYPES)
     reconfirm_days: int = DEFAULT_RECONFIRM_DAYS
     enforcement: Enforcement = Enforcement.OFF
+    exemption_tag: str = DEFAULT_EXEMPTION_TAG
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
     # rdklib's own parameters (role, Region, mode) as validated: trimmed, blanks dropped, mode lower-case.
     role_parameters: tuple[tuple[str, str], ...] = ()
 
@@ -82,13 +107,22 @@ class Policy:
 
     @property
     def exempt_users(self) -> frozenset[str]:
-        return self.exempt_user_ids | self.exempt_arns | self.exempt_names
+        return self.exempt_user_ids | self.exempt_arns | self.exempt_names | {str(path) for path in self.exempt_paths}
+
+    @property
+    def exemption_owner_tag(self) -> str:
+        return exemption_companion_tag(self.exemption_tag, "owner")
+
+    @property
+    def exemption_reason_tag(self) -> str:
+        return exemption_companion_tag(self.exemption_tag, "reason")
 
     def is_exempt(self, user: UserFacts) -> bool:
         return bool(
             (user.user_id is not None and user.user_id in self.exempt_user_ids)
             or user.arn.casefold() in self.exempt_arns
             or user.user_name.casefold() in self.exempt_names
+            or any(path.holds(user.arn) for path in self.exempt_paths)
         )
 
     def as_rule_parameters(self) -> dict[str, str]:
@@ -97,7 +131,50 @@ class Policy:
             "ExemptUsers": ",".join(sorted(self.exempt_users)),
             "GracePeriodDays": str(self.grace_period_days),
             "AllowedMfaTypes": ",".join(sorted(t.value for t in self.allowed_mfa_types)),
+            "ExemptionTag": self.exemption_tag,
+            "MaxExemptionDays": str(self.max_exemption_days),
         }
+
+
+@dataclass(frozen=True)
+class UserPath:
+    """An ExemptUsers path entry: the users under ``path`` (e.g. ``/breakglass/``), nested paths included.
+
+    Paths are compared as IAM spells them (case-sensitively), so an entry never exempts more than it names.
+
+    >>> UserPath("aws", "*", "/breakglass/").holds("arn:aws:iam::123456789012:user/breakglass/eu/alice")
+    True
+    >>> UserPath("aws", "*", "/breakglass/").holds("arn:aws:iam::123456789012:user/breakglass-old/bob")
+    False
+    """
+
+    partition: str
+    account: str
+    path: str
+
+    def holds(self, user_arn: str) -> bool:
+        parts = user_arn.split(":", 5)
+        if len(parts) != 6 or parts[1] != self.partition or not parts[5].startswith("user/"):
+            return False
+        if self.account != "*" and parts[4] != self.account:
+            return False
+        user_path = parts[5][len("user") : parts[5].rindex("/") + 1]
+        return user_path.startswith(self.path)
+
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:iam::{self.account}:user{self.path}*"
+
+
+def exemption_companion_tag(exemption_tag: str, role: str) -> str:
+    """The owner's or reason's tag beside the exemption tag: its ``-until`` suffix replaced, else ``-{role}`` added.
+
+    >>> exemption_companion_tag("mfa-exempt-until", "owner")
+    'mfa-exempt-owner'
+    >>> exemption_companion_tag("BreakGlassEnd", "reason")
+    'BreakGlassEnd-reason'
+    """
+    stem = exemption_tag.removesuffix("-until")
+    return f"{stem}-{role}"[:128]
 
 
 def _list_items(parameter: str, value: str) -> list[str]:
@@ -107,13 +184,17 @@ def _list_items(parameter: str, value: str) -> list[str]:
     return items
 
 
-def _exempt_users(value: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """(UserIds, ARNs, names) named in ExemptUsers, each item by its form."""
+def _exempt_users(value: str) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[UserPath]]:
+    """(UserIds, ARNs, names, paths) named in ExemptUsers, each item by its form."""
     user_ids: set[str] = set()
     arns: set[str] = set()
     names: set[str] = set()
+    paths: set[UserPath] = set()
     for item in _list_items("ExemptUsers", value):
-        if _USER_ID.fullmatch(item):
+        path = _USER_PATH_ARN.fullmatch(item)
+        if path:
+            paths.add(UserPath(path.group("partition"), path.group("account"), path.group("path")))
+        elif _USER_ID.fullmatch(item):
             user_ids.add(item)
         elif _USER_ARN.fullmatch(item):
             arns.add(item.casefold())
@@ -122,9 +203,17 @@ def _exempt_users(value: str) -> tuple[frozenset[str], frozenset[str], frozenset
         else:
             raise InvalidParameterError(
                 "ExemptUsers",
-                f"{item[:80]!r} is not an IAM user name, UserId (AIDA...) or user ARN",
+                f"{item[:80]!r} is not an IAM user name, UserId (AIDA...), user ARN or path ARN ending in /*",
             )
-    return frozenset(user_ids), frozenset(arns), frozenset(names)
+    return frozenset(user_ids), frozenset(arns), frozenset(names), frozenset(paths)
+
+
+def _tag_key(parameter: str, value: str) -> str:
+    if not _TAG_KEY.fullmatch(value) or value.lower().startswith("aws:"):
+        raise InvalidParameterError(
+            parameter, f"{value[:80]!r} is not an IAM tag key (up to 128 letters, digits, spaces, _.:/=+-@; not aws:)"
+        )
+    return value
 
 
 def _whole_number(parameter: str, value: str, lowest: int, highest: int) -> int:
@@ -186,14 +275,25 @@ def parse_rule_parameters(raw: Mapping[str, object]) -> Policy:
             values[key] = value.strip()
 
     role_parameters = tuple((key, _rdklib_parameter(key, values[key])) for key in RDKLIB_PARAMETERS if key in values)
-    exempt_user_ids, exempt_arns, exempt_names = (
-        _exempt_users(values["ExemptUsers"]) if "ExemptUsers" in values else (frozenset(), frozenset(), frozenset())
+    exempt_user_ids, exempt_arns, exempt_names, exempt_paths = (
+        _exempt_users(values["ExemptUsers"])
+        if "ExemptUsers" in values
+        else (frozenset(), frozenset(), frozenset(), frozenset())
     )
     policy = Policy()
     return Policy(
         exempt_user_ids=exempt_user_ids,
         exempt_arns=exempt_arns,
         exempt_names=exempt_names,
+        exempt_paths=exempt_paths,
+        exemption_tag=_tag_key("ExemptionTag", values["ExemptionTag"])
+        if "ExemptionTag" in values
+        else policy.exemption_tag,
+        max_exemption_days=(
+            _whole_number("MaxExemptionDays", values["MaxExemptionDays"], 1, MAX_EXEMPTION_DAYS)
+            if "MaxExemptionDays" in values
+            else policy.max_exemption_days
+        ),
         role_parameters=role_parameters,
         grace_period_days=(
             _whole_number("GracePeriodDays", values["GracePeriodDays"], 0, MAX_GRACE_PERIOD_DAYS)

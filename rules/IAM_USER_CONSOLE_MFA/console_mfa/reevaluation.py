@@ -73,6 +73,8 @@ REEVALUATING_EVENTS = (
     "CreateUser",
     "DeleteUser",
     "UpdateUser",
+    "TagUser",
+    "UntagUser",
 )
 EVENT_SOURCE = "aws.iam"
 DETAIL_TYPE = "AWS API Call via CloudTrail"

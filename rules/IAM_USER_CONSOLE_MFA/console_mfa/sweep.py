@@ -73,10 +73,11 @@ from .iam_facts import (
     live_user_facts,
     login_profile_created,
     mfa_devices,
+    with_tags_if_needed,
 )
 from .identifiers import partition_of
 from .policy import Policy
-from .verdict import decide
+from .verdict import decide, needs_tags
 
 STRATEGIES = ("auto", "live", "bulk", "baseline")
 BULK_ABOVE_USERS = 200
@@ -286,7 +287,54 @@ def sweep_account(
     """Facts for every user in the account, by ``strategy`` (see the module's docstring).
 
     ``held`` is what Config holds for the rule, by UserId; without it ``auto`` cannot carry results forward.
+    Every strategy's facts then get the tags of the users whose verdict an exemption tag could change.
     """
+    result = _facts_by_strategy(clients, deadline, now, policy, strategy, progress, held)
+    return _with_exemption_tags(clients, result, deadline, now, policy, progress)
+
+
+def _with_exemption_tags(
+    clients: AwsClients,
+    result: SweepResult,
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    progress: Progress | None,
+) -> SweepResult:
+    """ListUserTags for each user who would otherwise be NON_COMPLIANT (one call each, none for anyone else).
+
+    A user the deadline stops before its tags are read keeps its facts without tags: NON_COMPLIANT, as before
+    exemptions existed, never exempt unread. Its record then has no ``ex=``, so the next sweep reads the tags.
+    """
+    iam = clients.iam
+    untagged = [user for user in result.users if needs_tags(user, policy, now)]
+    read = _concurrently(
+        clients, untagged, lambda user: with_tags_if_needed(iam, user, policy, now), deadline, progress
+    )
+    by_id = dict(zip((user.user_id for user in untagged), read, strict=True))
+    users = []
+    for user in result.users:
+        facts = by_id.get(user.user_id, user)
+        if isinstance(facts, MissingUser):
+            result.missing.append(facts)
+        else:
+            users.append(facts if isinstance(facts, UserFacts) else user)
+    unread = sum(1 for facts in read if isinstance(facts, _NotReached))
+    if unread:
+        result.notes.append(f"exemption tags not read before the deadline for {unread} users: NON_COMPLIANT for now")
+    result.users = users
+    return result
+
+
+def _facts_by_strategy(
+    clients: AwsClients,
+    deadline: Deadline,
+    now: datetime,
+    policy: Policy,
+    strategy: str,
+    progress: Progress | None,
+    held: Mapping[str, HeldResult] | None,
+) -> SweepResult:
     users = [ListedUser.from_list_users(row) for row in list_users(clients.iam)]
     if strategy == "baseline":
         return _result(_live(clients, users, deadline, progress, always_list_devices=True, workers=1), "baseline")

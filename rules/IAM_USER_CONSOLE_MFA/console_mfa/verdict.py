@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
+from .exemptions import RECORD_TOKEN_PATTERN, Exemption, ExemptionTag
 from .facts import MfaDevice, MfaType, UserFacts
-from .policy import Enforcement, Policy
+from .policy import DEFAULT_EXEMPTION_TAG, Enforcement, Policy
 
 # AWS Config rejects longer annotations.
 ANNOTATION_LIMIT = 256
@@ -45,6 +47,7 @@ class Reason(str, enum.Enum):
     """Why a verdict was reached; stable codes for machine-readable output."""
 
     EXEMPT = "exempt"
+    EXEMPTION_TAG = "exemption_tag"
     NO_CONSOLE_PASSWORD = "no_console_password"  # noqa: S105 - a reason code, not a secret
     MFA_PRESENT = "mfa_present"
     GRACE_PERIOD = "grace_period"
@@ -89,13 +92,19 @@ _ENFORCEMENT_FROM_GRACE_END = {
 
 
 def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
-    """Decide one user's compliance. ``now`` must be timezone-aware."""
+    """Decide one user's compliance. ``now`` must be timezone-aware.
+
+    The exemption tag is weighed last, for a user who would otherwise be NON_COMPLIANT: only there can it
+    change the verdict, so only there are a user's tags read (:func:`needs_tags`). Tags not read
+    (``user.tags`` None) exempt nobody.
+    """
     if policy.is_exempt(user):
         return _verdict(
             user,
             ComplianceType.NOT_APPLICABLE,
             Reason.EXEMPT,
             "Exempt from MFA by the rule parameter ExemptUsers.",
+            policy,
         )
     if user.login_profile_created is None:
         return _verdict(
@@ -103,6 +112,7 @@ def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
             ComplianceType.NOT_APPLICABLE,
             Reason.NO_CONSOLE_PASSWORD,
             "No console password (no login profile), so console MFA does not apply.",
+            policy,
         )
     allowed_found = _allowed_types(user, policy)
     if allowed_found:
@@ -111,6 +121,7 @@ def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
             ComplianceType.COMPLIANT,
             Reason.MFA_PRESENT,
             f"Console password with MFA: {_type_list(allowed_found)}.",
+            policy,
         )
 
     found_types = {device.mfa_type for device in user.mfa_devices}
@@ -119,6 +130,19 @@ def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
 
     grace_ends = grace_period_end(user, policy)
     assert grace_ends is not None  # the user has a login profile (checked above)
+    tag = ExemptionTag.of(user.tags, policy.exemption_tag)
+    today = now.astimezone(timezone.utc).date()
+    if now >= grace_ends and tag is not None and tag.honoured(today, policy.max_exemption_days):
+        return _verdict(
+            user,
+            ComplianceType.NOT_APPLICABLE,
+            Reason.EXEMPTION_TAG,
+            f"Exempt from MFA through {tag.last_day:%Y-%m-%d} (UTC) by the user's tag {policy.exemption_tag}; "
+            f"MFA is required from the next day ({found}).",
+            policy,
+        )
+    refusal = None if tag is None else tag.refusal(today, policy.max_exemption_days)
+    not_honoured = f" The tag {policy.exemption_tag} exempts nobody: {refusal}." if refusal else ""
     if now < grace_ends:
         return _verdict(
             user,
@@ -128,13 +152,46 @@ def decide(user: UserFacts, policy: Policy, now: datetime) -> Verdict:
             f"Console password, no allowed MFA ({found}); in the GracePeriodDays grace period, which ends "
             f"{grace_ends:%Y-%m-%d %H:%M} UTC.{_ENFORCEMENT_FROM_GRACE_END[policy.enforcement]} "
             f"Enable MFA ({required}) by then.",
+            policy,
         )
     return _verdict(
         user,
         ComplianceType.NON_COMPLIANT,
         Reason.NO_ALLOWED_MFA,
-        f"Console password but no allowed MFA device ({found}{_FOUND_ALLOWED_SEPARATOR}{required}). "
+        f"Console password but no allowed MFA device ({found}{_FOUND_ALLOWED_SEPARATOR}{required}).{not_honoured} "
         "Enable an allowed MFA device for this user or delete its console password.",
+        policy,
+    )
+
+
+def needs_tags(user: UserFacts, policy: Policy, now: datetime) -> bool:
+    """Whether the user's tags must be read: they are not, and the verdict would be NON_COMPLIANT without them.
+
+    Facts gatherers ask this before ListUserTags, so the tags cost one IAM call per user who is not otherwise
+    compliant, and none for anyone else.
+    """
+    return user.tags is None and decide(user, policy, now).reason is Reason.NO_ALLOWED_MFA
+
+
+def active_exemption(user: UserFacts, policy: Policy, now: datetime) -> Exemption | None:
+    """The exemption the user's tags grant today, with its owner and reason, or None (for the reports)."""
+    if user.tags is None or decide(user, policy, now).reason is not Reason.EXEMPTION_TAG:
+        return None
+    return exemption_granted(user.tags, policy, now.astimezone(timezone.utc).date())
+
+
+def exemption_granted(tags: Sequence[tuple[str, str]], policy: Policy, today: date) -> Exemption | None:
+    """What ``tags`` grant on ``today``: the honoured exemption tag's day with its owner and reason, or None.
+
+    Whether the user needs it (has no allowed MFA) is :func:`decide`'s; the organization report, which sees
+    only Config's inventory of tags, lists every exemption granted.
+    """
+    tag = ExemptionTag.of(tags, policy.exemption_tag)
+    if tag is None or tag.last_day is None or not tag.honoured(today, policy.max_exemption_days):
+        return None
+    values = dict(tags)
+    return Exemption(
+        tag.last_day, values.get(policy.exemption_owner_tag, ""), values.get(policy.exemption_reason_tag, "")
     )
 
 
@@ -150,8 +207,8 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _verdict(user: UserFacts, compliance_type: ComplianceType, reason: Reason, text: str) -> Verdict:
-    record = FactsRecord.of(user).as_text()
+def _verdict(user: UserFacts, compliance_type: ComplianceType, reason: Reason, text: str, policy: Policy) -> Verdict:
+    record = FactsRecord.of(user, policy.exemption_tag).as_text()
     return Verdict(compliance_type, reason, _cut(text, ANNOTATION_LIMIT - len(record)) + record)
 
 
@@ -183,10 +240,11 @@ _KIND_LETTER = {
 }
 _KIND_BY_LETTER = {letter: kind for kind, letter in _KIND_LETTER.items()}
 _RECORD = re.compile(
-    r" \[" + RECORD_VERSION + r" pw(?P<pw_bound>>?=)(?P<pw>\d{1,12}|-) mfa(?P<mfa_bound>>?=)(?P<mfa>[a-z]+|-)\]$"
+    r" \[" + RECORD_VERSION + r" pw(?P<pw_bound>>?=)(?P<pw>\d{1,12}|-) mfa(?P<mfa_bound>>?=)(?P<mfa>[a-z]+|-)"
+    r"(?: ex=(?P<ex>" + RECORD_TOKEN_PATTERN + r"))?\]$"
 )
-# The longest record, with every kind and a 12-digit time; decide() keeps this much room.
-RECORD_MAX_LENGTH = len(f" [{RECORD_VERSION} pw>={10**11} mfa>={''.join(_KIND_LETTER.values())}]")
+# The longest record, with every kind, a 12-digit time and an exemption day; decide() keeps this much room.
+RECORD_MAX_LENGTH = len(f" [{RECORD_VERSION} pw>={10**11} mfa>={''.join(_KIND_LETTER.values())} ex=20261231]")
 
 
 @dataclass(frozen=True)
@@ -195,29 +253,48 @@ class FactsRecord:
 
     ``login_profile_created`` is whole seconds (rounded down: a grace period read back never ends
     later than the real one). ``from_credential_report`` as in :class:`~console_mfa.facts.UserFacts`.
+    ``exemption`` is the state of the exemption tag (``ex=``: a day as eight digits, ``-`` absent,
+    ``_`` empty, ``?`` not a date), or None when the tags were not read (no ``ex=``). Owner and reason
+    are not recorded: they change no verdict.
     """
 
     login_profile_created: datetime | None
     mfa_types: frozenset[MfaType]
     from_credential_report: bool = False
+    exemption: ExemptionTag | None = None
 
     @classmethod
-    def of(cls, user: UserFacts) -> FactsRecord:
+    def of(cls, user: UserFacts, exemption_tag: str = DEFAULT_EXEMPTION_TAG) -> FactsRecord:
         created = user.login_profile_created
         if created is not None:
             created = datetime.fromtimestamp(int(created.timestamp() // 1), tz=timezone.utc)
-        return cls(created, frozenset(d.mfa_type for d in user.mfa_devices), user.from_credential_report)
+        return cls(
+            created,
+            frozenset(d.mfa_type for d in user.mfa_devices),
+            user.from_credential_report,
+            ExemptionTag.of(user.tags, exemption_tag),
+        )
 
     def as_text(self) -> str:
         bound = ">=" if self.from_credential_report else "="
         pw = "-" if self.login_profile_created is None else str(int(self.login_profile_created.timestamp()))
         mfa = "".join(sorted(_KIND_LETTER[kind] for kind in self.mfa_types)) or "-"
-        return f" [{RECORD_VERSION} pw{bound}{pw} mfa{bound}{mfa}]"
+        exemption = "" if self.exemption is None else f" ex={self.exemption.record_token}"
+        return f" [{RECORD_VERSION} pw{bound}{pw} mfa{bound}{mfa}{exemption}]"
 
-    def user_facts(self, user_name: str, user_id: str, arn: str) -> UserFacts:
-        """The facts again, for the user as ListUsers names it today (one device per kind)."""
+    def user_facts(
+        self, user_name: str, user_id: str, arn: str, exemption_tag: str = DEFAULT_EXEMPTION_TAG
+    ) -> UserFacts:
+        """The facts again, for the user as ListUsers names it today (one device per kind).
+
+        The exemption tag is rebuilt under today's ``exemption_tag``; a result whose annotation names another
+        tag then reads back differently, and its user is checked live.
+        """
         devices = tuple(MfaDevice(f"recorded-{kind.value}", kind) for kind in sorted(self.mfa_types))
-        return UserFacts(user_name, user_id, arn, self.login_profile_created, devices, self.from_credential_report)
+        tags = None if self.exemption is None else self.exemption.as_tags(exemption_tag)
+        return UserFacts(
+            user_name, user_id, arn, self.login_profile_created, devices, self.from_credential_report, tags
+        )
 
 
 @dataclass(frozen=True)
@@ -271,4 +348,9 @@ def _facts_from(match: re.Match[str]) -> FactsRecord | None:
     if any(letter not in _KIND_BY_LETTER for letter in letters):
         return None
     created = None if pw == "-" else datetime.fromtimestamp(int(pw), tz=timezone.utc)
-    return FactsRecord(created, frozenset(_KIND_BY_LETTER[letter] for letter in letters), bounded)
+    exemption = None
+    if match.group("ex") is not None:
+        exemption = ExemptionTag.from_record_token(match.group("ex"))
+        if exemption is None:
+            return None
+    return FactsRecord(created, frozenset(_KIND_BY_LETTER[letter] for letter in letters), bounded, exemption)

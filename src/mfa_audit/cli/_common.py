@@ -78,6 +78,18 @@ def add_credential_flags(command: argparse.ArgumentParser, offline: argparse.Act
     beside_offline().add_argument("--role-arn", help="assume this role first, e.g. to reach another account")
 
 
+def add_exemption_flags(command: argparse.ArgumentParser) -> None:
+    """--exemption-tag and --max-exemption-days, as the rule parameters ExemptionTag and MaxExemptionDays."""
+    command.add_argument("--exemption-tag", help="as the ExemptionTag rule parameter (default: mfa-exempt-until)")
+    command.add_argument("--max-exemption-days", help="as the MaxExemptionDays rule parameter (default: 90)")
+
+
+def exemption_parameters(args: argparse.Namespace) -> dict[str, str]:
+    """The exemption flags given, as rule parameters."""
+    flags = {"ExemptionTag": args.exemption_tag, "MaxExemptionDays": args.max_exemption_days}
+    return {key: value for key, value in flags.items() if value is not None}
+
+
 def note(args: argparse.Namespace, line: str) -> None:
     if not args.quiet:
         print(f"note: {line}", file=sys.stderr)

@@ -19,8 +19,10 @@ from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
 from mfa_audit import formats
 from mfa_audit.cli._common import (
     add_credential_flags,
+    add_exemption_flags,
     add_result_flags,
     emit,
+    exemption_parameters,
     note,
     result_code,
     write,
@@ -42,6 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     audit.add_argument("--exempt-users", help="as the ExemptUsers rule parameter")
     audit.add_argument("--grace-period-days", help="as the GracePeriodDays rule parameter")
     audit.add_argument("--allowed-mfa-types", help="as the AllowedMfaTypes rule parameter")
+    add_exemption_flags(audit)
     audit.add_argument(
         "--plan-enforcement",
         action="store_true",
@@ -92,6 +95,7 @@ def _policy(args: argparse.Namespace) -> Policy:
         "ExemptUsers": args.exempt_users,
         "GracePeriodDays": args.grace_period_days,
         "AllowedMfaTypes": args.allowed_mfa_types,
+        **exemption_parameters(args),
         "Enforcement": args.enforcement or (Enforcement.MANUAL.value if args.plan_enforcement else None),
     }
     return parse_rule_parameters({key: value for key, value in flags.items() if value is not None})

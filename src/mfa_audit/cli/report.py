@@ -11,11 +11,14 @@ import argparse
 from dataclasses import replace
 
 from console_mfa import RULE_NAME
+from console_mfa.policy import parse_rule_parameters
 
 from mfa_audit import formats
 from mfa_audit.cli._common import (
     add_credential_flags,
+    add_exemption_flags,
     add_result_flags,
+    exemption_parameters,
     need_emulation,
     note,
     result_code,
@@ -35,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=RULE_NAME,
         help="the rule's name (organization and conformance-pack copies are found too)",
     )
+    add_exemption_flags(report)
     add_credential_flags(report)
     add_result_flags(report, Subject.ORGANIZATION_REPORT)
     report.set_defaults(run=run)
@@ -42,6 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
+    policy = parse_rule_parameters(exemption_parameters(args))
     if args.demo:
         need_emulation("mfa-audit report --demo")
         from mfa_audit.emulation.organization import demo_report
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from mfa_audit.org_report import gather_report
 
         clients = clients_for_cli(args.profile, args.region, args.role_arn)
-        report = gather_report(clients.config, args.aggregator, args.rule_name, clients.client("organizations"))
+        report = gather_report(clients.config, args.aggregator, args.rule_name, clients.client("organizations"), policy)
     report = replace(report, tool_version=tool_version())
     region = args.region or "us-east-1"
     write(args, formats.render(args.format, report, region=region, only_failed=args.only_failed))

@@ -31,12 +31,14 @@ DEVICE_KINDS = ("virtual", "hardware", "fido", "sms")
 
 @dataclass(frozen=True)
 class SeedUser:
-    """One user to create. ``password_age_days`` backdates the login profile."""
+    """One user to create. ``password_age_days`` backdates the login profile; ``tags`` are set by TagUser."""
 
     name: str
     console_password: bool = False
     devices: tuple[str, ...] = ()
     password_age_days: int = 400
+    tags: tuple[tuple[str, str], ...] = ()
+    path: str = "/"
 
 
 def device_serial(kind: str, user_name: str, account_id: str, index: int = 0, partition: str = "aws") -> str:
@@ -89,9 +91,13 @@ def emulated_credentials() -> AbstractContextManager[None]:
 
 def create_user(iam: BaseClient, seed: SeedUser) -> dict[str, Any]:
     """Create the user with its console password and MFA devices; return IAM's User."""
-    user = iam.create_user(UserName=seed.name)["User"]
+    user = iam.create_user(UserName=seed.name, Path=seed.path)["User"]
     account_id = user["Arn"].split(":")[4]
     user["UserId"] = _give_realistic_user_id(account_id, seed.name)
+    if seed.tags:
+        # Tagged after creation, as an exemption is granted: CloudTrail records a TagUser naming its keys.
+        iam.tag_user(UserName=seed.name, Tags=[{"Key": key, "Value": value} for key, value in seed.tags])
+        user["Tags"] = [{"Key": key, "Value": value} for key, value in seed.tags]
     if seed.console_password:
         iam.create_login_profile(UserName=seed.name, Password="Emulated-Passw0rd!")  # noqa: S106 - emulated account
     for index, kind in enumerate(seed.devices):

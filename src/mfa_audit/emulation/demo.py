@@ -7,7 +7,13 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from console_mfa.exemptions import Exemption
+from console_mfa.policy import parse_rule_parameters
+from console_mfa.verdict import exemption_granted
 
 from mfa_audit.emulation.account import SeedUser, create_user, emulated_credentials
 from mfa_audit.emulation.events import RULE_NAME, scheduled_event
@@ -35,6 +41,26 @@ DEMO_USERS = (
 )
 
 
+def _exempt_users(today: datetime) -> tuple[SeedUser, ...]:
+    """Users carrying the exemption tag: one honoured (with owner and reason), one whose last day has passed."""
+    return (
+        SeedUser(
+            "case-exempt-by-tag",
+            console_password=True,
+            tags=(
+                ("mfa-exempt-until", f"{today + timedelta(days=10):%Y-%m-%d}"),
+                ("mfa-exempt-owner", "secops@example.com"),
+                ("mfa-exempt-reason", "vendor migration, ticket SEC-1042"),
+            ),
+        ),
+        SeedUser(
+            "case-exemption-ended",
+            console_password=True,
+            tags=(("mfa-exempt-until", f"{today - timedelta(days=3):%Y-%m-%d}"),),
+        ),
+    )
+
+
 def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
     """Seed an emulated account, run lambda_handler on a ScheduledNotification, return what Config got."""
     import boto3
@@ -44,8 +70,11 @@ def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
 
     with emulated_credentials(), mock_aws(), EmulatedCloudTrail(), EmulatedConfig(RULE_NAME) as config:
         iam = boto3.client("iam")
-        users: dict[str, dict[str, Any]] = {seed.name: create_user(iam, seed) for seed in DEMO_USERS}
+        now = datetime.now(timezone.utc)
+        seeds = DEMO_USERS + _exempt_users(now)
+        users: dict[str, dict[str, Any]] = {seed.name: create_user(iam, seed) for seed in seeds}
         lambda_handler(scheduled_event(DEMO_PARAMETERS), None)
+        exemptions = _exemptions(iam, config, users, now)
 
     by_id = {user["UserId"]: user for user in users.values()}
     rows = []
@@ -58,6 +87,25 @@ def run_demo() -> tuple[list[ResultRow], dict[str, str]]:
                 user["Arn"],
                 ComplianceType(evaluation["ComplianceType"]),
                 evaluation.get("Annotation", ""),
+                exemption=exemptions.get(user["UserId"]),
             )
         )
     return rows, DEMO_PARAMETERS
+
+
+def _exemptions(iam: Any, config: Any, users: dict[str, dict[str, Any]], now: datetime) -> dict[str, Exemption]:
+    """The exemptions the rule honoured, with owner, reason and who set them (the emulated CloudTrail's TagUser)."""
+    from boto3 import client
+
+    from mfa_audit.live import who_set_tag
+
+    policy = parse_rule_parameters(DEMO_PARAMETERS)
+    set_by = who_set_tag(client("cloudtrail"), policy.exemption_tag, now)
+    exempt = {e["ComplianceResourceId"] for e in config.sent if e["ComplianceType"] == "NOT_APPLICABLE"}
+    found = {}
+    for user in users.values():
+        tags = tuple((t["Key"], t["Value"]) for t in iam.list_user_tags(UserName=user["UserName"])["Tags"])
+        exemption = exemption_granted(tags, policy, now.date())
+        if user["UserId"] in exempt and exemption is not None:
+            found[user["UserId"]] = replace(exemption, set_by=set_by.get(user["UserName"].casefold(), ""))
+    return found

@@ -63,7 +63,8 @@ def scheduled_event(parameters: dict[str, str] | None = None, account_id: str = 
 
 
 def configuration_item(user: dict[str, Any], status: str = "OK", account_id: str = "123456789012") -> dict[str, Any]:
-    """The AWS::IAM::User configuration item for a user as ListUsers/CreateUser returns it."""
+    """The AWS::IAM::User configuration item for a user as GetUser/CreateUser returns it (its tags included)."""
+    tags = user.get("Tags", [])
     return {
         "configurationItemCaptureTime": _now(),
         "configurationItemVersion": "1.3",
@@ -78,7 +79,7 @@ def configuration_item(user: dict[str, Any], status: str = "OK", account_id: str
         "awsRegion": "global",
         "availabilityZone": "Not Applicable",
         "resourceCreationTime": _now(),
-        "tags": {},
+        "tags": {tag["Key"]: tag["Value"] for tag in tags},
         "relatedEvents": [],
         "relationships": [],
         # The item holds the user's policies and groups, never its password or MFA devices.
@@ -91,7 +92,7 @@ def configuration_item(user: dict[str, Any], status: str = "OK", account_id: str
             "attachedManagedPolicies": [],
             "userPolicyList": [],
             "permissionsBoundary": None,
-            "tags": [],
+            "tags": [{"key": tag["Key"], "value": tag["Value"]} for tag in tags],
         },
         "supplementaryConfiguration": {},
     }

@@ -2,11 +2,15 @@
 
 An explicit Deny wins; otherwise an Allow grants; otherwise the request is implicitly denied.
 Supported: Action/NotAction, Resource/NotResource, ``*``/``?`` wildcards, the ``${aws:username}``
-policy variable, and the Bool / BoolIfExists condition operators. moto stores policies but decides
-nothing by them, so the tests and ``mfa-audit demo --walkthrough`` ask this what the ForceMfa policy allows.
+policy variable, and the condition operators Bool, StringEquals, StringLike, ArnEquals, ArnLike, their
+``Not`` forms and ``IfExists`` forms, and the ``ForAnyValue:`` / ``ForAllValues:`` set qualifiers for
+multivalued keys such as ``aws:TagKeys`` (a list in the context). moto stores policies but decides
+nothing by them, so the tests and ``mfa-audit demo --walkthrough`` ask this what a policy allows (the
+ForceMfa policy; the exemption tags' service control policy, which IAM evaluates as a deny-only filter).
 
     decision(statements, "iam:EnableMFADevice", "arn:aws:iam::123456789012:user/bob",
              {"aws:username": "bob", "aws:MultiFactorAuthPresent": "false"})   # "allow"
+    decision(scp, "iam:TagUser", "*", {"aws:PrincipalArn": "...:role/dev", "aws:TagKeys": ["mfa-exempt-until"]})
 """
 
 from __future__ import annotations
@@ -28,25 +32,55 @@ def _matches(pattern: str, value: str, *, ignore_case: bool) -> bool:
     return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
 
 
-def _substitute(pattern: str, context: Mapping[str, str]) -> str:
+def _substitute(pattern: str, context: Mapping[str, Any]) -> str:
     return _VARIABLE.sub(lambda m: context[m.group(1)], pattern)
 
 
-def _conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]) -> bool:
-    for operator, tests in conditions.items():
-        if operator not in ("Bool", "BoolIfExists"):
-            raise NotImplementedError(f"condition operator {operator}")
-        for key, expected in tests.items():
-            if key not in context:
-                if operator == "Bool":
-                    return False
-                continue
-            if context[key].lower() not in [str(e).lower() for e in _as_list(expected)]:
-                return False
-    return True
+# Each operator's test of one context value against one value the policy names.
+_OPERATORS = {
+    "Bool": lambda expected, value: expected.lower() == value.lower(),
+    "StringEquals": lambda expected, value: expected == value,
+    "StringLike": lambda expected, value: _matches(expected, value, ignore_case=False),
+    "ArnEquals": lambda expected, value: expected == value,
+    "ArnLike": lambda expected, value: _matches(expected, value, ignore_case=False),
+}
 
 
-def _applies(statement: Mapping[str, Any], action: str, resource: str, context: Mapping[str, str]) -> bool:
+def _condition_holds(operator: str, key: str, expected: Any, context: Mapping[str, Any]) -> bool:
+    qualifier, _, operator = operator.rpartition(":")
+    if_exists = operator.endswith("IfExists")
+    operator = operator.removesuffix("IfExists")
+    negated = operator.replace("Not", "", 1) if operator.startswith(("StringNot", "ArnNot")) else None
+    test = _OPERATORS.get(negated or operator)
+    if test is None or qualifier not in ("", "ForAnyValue", "ForAllValues"):
+        raise NotImplementedError(f"condition operator {qualifier + ':' if qualifier else ''}{operator}")
+    patterns = [str(e) for e in _as_list(expected)]
+    if key not in context:
+        # IAM: an absent key matches nothing; IfExists, a negated operator and ForAllValues then hold.
+        return if_exists or negated is not None or qualifier == "ForAllValues"
+    values = context[key]
+    if isinstance(values, str) != (qualifier == ""):
+        raise ValueError(f"{key}: a multivalued key needs ForAnyValue/ForAllValues, a single value neither")
+    values = [values] if isinstance(values, str) else list(values)
+
+    def hit(value: str) -> bool:
+        matched = any(test(pattern, value) for pattern in patterns)
+        return not matched if negated else matched
+
+    if qualifier == "ForAllValues":
+        return all(hit(value) for value in values)
+    return any(hit(value) for value in values)
+
+
+def _conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any]) -> bool:
+    return all(
+        _condition_holds(operator, key, expected, context)
+        for operator, tests in conditions.items()
+        for key, expected in tests.items()
+    )
+
+
+def _applies(statement: Mapping[str, Any], action: str, resource: str, context: Mapping[str, Any]) -> bool:
     if "Action" in statement:
         action_hit = any(_matches(p, action, ignore_case=True) for p in _as_list(statement["Action"]))
     else:
@@ -60,7 +94,8 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str, context: 
     return action_hit and resource_hit and _conditions_hold(statement.get("Condition", {}), context)
 
 
-def decision(statements: Sequence[Mapping[str, Any]], action: str, resource: str, context: Mapping[str, str]) -> str:
+def decision(statements: Sequence[Mapping[str, Any]], action: str, resource: str, context: Mapping[str, Any]) -> str:
+    """ALLOW, EXPLICIT_DENY or IMPLICIT_DENY; ``context`` maps condition keys to a value, or a list (multivalued)."""
     applying = [s for s in statements if _applies(s, action, resource, context)]
     if any(s["Effect"] == "Deny" for s in applying):
         return EXPLICIT_DENY

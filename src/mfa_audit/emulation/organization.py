@@ -6,6 +6,8 @@ moto's Organizations serves the account names, and the real ``gather_report`` re
 Among the accounts: clean ones, ones with failures, one where Config is off (the aggregator
 could not collect it), one where the rule has not been deployed, and one with a local rule of the
 same name that reports every user COMPLIANT (counted once per user, the worst result, and flagged).
+A few users without MFA carry an exemption tag (owner, reason, a last day weeks or days ahead), so the
+report's list of active exemptions has something to show.
 
     report = demo_report()
 """
@@ -53,6 +55,13 @@ KINDS = (
     ("new-hire", (), 3),
 )
 FAILING_KINDS = (("no-mfa", (), 400), ("sms-only", ("sms",), 400))
+# Exemption tags: (account, days until the last day, owner, reason). Each goes on the account's first user without MFA.
+EXEMPTIONS = (
+    ("prod-payments", 9, "payments-lead@example.com", "card vendor's console user, migration ends this month"),
+    ("staging", 40, "qa-lead@example.com", "shared test user, replaced by SSO in Q1"),
+    ("dev-sandbox", 4, "platform@example.com", "break-glass user kept in the safe"),
+    ("dev-sandbox", 75, "", "service account being retired"),
+)
 # An account where someone also created a local rule of the same name that says COMPLIANT for everyone.
 LOCAL_COPY_ACCOUNT = "marketing-site"
 LOCAL_COPY_RULE = RULE_NAME
@@ -64,9 +73,22 @@ def _everyone_compliant(users: list[tuple]) -> list[tuple]:
     ]
 
 
-def _users(account_id: str, count: int, failing_share: float, rng: random.Random, now: datetime) -> list[tuple]:
+def _exemption_tags(account: str, number: int, now: datetime) -> tuple[tuple[str, str], ...]:
+    """The tags of the account's ``number``-th user without MFA: an exemption from EXEMPTIONS, or none."""
+    granted = [entry for entry in EXEMPTIONS if entry[0] == account]
+    if number >= len(granted):
+        return ()
+    _, days, owner, reason = granted[number]
+    tags = [("mfa-exempt-until", f"{now + timedelta(days=days):%Y-%m-%d}"), ("mfa-exempt-reason", reason)]
+    return tuple(tags + ([("mfa-exempt-owner", owner)] if owner else []))
+
+
+def _users(
+    account: str, account_id: str, count: int, failing_share: float, rng: random.Random, now: datetime
+) -> tuple[list[tuple], list[tuple]]:
+    """The account's users as the aggregator holds their results, and those carrying tags (Config's inventory)."""
     policy = parse_rule_parameters(DEMO_PARAMETERS)
-    users = []
+    users, tagged = [], []
     failing = round(count * failing_share)
     for number in range(count):
         label, devices, age = FAILING_KINDS[number % 2] if number < failing else KINDS[rng.randrange(len(KINDS))]
@@ -78,11 +100,14 @@ def _users(account_id: str, count: int, failing_share: float, rng: random.Random
             f"arn:aws:iam::{account_id}:user/{name}",
             None if age is None else now - timedelta(days=age),
             tuple(MfaDevice(device_serial(kind, name, account_id, index)) for index, kind in enumerate(devices)),
+            tags=_exemption_tags(account, number, now) if number < failing else (),
         )
+        if facts.tags:
+            tagged.append((user_id, name, dict(facts.tags)))
         verdict = decide(facts, policy, now)
         recorded = now - timedelta(minutes=rng.randrange(5, 55))
         users.append((user_id, name, verdict.compliance_type.value, verdict.annotation, recorded))
-    return users
+    return users, tagged
 
 
 def demo_report(seed: int = 7) -> OrgReport:
@@ -102,7 +127,7 @@ def demo_report(seed: int = 7) -> OrgReport:
         for name, count, failing_share, collected, deployed in DEMO_ACCOUNTS:
             created = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
             account_id = created["CreateAccountStatus"]["AccountId"]
-            users = _users(account_id, count, failing_share, rng, now)
+            users, tagged = _users(name, account_id, count, failing_share, rng, now)
             accounts.append(
                 {
                     "account_id": account_id,
@@ -111,6 +136,7 @@ def demo_report(seed: int = 7) -> OrgReport:
                     "error": "AWS Config is not enabled in this account and Region",
                     "rule_deployed": deployed,
                     "users": users,
+                    "tagged": tagged,
                     "other_rules": {LOCAL_COPY_RULE: _everyone_compliant(users)} if name == LOCAL_COPY_ACCOUNT else {},
                 }
             )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from collections import Counter
@@ -298,7 +299,22 @@ RECORDED_IAM_CHANGES = (
     "DeleteUser",
     "UpdateUser",
     "UpdateLoginProfile",
+    "TagUser",
+    "UntagUser",
 )
+# Who the emulated CloudTrail says made each call.
+EMULATED_CALLER = "arn:aws:sts::{account}:assumed-role/emulated-admin/session"
+
+
+def _members(params: dict[str, Any], name: str) -> list[dict[str, str]]:
+    """A list the query protocol flattened (``Tags.member.1.Key``), in order; a plain member's value is under ""."""
+    members: dict[int, dict[str, str]] = {}
+    prefix = f"{name}.member."
+    for key, value in params.items():
+        if key.startswith(prefix):
+            number, _, field = key[len(prefix) :].partition(".")
+            members.setdefault(int(number), {})[field] = value
+    return [members[number] for number in sorted(members)]
 
 
 class EmulatedCloudTrail(JsonServiceEmulator):
@@ -344,6 +360,13 @@ class EmulatedCloudTrail(JsonServiceEmulator):
                 request["serialNumber"] = params["SerialNumber"]
             if "NewUserName" in params:
                 request["newUserName"] = params["NewUserName"]
+            # IAM's query protocol flattens lists: Tags.member.1.Key, TagKeys.member.1.
+            tags = _members(params, "Tags")
+            if tags:  # TagUser, as CloudTrail records it
+                request["tags"] = [{"key": tag["Key"], "value": tag.get("Value", "")} for tag in tags]
+            keys = _members(params, "TagKeys")
+            if keys:  # UntagUser
+                request["tagKeys"] = [key[""] for key in keys]
             event_id = str(uuid.uuid4())
             if self.delay_of is not None:
                 self.delays[event_id] = self.delay_of(name)
@@ -354,7 +377,11 @@ class EmulatedCloudTrail(JsonServiceEmulator):
                     "eventTime": self.clock(),
                     "eventSource": "iam.amazonaws.com",
                     "eventName": name,
-                    "userIdentity": {"type": "AssumedRole", "accountId": self.account_id},
+                    "userIdentity": {
+                        "type": "AssumedRole",
+                        "accountId": self.account_id,
+                        "arn": EMULATED_CALLER.format(account=self.account_id),
+                    },
                     "requestParameters": request,
                 }
             )
@@ -511,7 +538,9 @@ class EmulatedAggregator(JsonServiceEmulator):
     aggregator could not collect it, with ``error``), ``rule_deployed`` and ``users`` as
     (user_id, user_name, compliance_type, annotation, recorded): the organization rule's results.
     Optional ``other_rules``: {rule name: users as above} for further rules in that account, such as a
-    conformance-pack copy or a local rule of the same name.
+    conformance-pack copy or a local rule of the same name. Optional ``tagged``: (user_id, user_name, tags)
+    of the users carrying tags in Config's inventory, for SelectAggregateResourceConfig (which answers the
+    one query the report makes: users carrying a tag key).
     """
 
     RULE = "OrgConfigRule-IAM_USER_CONSOLE_MFA-demo01"
@@ -524,7 +553,28 @@ class EmulatedAggregator(JsonServiceEmulator):
             "DescribeAggregateComplianceByConfigRules": self._rules,
             "ListAggregateDiscoveredResources": self._resources,
             "GetAggregateComplianceDetailsByConfigRule": self._details,
+            "SelectAggregateResourceConfig": self._select,
         }
+
+    def _select(self, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = re.search(r"tags\.key = '([^']*)'", params["Expression"])
+        if wanted is None:
+            raise EmulatedError("InvalidExpressionException", 400, "the emulation answers a tags.key query only")
+        results = [
+            json.dumps(
+                {
+                    "accountId": account["account_id"],
+                    "resourceId": user_id,
+                    "resourceName": user_name,
+                    "tags": [{"key": key, "value": value, "tag": f"{key}={value}"} for key, value in tags.items()],
+                }
+            )
+            for account in self.accounts
+            if account["collected"]
+            for user_id, user_name, tags in account.get("tagged", [])
+            if wanted.group(1) in tags
+        ]
+        return {"Results": results, "QueryInfo": {"SelectFields": [{"Name": "accountId"}]}}
 
     def _sources(self, params: dict[str, Any]) -> dict[str, Any]:
         statuses = [{"SourceId": "o-demoorg0001", "SourceType": "ORGANIZATION", "LastUpdateStatus": "SUCCEEDED"}]

@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 from console_mfa import SEVERITY as RULE_SEVERITY
+from console_mfa.exemptions import Exemption
 from console_mfa.identifiers import account_of, partition_of
 from console_mfa.verdict import ComplianceType
 
@@ -20,6 +21,16 @@ SEVERITY = {
     ComplianceType.NON_COMPLIANT: RULE_SEVERITY,
     ComplianceType.NOT_APPLICABLE: "INFORMATIONAL",
 }
+
+
+def exemption_fields(exemption: Exemption) -> dict[str, str]:
+    """An exempt user's exemption as the finding formats carry it: until, owner, reason, set by."""
+    return {
+        "until": f"{exemption.last_day:%Y-%m-%d}",
+        "owner": exemption.owner,
+        "reason": exemption.reason,
+        "set_by": exemption.set_by,
+    }
 
 
 def arn_parts(arn: str) -> tuple[str, str]:

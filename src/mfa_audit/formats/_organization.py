@@ -7,9 +7,12 @@ Example::
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from console_mfa.verdict import parse_annotation
 
 from mfa_audit.org_report import COMPLIANCE_TYPES, AccountSummary, OrgReport
+from mfa_audit.results import ENDING_SOON_DAYS, ExemptionRow, ending_within
 
 # Where the documentation lives: the one place to change when it moves (a docs site is planned).
 # The project has no public address yet; this is where its repository is to be published.
@@ -109,6 +112,30 @@ def headline(report: OrgReport) -> list[str]:
             " counted once, with the worst of its results; keep one copy of the rule per account."
         )
     return lines
+
+
+def exemptions_phrase(exemptions: list[ExemptionRow], generated: datetime, unavailable: str = "") -> str:
+    """The exemptions in one sentence: how many, that they are not counted as compliant, how many end soon."""
+    if unavailable:
+        return f"Exemptions could not be read: {unavailable}"
+    if not exemptions:
+        return "No user is exempt by an exemption tag."
+    soon = ending_within(exemptions, generated.date())
+    return (
+        f"{len(exemptions)} users exempt by an exemption tag (NOT_APPLICABLE, not counted as compliant); "
+        f"{soon} of the exemptions end within {ENDING_SOON_DAYS} days."
+    )
+
+
+def exemption_cells(exemptions: list[ExemptionRow], label: OrgReport | None = None) -> list[list[str]]:
+    """One row per exemption; ``label`` names each account as the report knows it."""
+    rows = []
+    for row in exemptions:
+        cells = row.cells()
+        if label is not None:
+            cells[1] = label.account_label(row.account_id)
+        rows.append(cells)
+    return rows
 
 
 def found_and_allowed(annotation: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from console_mfa import FINDING_TYPE, RULE_NAME, TITLE
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.formats import Format, register
-from mfa_audit.formats._findings import SEVERITY, arn_parts, flagged_users, report_rows
+from mfa_audit.formats._findings import SEVERITY, arn_parts, exemption_fields, flagged_users, report_rows
 from mfa_audit.org_report import OrgReport
 from mfa_audit.results import ResultRow, UserResults
 
@@ -68,6 +68,11 @@ def asff_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
                 "RecordState": "ACTIVE",
             }
         )
+        if row.exemption is not None:
+            # ASFF's free-form string map: the exemption's owner, reason and who set it travel with the finding.
+            findings[-1]["ProductFields"] = {
+                f"mfa-audit/exemption/{key}": value for key, value in exemption_fields(row.exemption).items() if value
+            }
     return findings
 
 

@@ -20,12 +20,15 @@ from mfa_audit.formats._organization import (
     FIXING_URL,
     USER_COLUMNS_SAID_ONCE,
     account_status,
+    exemption_cells,
+    exemptions_phrase,
     headline,
     said_once,
     share_phrase,
     user_cells,
 )
 from mfa_audit.org_report import AccountSummary, OrgReport
+from mfa_audit.results import ENDING_SOON_DAYS, EXEMPTION_HEADER, ending_within
 
 # Okabe-Ito blue and vermilion: told apart with every common colour-vision deficiency.
 COLOURS = {"COMPLIANT": "#0072B2", "NON_COMPLIANT": "#D55E00"}
@@ -97,8 +100,36 @@ def _headline(report: OrgReport) -> str:
     return (
         f'<div id="headline"><p class="big">{html.escape(share)} <span class="scope">{html.escape(scope)}</span></p>'
         f"<p>{html.escape(counts)}</p>"
+        + f'<p id="exempt-count">{html.escape(_exempt_count(report))}</p>'
         + "".join(f'<p class="alert">{html.escape(alert)}</p>' for alert in alerts)
         + "</div>"
+    )
+
+
+def _exempt_count(report: OrgReport) -> str:
+    if report.exemptions_unavailable:
+        return "Exempt users: unknown (the exemption tags could not be read)."
+    soon = ending_within(report.exemptions, report.generated.date())
+    return (
+        f"{len(report.exemptions)} users exempt by an exemption tag, not counted as compliant; "
+        f"{soon} of the exemptions end within {ENDING_SOON_DAYS} days (see Active exemptions)."
+    )
+
+
+def _exemptions(report: OrgReport) -> str:
+    """The exemptions section: how many end within 14 days, then every one, soonest end first."""
+    if report.exemptions_unavailable or not report.exemptions:
+        text = exemptions_phrase(report.exemptions, report.generated, report.exemptions_unavailable)
+        return f'<p id="exemptions">{html.escape(text)}</p>'
+    soon = ending_within(report.exemptions, report.generated.date())
+    ending = (
+        f'<p id="exemptions-ending-soon" class="{"alert-soft" if soon else ""}"><strong>{soon}</strong> of '
+        f"{len(report.exemptions)} exemptions end within {ENDING_SOON_DAYS} days: renew them on purpose, or let "
+        "them end and the users enable MFA.</p>"
+    )
+    soon_rows = ["ending-soon" if row.ends_within(report.generated.date()) else "" for row in report.exemptions]
+    return ending + _html_table(
+        list(EXEMPTION_HEADER), exemption_cells(report.exemptions, label=report), "exemptions", soon_rows
     )
 
 
@@ -157,6 +188,8 @@ th {{ background: #eee; }}
 tr.failing td {{ background: #fbe3d6; font-weight: 600; }}
 tr.not-reporting td {{ background: {NOT_REPORTING_COLOUR}; font-weight: 700; border-top: 2px solid #000;
   border-bottom: 2px solid #000; }}
+tr.ending-soon td {{ font-weight: 700; }}
+.alert-soft {{ border-left: 4px solid #000; padding-left: .5rem; }}
 tr.more-than-one-rule td:last-child {{ outline: 3px solid #000; font-weight: 700; }}
 .meta {{ color: #444; font-size: 13px; }}
 </style></head><body>
@@ -173,6 +206,11 @@ returns COMPLIANT and NON_COMPLIANT results only, so users without a console pas
 <h2>Users with a console password and no allowed MFA device, worst account first</h2>
 {said(user_constants, "non-compliant")}
 {users}
+<h2>Active exemptions, soonest end first</h2>
+<p class="meta">Users NOT_APPLICABLE by the exemption tag (<code>mfa-exempt-until</code> unless the rule names
+another): each until the end of its last day (UTC), with its owner and reason tags. Who set a tag is shown by
+<code>mfa-audit audit</code> of the account, while CloudTrail still knows (90 days).</p>
+{_exemptions(report)}
 <p class="meta" id="fixing">To fix a NON_COMPLIANT user: enable an allowed MFA device for the user, delete
 the console password if the user does not sign in to the console, or exempt a deliberate exception
 (<code>ExemptUsers</code>).

@@ -28,6 +28,7 @@ def user_json(results: UserResults, region: str) -> str:
         "limitations": list(results.limitations),
         "summary": summary(results.rows),
         "users": [row.as_dict() for row in results.listed],
+        "exemptions": [row.as_dict() for row in results.exemptions],
     }
     return json.dumps(document, indent=2)
 
@@ -65,6 +66,8 @@ def as_document(report: OrgReport) -> dict[str, Any]:
             }
             for u in report.non_compliant
         ],
+        "exemptions": [row.as_dict() for row in report.exemptions],
+        "exemptions_unavailable": report.exemptions_unavailable or None,
     }
 
 

@@ -16,7 +16,7 @@ from console_mfa import RULE_NAME
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.formats import Format, register
-from mfa_audit.formats._findings import arn_parts, report_rows, rule_copies
+from mfa_audit.formats._findings import arn_parts, exemption_fields, report_rows, rule_copies
 from mfa_audit.formats._organization import headline
 from mfa_audit.formats._tabular import printable
 from mfa_audit.org_report import OrgReport
@@ -48,7 +48,11 @@ def _suite(rows: Sequence[ResultRow], generated: datetime) -> ElementTree.Elemen
             failure = ElementTree.SubElement(case, "failure", message=annotation, type="NON_COMPLIANT")
             failure.text = f"{printable(row.arn)}: {annotation}"
         elif row.result is ComplianceType.NOT_APPLICABLE:
-            ElementTree.SubElement(case, "skipped", message=annotation)
+            skipped = ElementTree.SubElement(case, "skipped", message=annotation)
+            if row.exemption is not None:
+                skipped.text = "; ".join(
+                    f"{key}: {printable(value)}" for key, value in exemption_fields(row.exemption).items() if value
+                )
     return suite
 
 

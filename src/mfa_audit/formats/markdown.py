@@ -17,12 +17,15 @@ from mfa_audit.formats._organization import (
     USER_COLUMNS_SAID_ONCE,
     USER_HEADER,
     account_rows,
+    exemption_cells,
+    exemptions_phrase,
     headline,
     said_once,
     user_cells,
 )
 from mfa_audit.formats._tabular import markdown_cell
 from mfa_audit.org_report import OrgReport
+from mfa_audit.results import EXEMPTION_HEADER
 
 
 def organization_markdown(report: OrgReport, region: str) -> str:
@@ -46,6 +49,10 @@ def organization_markdown(report: OrgReport, region: str) -> str:
     lines += ["## Accounts, worst first", ""] + table(ACCOUNT_HEADER, account_rows(report), ACCOUNT_COLUMNS_SAID_ONCE)
     lines += ["", "## NON_COMPLIANT users, worst account first", ""]
     lines += table(USER_HEADER, user_cells(report), USER_COLUMNS_SAID_ONCE) if report.non_compliant else ["None."]
+    lines += ["", "## Active exemptions, soonest end first", ""]
+    lines += [markdown_cell(exemptions_phrase(report.exemptions, report.generated, report.exemptions_unavailable))]
+    if report.exemptions:
+        lines += [""] + table(list(EXEMPTION_HEADER), exemption_cells(report.exemptions, label=report), ())
     lines += ["", f"How to fix a NON_COMPLIANT user: [Fixing a NON_COMPLIANT user]({FIXING_URL})."]
     return "\n".join(lines)
 

@@ -19,7 +19,7 @@ from console_mfa import CONTROLS, FINDING_TYPE, RULE_NAME, TITLE
 from console_mfa.verdict import ComplianceType
 
 from mfa_audit.formats import Format, register
-from mfa_audit.formats._findings import SEVERITY, arn_parts, flagged_users, report_rows
+from mfa_audit.formats._findings import SEVERITY, arn_parts, exemption_fields, flagged_users, report_rows
 from mfa_audit.org_report import OrgReport
 from mfa_audit.results import ResultRow, UserResults
 
@@ -89,6 +89,8 @@ def ocsf_findings(rows: Sequence[ResultRow], *, generated: datetime, region: str
                 "cloud": {"provider": "AWS", "account": {"uid": account}, "region": region},
             }
         )
+        if row.exemption is not None:
+            findings[-1]["unmapped"] = {"exemption": exemption_fields(row.exemption)}
     return findings
 
 

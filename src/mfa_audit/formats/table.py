@@ -15,18 +15,26 @@ from mfa_audit.formats._organization import (
     USER_COLUMNS_SAID_ONCE,
     USER_HEADER,
     account_rows,
+    exemption_cells,
+    exemptions_phrase,
     headline,
     said_once,
     user_cells,
 )
 from mfa_audit.formats._tabular import printable, table
 from mfa_audit.org_report import OrgReport
-from mfa_audit.results import UserResults, summary_line
+from mfa_audit.results import EXEMPTION_HEADER, UserResults, summary_line
+
+EXEMPTION_COLUMNS = tuple(column.upper() for column in EXEMPTION_HEADER)
 
 
 def user_table(results: UserResults, region: str) -> str:
     cells = [(row.user_name, row.user_id or "-", row.result.value, row.text) for row in results.listed]
-    return "\n".join([table(("USER", "USER ID", "RESULT", "ANNOTATION"), cells), "", summary_line(results.rows)])
+    lines = [table(("USER", "USER ID", "RESULT", "ANNOTATION"), cells), "", summary_line(results.rows)]
+    if results.exemptions:
+        lines += ["", f"Active exemptions ({len(results.exemptions)}), soonest end first:"]
+        lines.append(table(EXEMPTION_COLUMNS, exemption_cells(results.exemptions)))
+    return "\n".join(lines)
 
 
 def organization_table(report: OrgReport, region: str) -> str:
@@ -40,6 +48,12 @@ def organization_table(report: OrgReport, region: str) -> str:
     lines += block(ACCOUNT_HEADER, account_rows(report), ACCOUNT_COLUMNS_SAID_ONCE)
     lines += ["", f"All accounts: {totals}", "", "NON_COMPLIANT users, worst account first:"]
     lines += block(USER_HEADER, user_cells(report), USER_COLUMNS_SAID_ONCE) if report.non_compliant else ["(none)"]
+    lines += ["", printable(exemptions_phrase(report.exemptions, report.generated, report.exemptions_unavailable))]
+    if report.exemptions:
+        lines += [
+            "Active exemptions, soonest end first:",
+            table(EXEMPTION_COLUMNS, exemption_cells(report.exemptions, label=report)),
+        ]
     lines += ["", f"How to fix a NON_COMPLIANT user: {FIXING_URL}"]
     return "\n".join(lines)
 
