@@ -4,7 +4,8 @@
     python -m tools.guard_check path/to/template.yaml
 
 Prints one line per template and rule that failed, with the resources it names, and a summary line.
-Templates are read as cfn-lint reads them (short-form tags such as !Ref become their long form).
+Templates are read with mfa_audit.templates (short-form tags such as !Ref become their long form, as cfn-lint
+reads them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mfa_audit.templates import load_body
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "cloudformation" / "guard" / "rules.guard"
@@ -29,12 +32,13 @@ class Failure:
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    from cfnlint.decode import decode
+    import yaml
 
-    template, problems = decode(str(path))
-    if problems or template is None:
-        raise SystemExit(f"guard: {path}: not a readable template: {problems}")
-    # cfn-lint's node types (str and dict subclasses with line numbers) become plain JSON.
+    try:
+        template = load_body(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SystemExit(f"guard: {path}: not a readable template: {error}") from error
+    # As JSON, as cfn-guard reads it (a YAML date or timestamp becomes its text).
     return json.loads(json.dumps(template, default=str))
 
 

@@ -30,6 +30,16 @@ from console_mfa import RESOURCE_TYPE
 from console_mfa.aws import call, collect
 from console_mfa.exceptions import AwsCallError
 
+from mfa_audit.templates import (
+    CONFIG_RULE_NAME,
+    ENFORCEMENT,
+    ENFORCEMENTS_HELD_BACK_METRIC,
+    EVENTS_SWITCH,
+    FAILED_INVOCATIONS_QUEUE_URL,
+    FUNCTION_ARN,
+    FUNCTION_ROLE_ARN,
+)
+
 CHANGE_TRIGGERS = frozenset({"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"})
 TRIGGERS = CHANGE_TRIGGERS | {"ScheduledNotification"}
 
@@ -40,7 +50,7 @@ def expected_triggers(stack_parameters: Mapping[str, str]) -> frozenset[str]:
     With ``ReevaluateOnIamChange=true`` every re-evaluation must be one sweep; a change trigger would make
     it one run per user. A stack deployed before the parameter existed has all three.
     """
-    if stack_parameters.get("ReevaluateOnIamChange", "false").lower() == "true":
+    if stack_parameters.get(EVENTS_SWITCH, "false").lower() == "true":
         return frozenset({"ScheduledNotification"})
     return TRIGGERS
 
@@ -57,8 +67,8 @@ MEMBER_RULE_OK = frozenset({"CREATE_SUCCESSFUL", "UPDATE_SUCCESSFUL"})
 # The outputs each template gives, and the checks read: a stack without them is not this project's.
 # (rule.yaml's ConfigRuleName output is read when present, --rule-name otherwise: the rule check then
 # proves it is the stack's rule by the function it runs.)
-ACCOUNT_STACK_OUTPUTS = ("FunctionArn", "FailedInvocationsQueueUrl")
-ORGANIZATION_STACK_OUTPUTS = ("FunctionArn", "FunctionRoleArn", "FailedInvocationsQueueUrl")
+ACCOUNT_STACK_OUTPUTS = (FUNCTION_ARN, FAILED_INVOCATIONS_QUEUE_URL)
+ORGANIZATION_STACK_OUTPUTS = (FUNCTION_ARN, FUNCTION_ROLE_ARN, FAILED_INVOCATIONS_QUEUE_URL)
 
 
 class ClientSource(Protocol):
@@ -395,8 +405,8 @@ def _rule_stack_checks(clients: ClientSource, stack: str, rule_name: str, region
         checks += [skipped, Check.skipped("last run", "the rule was not checked (see rule)")]
         enforcement = Check.skipped("enforcement", "the rule was not checked (see rule)")
         return checks + _operations_checks(clients, found, redeploy) + [enforcement]
-    function_arn = found.outputs["FunctionArn"]
-    rule_name = found.outputs.get("ConfigRuleName", rule_name)
+    function_arn = found.outputs[FUNCTION_ARN]
+    rule_name = found.outputs.get(CONFIG_RULE_NAME, rule_name)
     rule = describe_rule(config, rule_name)
     checks.append(check_rule(rule, rule_name, function_arn, redeploy, expected_triggers(found.parameters)))
     if rule is None:
@@ -418,8 +428,8 @@ def _operations_checks(clients: ClientSource, found: _Stack, redeploy: str) -> l
             Check.skipped("alarm topic", "the alarms were not checked (see alarms)"),
             found.skip_unless_outputs("failed runs") or skipped,
         ]
-    queue_url = found.outputs["FailedInvocationsQueueUrl"]
-    function_name = _function_name(found.outputs["FunctionArn"])
+    queue_url = found.outputs[FAILED_INVOCATIONS_QUEUE_URL]
+    function_name = _function_name(found.outputs[FUNCTION_ARN])
     checks = check_alarms(clients, function_name, _queue_name(queue_url), redeploy)
     return checks + [check_failed_runs(clients.client("sqs"), queue_url)]
 
@@ -495,7 +505,7 @@ def check_organization_stack(clients: ClientSource, stack: str, rule_name: str, 
     rule = _describe_organization_rule(config, rule_name)
     checks.append(
         check_organization_rule(
-            rule, rule_name, found.outputs["FunctionArn"], redeploy, expected_triggers(found.parameters)
+            rule, rule_name, found.outputs[FUNCTION_ARN], redeploy, expected_triggers(found.parameters)
         )
     )
     role_check, with_role = check_member_role(clients, stack, found.parameters.get("CallAs", "SELF"), redeploy)
@@ -554,12 +564,11 @@ def _member_account_checks(
 
 
 # --- Enforcement (rule.yaml's Enforcement parameter) ---
-ENFORCEMENT_LIMIT_METRIC = ("IAM_USER_CONSOLE_MFA", "EnforcementsHeldBack")
 
 
 def check_enforcement(clients: ClientSource, found: _Stack, rule_name: str, redeploy: str) -> list[Check]:
     """Off: one ok line. On: the rule's remediation, its Automatic flag, its SSM document, the daily-limit alarm."""
-    mode = found.parameters.get("Enforcement", "off")
+    mode = found.parameters.get(ENFORCEMENT, "off")
     if mode == "off":
         return [Check.passed("enforcement", "off (the stack's Enforcement parameter): nobody is put into ForceMfa")]
     fix = f"{redeploy} with Enforcement={mode}"
@@ -579,11 +588,11 @@ def check_enforcement(clients: ClientSource, found: _Stack, rule_name: str, rede
     limit_alarms = call(
         clients.client("cloudwatch"),
         "DescribeAlarmsForMetric",
-        Namespace=ENFORCEMENT_LIMIT_METRIC[0],
-        MetricName=ENFORCEMENT_LIMIT_METRIC[1],
+        Namespace=ENFORCEMENTS_HELD_BACK_METRIC[0],
+        MetricName=ENFORCEMENTS_HELD_BACK_METRIC[1],
     )["MetricAlarms"]
     if not limit_alarms:
-        problems.append(f"no alarm on {ENFORCEMENT_LIMIT_METRIC[1]} (MaxEnforcementsPerDay reached)")
+        problems.append(f"no alarm on {ENFORCEMENTS_HELD_BACK_METRIC[1]} (MaxEnforcementsPerDay reached)")
     if problems:
         return [Check.failed("enforcement", f"{mode}: " + "; ".join(problems), fix)]
     return [

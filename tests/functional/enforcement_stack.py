@@ -13,11 +13,12 @@ from typing import Any
 
 import boto3
 
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 SENDER = "mfa-notices@example.com"
 # CloudFormation names the document <stack>-EnforcementDocument-<suffix>; the function's environment holds it.
 DOCUMENT_NAME = "console-mfa-EnforcementDocument-Q2ExAmPlE"
+LEDGER = "console-mfa-EnforcementLedger"
 STACK_PARAMETERS = {
     "CodeBucket": "artifacts",
     "Enforcement": "automatic",
@@ -57,7 +58,7 @@ def deploy_enforcement(monkeypatch: Any, iam: Any, **parameters: str) -> Enforce
     stack = Template.load("rule.yaml").resolve({**STACK_PARAMETERS, **parameters})
     variables = dict(stack.resources["EnforcementFunction"]["Properties"]["Environment"]["Variables"])
     iam.create_group(GroupName=variables["FORCE_MFA_GROUP"])
-    ledger = "console-mfa-EnforcementLedger"
+    ledger = LEDGER
     key = stack.resources["EnforcementLedger"]["Properties"]["KeySchema"]
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName=ledger,

@@ -13,9 +13,15 @@ import boto3
 import pytest
 
 from mfa_audit.emulation.services import EmulatedError, JsonServiceEmulator
+from tests import moto_endpoint
 from tests.functional import test_deploy_tool as deploy_tool_tests
 from tests.functional.test_deploy_tool import REGION, STACK, run_deploy, stack_parameters
-from tools import deploy
+from tools.deploy.cli import main
+from tools.deploy.conformance_pack import CONFORMANCE_PACK_NAME, PACK_ROLE_PLACEHOLDER
+
+# One moto server for the module, emptied before each test.
+module_moto_endpoint = moto_endpoint.module_moto_endpoint
+moto_server = moto_endpoint.moto_server
 
 # The deploy tool's own fixtures: the moto server's account with its artifacts bucket, the organization.
 lambda_zip = deploy_tool_tests.lambda_zip
@@ -128,7 +134,7 @@ def in_process(organization, monkeypatch):
 
 
 def run_in_process(lambda_zip, *args):
-    return deploy.main(["--bucket", "artifacts", "--region", REGION, "--zip", str(lambda_zip), *args])
+    return main(["--bucket", "artifacts", "--region", REGION, "--zip", str(lambda_zip), *args])
 
 
 def _outputs(client):
@@ -163,13 +169,13 @@ def test_organization_enforcement_deploys_the_member_resources_first_then_the_pa
     assert stack_set_parameters["EnforcementFunctionArn"] == outputs["EnforcementFunctionArn"]
     # The pack came after the stack (and with it the StackSet) had finished.
     assert packs.stack_status_when_put == ["CREATE_COMPLETE"]
-    pack = packs.packs[deploy.CONFORMANCE_PACK_NAME]
+    pack = packs.packs[CONFORMANCE_PACK_NAME]
     inputs = {p["ParameterName"]: p["ParameterValue"] for p in pack["ConformancePackInputParameters"]}
     assert inputs["FunctionArn"] == outputs["FunctionArn"]
     assert inputs["ExecutionRoleName"] == "iam-user-console-mfa-reader"
     assert (inputs["Enforcement"], inputs["GracePeriodDays"]) == ("automatic", "14")
     assert "arn:aws:iam::123456789012:role/iam-user-console-mfa-enforcement-automation" in pack["TemplateBody"]
-    assert deploy.PACK_ROLE_PLACEHOLDER not in pack["TemplateBody"]
+    assert PACK_ROLE_PLACEHOLDER not in pack["TemplateBody"]
     # Accounts the member role (and so the automation role) does not reach are left out of the pack too.
     assert pack["ExcludedAccounts"] == [accounts["outsider-ou"]]
 

@@ -2,7 +2,7 @@
 stack's outputs, iam-events-forwarder.yaml in us-east-1 when the rule lives elsewhere, and for an organization
 the forwarders' StackSet and the member role's re-evaluation role; --no-events deploys none of it.
 
-The real tool runs as a subprocess against moto in server mode (the deploy tool's own fixtures). moto's
+The real tool runs against moto in server mode (the deploy tool's own fixtures and runner). moto's
 CloudFormation skips AWS::Config::*, AWS::SQS::QueuePolicy and AWS::CloudWatch::Alarm, and the StackSet resource
 is emulated by test_deploy_tool's EmulatedStackSetResource.
 """
@@ -10,9 +10,17 @@ is emulated by test_deploy_tool's EmulatedStackSetResource.
 import boto3
 import pytest
 
+from mfa_audit.templates import EVENTS_SWITCH, RULE_TEMPLATE, Template
+from tests import moto_endpoint
 from tests.functional import test_deploy_tool as deploy_tool_tests
 from tests.functional.test_deploy_tool import STACK, run_deploy
-from tools import deploy
+from tools.deploy.aws import StillRunning
+from tools.deploy.events import events_wanted, with_events_switch
+from tools.deploy.run import still_to_come
+
+# One moto server for the module, emptied before each test.
+module_moto_endpoint = moto_endpoint.module_moto_endpoint
+moto_server = moto_endpoint.moto_server
 
 lambda_zip = deploy_tool_tests.lambda_zip
 account = deploy_tool_tests.account
@@ -24,7 +32,7 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 EVENTS = f"{STACK}-events"
 FORWARDER = f"{STACK}-events-forwarder"
-RULE_DECLARES_THE_SWITCH = deploy.EVENTS_SWITCH in deploy.declared_parameters(deploy.TEMPLATE.read_text())
+RULE_DECLARES_THE_SWITCH = EVENTS_SWITCH in Template.load(RULE_TEMPLATE).declared_parameters()
 
 
 def _client(env, service, region, credentials=None):
@@ -291,14 +299,14 @@ Parameters:
 
 @pytest.mark.parametrize(("on", "value"), [(True, "true"), (False, "false")])
 def test_a_rule_template_that_declares_the_switch_gets_it(on, value):
-    assert deploy.with_events_switch(RULE_WITH_THE_SWITCH, {"CodeBucket": "b"}, on) == {
+    assert with_events_switch(RULE_WITH_THE_SWITCH, {"CodeBucket": "b"}, on) == {
         "CodeBucket": "b",
         "ReevaluateOnIamChange": value,
     }
 
 
 def test_a_rule_template_without_the_switch_does_not_get_it():
-    assert deploy.with_events_switch("Parameters:\n  CodeBucket: {Type: String}\n", {"CodeBucket": "b"}, False) == {
+    assert with_events_switch("Parameters:\n  CodeBucket: {Type: String}\n", {"CodeBucket": "b"}, False) == {
         "CodeBucket": "b"
     }
 
@@ -315,12 +323,12 @@ def test_a_rule_template_without_the_switch_does_not_get_it():
     ],
 )
 def test_the_event_path_is_as_asked_else_as_deployed_else_on(flag, given, rule, events, wanted):
-    assert deploy.events_wanted(flag, given, rule, events) is wanted
+    assert events_wanted(flag, given, rule, events) is wanted
 
 
 def test_a_timeout_names_the_stacks_not_deployed_yet():
-    with pytest.raises(deploy.StillRunning) as stopped, deploy.still_to_come("stack x-events in eu-west-1"):
-        raise deploy.StillRunning("stopped waiting after 2 minutes: stack x is still UPDATE_IN_PROGRESS")
+    with pytest.raises(StillRunning) as stopped, still_to_come("stack x-events in eu-west-1"):
+        raise StillRunning("stopped waiting after 2 minutes: stack x is still UPDATE_IN_PROGRESS")
     assert str(stopped.value).endswith(
         "; not deployed yet: stack x-events in eu-west-1 (run the tool again once it has finished)"
     )

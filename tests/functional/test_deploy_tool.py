@@ -1,18 +1,31 @@
-"""The real deploy tool, run as a subprocess against moto in server mode (CloudFormation, S3, IAM, Lambda,
-SNS, Logs, CloudWatch, Organizations): settings survive a redeploy, and the change set is shown first."""
+"""The real deploy tool against moto in server mode (CloudFormation, S3, IAM, Lambda, SNS, Logs, CloudWatch,
+Organizations): settings survive a redeploy, and the change set is shown first.
+
+The tool runs in this process (its ``main``, with the environment a shell would give it), one moto server
+serving the whole module; the tests of what a terminal and the exit status see run it as a subprocess.
+"""
 
 import base64
+import contextlib
 import hashlib
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlparse
 
 import boto3
 import pytest
 
+from tests import moto_endpoint
+from tools.deploy.cli import main
 from tools.package_lambda import build
+
+# One moto server for the module, emptied before each test.
+module_moto_endpoint = moto_endpoint.module_moto_endpoint
+moto_server = moto_endpoint.moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,27 +54,41 @@ def account(moto_server):
     return env, client
 
 
-def run_deploy(env, lambda_zip, *args, stdin=None):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "CI"}
-    environment.update(env)
+def _tool_environment(env):
+    """This environment without AWS settings or CI, plus ``env``: what the tool sees when run from a shell."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "CI"}, **env}
+
+
+def _arguments(lambda_zip, args):
+    return ["--bucket", "artifacts", "--region", REGION, "--zip", str(lambda_zip), *args]
+
+
+def run_deploy(env, lambda_zip, *args):
+    """``python -m tools.deploy ...`` in this process: its exit status and what it printed."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    arguments = _arguments(lambda_zip, args)
+    with (
+        mock.patch.dict(os.environ, _tool_environment(env), clear=True),
+        mock.patch.object(sys, "stdin", io.StringIO()),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        try:
+            status = main(arguments)
+        except SystemExit as exit:  # argparse's refusals
+            status = exit.code
+    return subprocess.CompletedProcess(arguments, status, stdout.getvalue(), stderr.getvalue())
+
+
+def run_deploy_process(env, lambda_zip, *args):
+    """``python -m tools.deploy ...`` as a process without a terminal: for what only a real process shows."""
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.deploy",
-            "--bucket",
-            "artifacts",
-            "--region",
-            REGION,
-            "--zip",
-            str(lambda_zip),
-            *args,
-        ],
+        [sys.executable, "-m", "tools.deploy", *_arguments(lambda_zip, args)],
         capture_output=True,
         text=True,
-        env=environment,
+        env=_tool_environment(env),
         timeout=300,
-        input=stdin,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -119,7 +146,7 @@ def test_redeploy_with_one_parameter_changes_only_that_one(account, lambda_zip):
 def test_without_yes_or_a_terminal_nothing_is_applied(account, lambda_zip):
     env, client = account
     run_deploy(env, lambda_zip, "--parameter", "GracePeriodDays=14", "--yes")
-    refused = run_deploy(env, lambda_zip, "--parameter", "GracePeriodDays=30")
+    refused = run_deploy_process(env, lambda_zip, "--parameter", "GracePeriodDays=30")
     assert refused.returncode == 2
     assert "GracePeriodDays: '14' -> '30'" in refused.stdout  # shown before refusing
     assert "--yes" in refused.stderr and "nothing was changed" in refused.stderr
@@ -540,7 +567,7 @@ def _stacks_in_review(client):
 
 def test_a_refused_first_deployment_leaves_no_stack_in_review(account, lambda_zip):
     env, client = account
-    refused = run_deploy(env, lambda_zip)
+    refused = run_deploy_process(env, lambda_zip)
     assert refused.returncode == 2 and "nothing was changed" in refused.stderr
     assert _stacks_in_review(client) == []
 
@@ -562,7 +589,7 @@ def test_missing_credentials_are_one_line_that_says_how_to_give_them(account, la
     without = {
         k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     }
-    done = run_deploy(without, lambda_zip, "--yes")
+    done = run_deploy_process(without, lambda_zip, "--yes")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "no AWS credentials found" in done.stderr and "AWS_PROFILE" in done.stderr

@@ -13,27 +13,20 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from cfnlint.decode import decode_str
 
-from tests.cfn_template import Template
-from tools.deploy import (
-    DeployError,
-    Plan,
-    StackSetWatch,
-    StillRunning,
-    Waiting,
-    deploy,
-    follow_stack,
-    parameters_from_words,
-    upload,
-)
+from mfa_audit.templates import Template, load_body
+from tools.deploy.artifacts import upload
+from tools.deploy.aws import DeployError, StillRunning
+from tools.deploy.changesets import Plan, Waiting, deploy, follow_stack
+from tools.deploy.parameters import parameters_from_words
+from tools.deploy.stacksets import StackSetWatch
 from tools.package_lambda import build, project_version
 
 from .recorded_run import record_every_path
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_TEXT = (ROOT / "cloudformation" / "rule.yaml").read_text()
-TEMPLATE, _ = decode_str(TEMPLATE_TEXT)
+TEMPLATE = load_body(TEMPLATE_TEXT)
 RESOURCES = TEMPLATE["Resources"]
 
 

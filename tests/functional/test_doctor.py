@@ -9,7 +9,8 @@ import pytest
 from botocore.stub import Stubber
 
 from mfa_audit.doctor import Status, check_account_stack, check_organization_stack, render_checks
-from tools.deploy import deploy
+from mfa_audit.templates import ENFORCEMENTS_HELD_BACK_METRIC
+from tools.deploy.changesets import deploy
 
 from .test_cli import run_cli
 
@@ -566,8 +567,8 @@ def test_automatic_enforcement_with_its_document_and_limit_alarm_passes(healthy_
     _enforcing_stack(monkeypatch, "automatic")
     boto3.client("cloudwatch", region_name=REGION).put_metric_alarm(
         AlarmName="limit",
-        Namespace="IAM_USER_CONSOLE_MFA",
-        MetricName="EnforcementsHeldBack",
+        Namespace=ENFORCEMENTS_HELD_BACK_METRIC[0],
+        MetricName=ENFORCEMENTS_HELD_BACK_METRIC[1],
         Statistic="Sum",
         Period=300,
         EvaluationPeriods=1,

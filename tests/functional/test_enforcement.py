@@ -15,7 +15,7 @@ from enforcement_handler import handler
 
 from mfa_audit.emulation.account import device_serial
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 from tests.functional.enforcement_stack import DOCUMENT_NAME, deploy_enforcement
 
 GROUP = "console-mfa-ForceMfa"
@@ -247,7 +247,7 @@ def test_no_notice_while_enforcement_is_off(enforcement, config, add_user):
 
 
 def _force_mfa_policy_document():
-    from tests.cfn_template import Template
+    from mfa_audit.templates import Template
 
     stack = Template.load("rule.yaml").resolve(
         {"CodeBucket": "artifacts", "Enforcement": "automatic", "AlarmEmail": "secops@example.com"}
@@ -312,3 +312,41 @@ def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(
     assert decision(statements, "s3:ListAllMyBuckets", "*", with_mfa) != EXPLICIT_DENY
     assert notify()["released"] == 1
     assert group_members(iam) == set()
+
+
+def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, add_user, iam, monkeypatch, caplog):
+    from mfa_audit.templates import Template
+
+    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
+    add_user("soon", password=True, password_age_days=10)
+    first, second = (add_user(f"user{n}", password=True, password_age_days=30) for n in range(2))
+    iam.create_access_key(UserName="user1")  # its last use is read before the user is enforced
+    with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
+        enforce(first)
+        enforce(second)  # held back: the metric and the message
+        # The enforced user sets up MFA: the daily run takes it out of the group.
+        serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="user0")["VirtualMFADevice"]["SerialNumber"]
+        iam.enable_mfa_device(
+            UserName="user0", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
+        assert notify()["released"] == 1
+    called = set()
+    for record in caplog.records:
+        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
+            called |= set(json.loads(record.getMessage())["apiCalls"])
+    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
+    called = {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
+    role = (
+        Template.load("rule.yaml")
+        .resolve({"CodeBucket": "b", "Enforcement": "automatic", "AlarmEmail": "a@example.com"})
+        .resources["EnforcementFunctionRole"]
+    )
+    granted = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            action = statement["Action"]
+            granted |= {action} if isinstance(action, str) else set(action)
+    # Lambda writes the logs; KMS is used on the function's behalf by SNS (the encrypted topic) and DynamoDB (the ledger).
+    used_on_its_behalf = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    used_on_its_behalf |= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"}
+    assert called == granted - used_on_its_behalf

@@ -6,7 +6,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tools.deploy import deploy, upload
+from tools.deploy.artifacts import upload
+from tools.deploy.changesets import deploy
 from tools.package_lambda import build
 
 TEMPLATE_TEXT = (Path(__file__).resolve().parents[2] / "cloudformation" / "rule.yaml").read_text()

@@ -23,7 +23,8 @@ from mfa_audit.emulation.account import SeedUser, create_user, device_serial, ma
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.emulation.events import LambdaContext
 from mfa_audit.emulation.services import ApiCallCounter
-from tests.cfn_template import TEMPLATES, Template
+from mfa_audit.templates import TEMPLATE_DIRECTORY as TEMPLATES
+from mfa_audit.templates import Template
 
 MANAGEMENT = "123456789012"
 TABLE = "org-enforcement-ledger"

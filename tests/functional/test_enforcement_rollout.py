@@ -14,7 +14,7 @@ from enforcement_handler import handler
 
 from mfa_audit.emulation.account import device_serial, mark_access_key_used
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 from tests.functional.enforcement_stack import DOCUMENT_NAME, STACK_PARAMETERS, deploy_enforcement, sent_emails
 
 ACCOUNT = "123456789012"

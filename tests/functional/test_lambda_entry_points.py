@@ -18,7 +18,7 @@ from reevaluation_handler import handler as reevaluation_handler
 from mfa_audit.emulation.events import RULE_NAME, LambdaContext, scheduled_event
 from mfa_audit.emulation.iam_events import sqs_record
 from mfa_audit.emulation.services import EmulatedConfig
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 from tools.package_lambda import build
 
 from ..conftest import FAKE_CREDENTIALS

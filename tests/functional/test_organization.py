@@ -5,20 +5,19 @@ from pathlib import Path
 
 import boto3
 import pytest
-from cfnlint.decode import decode_str
 from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.account import SeedUser, create_user
 from mfa_audit.emulation.events import scheduled_event
-from tests.cfn_template import Template
+from mfa_audit.templates import CONFORMANCE_PACK_TEMPLATE, ORGANIZATION_TEMPLATE, Template, load_body
 
 from .recorded_run import record_every_path
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBER_ROLE_TEXT = (ROOT / "cloudformation" / "member-role.yaml").read_text()
-ORGANIZATION, _ = decode_str((ROOT / "cloudformation" / "organization.yaml").read_text())
-MEMBER_ROLE, _ = decode_str(MEMBER_ROLE_TEXT)
-CONFORMANCE_PACK, _ = decode_str((ROOT / "cloudformation" / "conformance-pack.yaml").read_text())
+ORGANIZATION = Template.load(ORGANIZATION_TEMPLATE).body
+MEMBER_ROLE = load_body(MEMBER_ROLE_TEXT)
+CONFORMANCE_PACK = Template.load(CONFORMANCE_PACK_TEMPLATE).body
 ROLE_NAME = "iam-user-console-mfa-reader"
 FUNCTION_ROLE = "arn:aws:iam::123456789012:role/org-rule-function"
 
@@ -173,7 +172,9 @@ def test_management_account_users_are_evaluated_through_the_role_the_organizatio
     organization, config, tmp_path
 ):
     """The organization rule runs in the management account too, where no StackSet instance ever goes."""
-    from tools.deploy import accounts_under, deploy, organization_parameters, read_organization, upload
+    from tools.deploy.artifacts import upload
+    from tools.deploy.changesets import deploy
+    from tools.deploy.organization import accounts_under, organization_parameters, read_organization
 
     org_id, members = organization
     management = "123456789012"

@@ -12,7 +12,7 @@ from IAM_USER_CONSOLE_MFA import lambda_handler
 
 from mfa_audit.emulation.events import LambdaContext, change_event, scheduled_event
 from mfa_audit.emulation.services import ApiCallCounter
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 HOME = "123456789012"
 OTHER = "222222222222"

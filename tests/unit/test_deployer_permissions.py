@@ -15,7 +15,7 @@ import botocore.session
 import cfnlint
 from botocore import xform_name
 
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "deployer-permissions.md"

@@ -6,7 +6,8 @@ import json
 import pytest
 from console_mfa.reevaluation import REEVALUATING_EVENTS
 
-from tests.cfn_template import ACCOUNT_ID, Template
+from mfa_audit.templates import EXAMPLE_ACCOUNT_ID as ACCOUNT_ID
+from mfa_audit.templates import Template
 
 EVENTS = Template.load("iam-events.yaml")
 FORWARDER = Template.load("iam-events-forwarder.yaml")

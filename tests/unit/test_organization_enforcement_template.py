@@ -3,7 +3,7 @@ the pack's remediation is what AWS Config accepts, and the member resources exis
 
 import pytest
 
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 ORGANIZATION_ID = "o-abcdefghij"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:console-mfa-enforce-mfa"

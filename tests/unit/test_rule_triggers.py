@@ -7,7 +7,7 @@ notifications are the only fast path and stay.
 
 import pytest
 
-from tests.cfn_template import Template
+from mfa_audit.templates import Template
 
 CHANGE = {"ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"}
 

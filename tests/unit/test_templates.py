@@ -7,7 +7,8 @@ import pytest
 
 from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, decision
 from mfa_audit.emulation.walkthrough import USER_GUIDE_PATH
-from tests.cfn_template import ACCOUNT_ID, Template
+from mfa_audit.templates import EXAMPLE_ACCOUNT_ID as ACCOUNT_ID
+from mfa_audit.templates import Template
 
 RULE = Template.load("rule.yaml")
 ORGANIZATION = Template.load("organization.yaml")
@@ -578,7 +579,7 @@ def test_only_the_member_roles_and_the_force_mfa_group_have_fixed_names():
 
 def _template_document(name):
     """The template as written (intrinsic functions unresolved), as the Guard rules see it."""
-    from tests.cfn_template import TEMPLATES as TEMPLATE_DIR
+    from mfa_audit.templates import TEMPLATE_DIRECTORY as TEMPLATE_DIR
     from tools.guard_check import load_template
 
     return load_template(TEMPLATE_DIR / name)

@@ -8,7 +8,9 @@
 * :mod:`mfa_audit.emulation.demo` / :mod:`mfa_audit.emulation.organization` - ``mfa-audit demo`` and
   ``mfa-audit report --demo``.
 * :mod:`mfa_audit.emulation.walkthrough` - ``mfa-audit demo --walkthrough``: one user through enforcement,
-  day by day on an emulated clock;
+  day by day on an emulated clock (:mod:`~mfa_audit.emulation.clock`), in an account holding the stack's
+  enforcement pieces (:mod:`~mfa_audit.emulation.stack_pieces`), step by step
+  (:mod:`~mfa_audit.emulation.walkthrough_path`);
 * :mod:`mfa_audit.emulation.iam_policy` - what an IAM policy decides for one request (moto decides nothing).
 
 It needs moto (the ``emulation`` extra: ``pip install ".[emulation]"``).
