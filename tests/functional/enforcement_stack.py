@@ -100,3 +100,26 @@ def sent_emails() -> list[dict[str, Any]]:
         {"To": list(message.destinations["ToAddresses"]), "Subject": message.subject, "Body": message.body}
         for message in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
     ]
+
+
+def actions_called(records: Any) -> set[str]:
+    """The API actions the enforcement function's log lines (its ``apiCalls``) say it called, as IAM names them."""
+    called: set[str] = set()
+    for record in records:
+        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
+            called |= set(json.loads(record.getMessage())["apiCalls"])
+    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
+    return {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
+
+
+def actions_granted_to_call(role: dict[str, Any]) -> set[str]:
+    """The actions the function's role grants, less those used on its behalf rather than called by its code."""
+    granted: set[str] = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            action = statement["Action"]
+            granted |= {action} if isinstance(action, str) else set(action)
+    # Lambda writes the logs; KMS is used on the function's behalf by SNS (the encrypted topic) and DynamoDB (the ledger).
+    used_on_its_behalf = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    used_on_its_behalf |= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"}
+    return granted - used_on_its_behalf

@@ -16,7 +16,12 @@ from enforcement_handler import handler
 from mfa_audit.emulation.account import device_serial
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.templates import Template
-from tests.functional.enforcement_stack import DOCUMENT_NAME, deploy_enforcement
+from tests.functional.enforcement_stack import (
+    DOCUMENT_NAME,
+    actions_called,
+    actions_granted_to_call,
+    deploy_enforcement,
+)
 
 GROUP = "console-mfa-ForceMfa"
 TABLE = "console-mfa-EnforcementLedger"
@@ -315,8 +320,6 @@ def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(
 
 
 def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, add_user, iam, monkeypatch, caplog):
-    from mfa_audit.templates import Template
-
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
     add_user("soon", password=True, password_age_days=10)
     first, second = (add_user(f"user{n}", password=True, password_age_days=30) for n in range(2))
@@ -330,23 +333,9 @@ def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, ad
             UserName="user0", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
         )
         assert notify()["released"] == 1
-    called = set()
-    for record in caplog.records:
-        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
-            called |= set(json.loads(record.getMessage())["apiCalls"])
-    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
-    called = {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
     role = (
         Template.load("rule.yaml")
         .resolve({"CodeBucket": "b", "Enforcement": "automatic", "AlarmEmail": "a@example.com"})
         .resources["EnforcementFunctionRole"]
     )
-    granted = set()
-    for policy in role["Properties"]["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
-            action = statement["Action"]
-            granted |= {action} if isinstance(action, str) else set(action)
-    # Lambda writes the logs; KMS is used on the function's behalf by SNS (the encrypted topic) and DynamoDB (the ledger).
-    used_on_its_behalf = {"logs:CreateLogStream", "logs:PutLogEvents"}
-    used_on_its_behalf |= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"}
-    assert called == granted - used_on_its_behalf
+    assert actions_called(caplog.records) == actions_granted_to_call(role)

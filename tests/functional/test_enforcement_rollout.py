@@ -15,7 +15,14 @@ from enforcement_handler import handler
 from mfa_audit.emulation.account import device_serial, mark_access_key_used
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.templates import Template
-from tests.functional.enforcement_stack import DOCUMENT_NAME, STACK_PARAMETERS, deploy_enforcement, sent_emails
+from tests.functional.enforcement_stack import (
+    DOCUMENT_NAME,
+    STACK_PARAMETERS,
+    actions_called,
+    actions_granted_to_call,
+    deploy_enforcement,
+    sent_emails,
+)
 
 ACCOUNT = "123456789012"
 DOCUMENT = (
@@ -306,7 +313,6 @@ def test_without_a_sender_nobody_is_emailed_and_every_user_is_listed(config, iam
 
 
 def test_function_role_grants_exactly_the_actions_the_code_calls(stack, iam, add_user, monkeypatch, caplog):
-    import json
     import logging
 
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
@@ -327,22 +333,7 @@ def test_function_role_grants_exactly_the_actions_the_code_calls(stack, iam, add
             AuthenticationCode2="654321",
         )
         daily_run(15)  # takes the first out of the group
-    called = set()
-    for record in caplog.records:
-        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
-            called |= set(json.loads(record.getMessage())["apiCalls"])
-    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
-    called = {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
-    role = stack.resources["EnforcementFunctionRole"]
-    granted = set()
-    for policy in role["Properties"]["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
-            action = statement["Action"]
-            granted |= {action} if isinstance(action, str) else set(action)
-    # Lambda writes the logs; KMS is used on the function's behalf by SNS (the encrypted topic) and DynamoDB (the ledger).
-    used_on_its_behalf = {"logs:CreateLogStream", "logs:PutLogEvents"}
-    used_on_its_behalf |= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"}
-    assert called == granted - used_on_its_behalf
+    assert actions_called(caplog.records) == actions_granted_to_call(stack.resources["EnforcementFunctionRole"])
 
 
 # --- 3. pause, resume and undo, as mfa-audit enforcement does them ---
