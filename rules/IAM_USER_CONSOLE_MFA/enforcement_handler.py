@@ -1,4 +1,4 @@
-"""The enforcement function: the remediation Config's SSM document invokes, and the daily notice.
+"""The enforcement function: the remediation Config's SSM document invokes, and the daily run.
 
 The automation document decides nothing: it passes the UserId Config names to this function,
 which checks again, live, before it acts (Config's automatic remediation can fire on a user who
@@ -7,13 +7,16 @@ has since complied). Two entry points in one handler, chosen by the event's ``ac
 * ``{"action": "enforce", "UserId": "AIDA...", "ExecutionId": ...}`` (the document): confirm with
   ``ssm:GetAutomationExecution`` that the execution is an automation of the stack's own
   ``ENFORCEMENT_DOCUMENT`` running now for that UserId (so no other caller can have a user enforced),
-  resolve the UserId to the user with IAM's ListUsers, read its login profile and devices, read the
-  rule's parameters from Config (``DescribeConfigRules``, so a parameter changed since the evaluation
-  counts), run ``decide()``,
-  and add the user to the ForceMfa group only if it is NON_COMPLIANT now, it is not in the group
-  yet, and today's enforcements have not reached ``MAX_ENFORCEMENTS_PER_DAY``.
-* ``{"action": "notify"}`` (a daily schedule): tell the operators' topic, once per user, whose
-  grace period ends within ``NOTICE_DAYS``, and which NON_COMPLIANT users are not enforced.
+  read the kill switch (only ``on`` proceeds), then the rule's parameters from Config
+  (``DescribeConfigRules``, so a parameter changed since the evaluation counts), resolve the UserId with
+  IAM's ListUsers, read its login profile and devices, and add the user to the ForceMfa group only if it
+  has no allowed device, its enforcement grace (:func:`console_mfa.enforcement.enforcement_grace_end`,
+  from the ledger) has ended, it holds no device of a kind not allowed, its access keys were not used
+  recently, it is not in the group yet and the daily limits are not reached. Every refusal is a named,
+  successful outcome.
+* ``{"action": "notify"}`` (a daily schedule): :func:`daily_run` - e-mail users in grace at the start
+  and the reminders, take users who comply out of the group, enforce due users within the limits
+  (Config sends no new remediation for a verdict that never changed) - and one digest to the operators.
 
 Deployed for an organization (``ORGANIZATION_ID`` set, organization.yaml), the function serves the
 organization conformance pack's remediation in every member account. The member's automation
@@ -23,11 +26,12 @@ the rule does), assumes the member's ``MEMBER_ENFORCER_ROLE``, and confirms with
 ``ssm:GetAutomationExecution`` that the execution is an automation of ``ENFORCEMENT_DOCUMENT``
 running in that account for that UserId, so no other caller can have a user enforced. It then
 checks the user as above, under the parameters of the member's copy of the rule, counts against
-that account's own daily limit, and tells the operators' topic. The daily notice is the account
-stack's only.
+the organization's and that account's daily limits, and tells the operators' topic. Its daily run
+visits every member account the central ledger lists, with one digest for the organization.
 
-Every action and every refusal is one JSON log line; every enforcement and every hold-back is a
-message to the operators' topic. AWS errors raise (precise :mod:`console_mfa.exceptions`); the
+Every invocation is one JSON log line (console_mfa.lambda_entry), and each user put into the group one
+more, written before anything else can fail; every enforcement is a message to the operators' topic,
+and the rest is in the daily digest. AWS errors raise (precise :mod:`console_mfa.exceptions`); the
 document's script step fails the automation on the function error, and Config shows the remediation
 as failed, rather than pretend.
 
@@ -43,121 +47,50 @@ import json
 import logging
 import os
 import re
+from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-from console_mfa.aws import AwsClients, call, collect, collect_if_exists
-from console_mfa.boundaries import account_read_by, membership_of, organization_id_from
+from console_mfa.aws import AwsClients, call, collect
+from console_mfa.boundaries import account_read_by, membership_of
 from console_mfa.enforcement import (
-    DEFAULT_MAX_ENFORCEMENTS_PER_DAY,
-    DEFAULT_NOTICE_DAYS,
-    MAX_ENFORCEMENTS_PER_DAY,
-    MAX_NOTICE_DAYS,
+    HELD_BACK,
     Outcome,
-    assess,
+    described,
+    digest_messages,
     enforced_message,
-    limit_reached_message,
-    notice_due,
-    notice_messages,
+    notice_stage,
+    user_notice,
+    without_allowed_mfa,
 )
 from console_mfa.enforcement_ledger import EnforcementLedger
-from console_mfa.exceptions import AwsCallError, InvalidEventError, InvalidParameterError, UnconfirmedAutomationError
+from console_mfa.enforcer import Enforcer, Settings, paused_because, publish
+from console_mfa.exceptions import (
+    AccountOutsideOrganizationError,
+    AwsCallError,
+    InvalidEventError,
+    InvalidParameterError,
+    UnconfirmedAutomationError,
+)
 from console_mfa.facts import MissingUser, UserFacts
 from console_mfa.iam_facts import list_users, live_user_facts, with_tags_if_needed
 from console_mfa.identifiers import ACCOUNT_ID, function_arn, partition_of
 from console_mfa.lambda_entry import Result, Run, lambda_entry, log_line
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
 from console_mfa.sweep import Deadline, sweep_account
-from console_mfa.verdict import ComplianceType, decide
+from console_mfa.verdict import decide
 
 logger = logging.getLogger("console_mfa.enforcement")
 
-METRIC_NAMESPACE = "IAM_USER_CONSOLE_MFA"
-# The stack's EnforcementLimitAlarm watches this one.
-HELD_BACK_METRIC = "EnforcementsHeldBack"
-ENFORCED_METRIC = "Enforcements"
 _USER_ID = re.compile(r"AIDA[A-Z0-9]{12,124}")
-_GROUP_NAME = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
-_ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
-_DOCUMENT_NAME = re.compile(r"[\w.-]{3,128}", re.ASCII)
 _EXECUTION_ID = re.compile(r"[0-9a-fA-F-]{36}")
 # An automation whose step invokes this function is running; any other state is not a live remediation.
 _RUNNING = {"Pending", "InProgress"}
-# The daily notice checks every user live (the three reads the remediation needs anyway, so the
+# The daily run checks every user live (the three reads the remediation needs anyway, so the
 # function's role needs no credential report or CloudTrail access); this much is kept for sending.
 NOTICE_RESERVE_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The function's environment, validated; a bad value names the variable."""
-
-    rule_name: str
-    group_name: str
-    ledger_table: str
-    topic_arn: str
-    max_per_day: int
-    notice_days: int
-    # The stack's own enforcement document (a name in the account the automation runs in).
-    document_name: str
-    # Set for the organization's function only: it acts in member accounts through these.
-    organization_id: str | None = None
-    enforcer_role: str | None = None
-
-    @classmethod
-    def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environment is None else environment
-
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise InvalidParameterError(f"{name} (environment)", "must be set")
-            return value
-
-        def number(name: str, default: int, lowest: int, highest: int) -> int:
-            value = env.get(name, "").strip() or str(default)
-            if not value.isdigit() or not lowest <= int(value) <= highest:
-                raise InvalidParameterError(
-                    f"{name} (environment)", f"{value[:20]!r} is not a whole number from {lowest} to {highest}"
-                )
-            return int(value)
-
-        group = required("FORCE_MFA_GROUP")
-        if not _GROUP_NAME.fullmatch(group):
-            raise InvalidParameterError("FORCE_MFA_GROUP (environment)", f"{group[:80]!r} is not an IAM group name")
-        topic = required("OPERATORS_TOPIC_ARN")
-        if not topic.startswith("arn:") or ":sns:" not in topic:
-            raise InvalidParameterError("OPERATORS_TOPIC_ARN (environment)", f"{topic[:80]!r} is not an SNS topic ARN")
-        organization_id = organization_id_from(env)
-        enforcer_role = None
-        # Every remediation is confirmed as an automation of this document, in one account as in the organization.
-        document_name = required("ENFORCEMENT_DOCUMENT")
-        if not _DOCUMENT_NAME.fullmatch(document_name):
-            raise InvalidParameterError(
-                "ENFORCEMENT_DOCUMENT (environment)", f"{document_name[:80]!r} is not an SSM document name"
-            )
-        if organization_id is not None:
-            enforcer_role = required("MEMBER_ENFORCER_ROLE")
-            if not _ROLE_NAME.fullmatch(enforcer_role):
-                raise InvalidParameterError(
-                    "MEMBER_ENFORCER_ROLE (environment)", f"{enforcer_role[:80]!r} is not an IAM role name"
-                )
-        return cls(
-            rule_name=required("CONFIG_RULE_NAME"),
-            group_name=group,
-            ledger_table=required("LEDGER_TABLE"),
-            topic_arn=topic,
-            max_per_day=number(
-                "MAX_ENFORCEMENTS_PER_DAY", DEFAULT_MAX_ENFORCEMENTS_PER_DAY, 1, MAX_ENFORCEMENTS_PER_DAY
-            ),
-            notice_days=number("NOTICE_DAYS", DEFAULT_NOTICE_DAYS, 1, MAX_NOTICE_DAYS),
-            organization_id=organization_id,
-            enforcer_role=enforcer_role,
-            document_name=document_name,
-        )
 
 
 def rule_policy(config: Any, rule_name: str, in_conformance_pack: bool = False) -> Policy:
@@ -201,14 +134,6 @@ def find_user(iam: Any, user_id: str) -> UserFacts | MissingUser | None:
     if listed is None:
         return None
     return live_user_facts(iam, listed["UserName"], user_id, listed["Arn"])
-
-
-def is_in_group(iam: Any, user_name: str, group_name: str) -> bool | None:
-    """Whether the user is in the group; ``None`` when IAM no longer has the user."""
-    groups = collect_if_exists(iam, "ListGroupsForUser", "Groups", UserName=user_name)
-    if groups is None:
-        return None
-    return any(group["GroupName"] == group_name for group in groups)
 
 
 def user_id_of(event: Mapping[str, Any]) -> str:
@@ -265,19 +190,6 @@ def confirm_automation(ssm: Any, event: Mapping[str, Any], user_id: str, documen
     return execution_id
 
 
-def _publish(clients: AwsClients, topic_arn: str, message: dict[str, str]) -> None:
-    call(clients.client("sns"), "Publish", TopicArn=topic_arn, **message)
-
-
-def _put_metric(clients: AwsClients, name: str) -> None:
-    call(
-        clients.client("cloudwatch"),
-        "PutMetricData",
-        Namespace=METRIC_NAMESPACE,
-        MetricData=[{"MetricName": name, "Value": 1.0, "Unit": "Count"}],
-    )
-
-
 def enforce(
     event: Mapping[str, Any],
     clients: AwsClients,
@@ -287,60 +199,43 @@ def enforce(
     home: AwsClients | None = None,
 ) -> Result:
     """Check the user again and enforce if due. ``clients`` read and act in the user's account; ``home``
-    (the function's own account, where the ledger, the metrics and the topic are) defaults to them."""
+    (the function's own account, where the ledger, the metrics, the topic and the kill switch are) defaults
+    to them. The kill switch is read before anything else."""
     home = home or clients
     user_id = user_id_of(event)
+    paused = paused_because(home.client("ssm"), settings.switch_parameter)
+    if paused is not None:
+        return _refused(user_id, {}, Outcome.PAUSED, f"Enforcement is paused: {paused}", level=logging.WARNING)
     policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
     checked: dict[str, Any] = {"enforcement": policy.enforcement}
-    user = find_user(clients.iam, user_id) if policy.enforcement is not Enforcement.OFF else None
+    if policy.enforcement is Enforcement.OFF:
+        return _refused(user_id, checked, Outcome.ENFORCEMENT_OFF, "The rule parameter Enforcement is off.")
+    enforcer = Enforcer(clients, home, settings, policy, account_id, now, organization=home is not clients)
+    user = find_user(clients.iam, user_id)
     if user is not None:
         # An exemption tag the user carries makes decide() refuse, as it does for the rule.
         user = with_tags_if_needed(clients.iam, user, policy, now)
-    assessment = assess(user, policy, now)
+    assessment = enforcer.assess(user)
     if isinstance(user, UserFacts):
-        checked.update(userName=user.user_name, graceEnded=assessment.grace_ended)
+        checked.update(userName=user.user_name, graceEnds=assessment.grace_ended)
     if assessment.verdict is not None:
         checked["verdict"] = assessment.verdict.compliance_type
-    if not assessment.act:
-        assert assessment.outcome is not None  # assess() names why it does not act
-        return _refused(user_id, checked, assessment.outcome, assessment.why)
-    assert isinstance(user, UserFacts)  # assess() acts only on a user it could decide
-
-    membership = is_in_group(clients.iam, user.user_name, settings.group_name)
-    if membership is None:
-        return _refused(user_id, checked, Outcome.USER_GONE, "The user was deleted while it was being checked.")
-    if membership:
-        return _refused(
-            user_id,
-            checked,
-            Outcome.ALREADY_IN_GROUP,
-            f"The user is already in {settings.group_name}; nothing changed.",
-        )
-
-    ledger = EnforcementLedger(
-        home.client("dynamodb"), settings.ledger_table, account=account_id if home is not clients else None
-    )
-    if not ledger.claim_slot(now, user_id, settings.max_per_day):
-        _put_metric(home, HELD_BACK_METRIC)
-        _publish(
-            home, settings.topic_arn, limit_reached_message(user, assessment, account_id, settings.max_per_day, now)
-        )
-        return _refused(
-            user_id,
-            {**checked, "limit": settings.max_per_day},
-            Outcome.DAILY_LIMIT_REACHED,
-            f"{settings.max_per_day} user(s) were enforced today already (MaxEnforcementsPerDay); "
-            "nobody more until tomorrow (UTC).",
-            level=logging.WARNING,
-        )
-
-    call(clients.iam, "AddUserToGroup", GroupName=settings.group_name, UserName=user.user_name)
+    if assessment.act:
+        assert isinstance(user, UserFacts)  # assess() acts only on a user it could decide
+        assessment = enforcer.try_enforce(user, assessment)
+    if isinstance(user, UserFacts) and assessment.outcome in HELD_BACK:
+        checked["userTold"] = enforcer.tell_held_back(user, assessment)
+    if assessment.outcome is not Outcome.ENFORCED:
+        assert assessment.outcome is not None  # every refusal is named
+        # Users held back are listed in the daily run's one digest (and enforced by it when they may be).
+        level = logging.WARNING if assessment.outcome in (*HELD_BACK, Outcome.DAILY_LIMIT_REACHED) else logging.INFO
+        return _refused(user_id, checked, assessment.outcome, assessment.why, level=level)
+    assert isinstance(user, UserFacts)
     done = {**checked, "why": assessment.why, "group": settings.group_name}
     # Logged before the message goes out: if publishing fails, the log still says what was done.
     step = {"step": "added_to_group", "account": account_id, "userId": user_id, "outcome": Outcome.ENFORCED}
     logger.warning(log_line({**step, **done}))
-    _put_metric(home, ENFORCED_METRIC)
-    _publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
+    publish(home, settings.topic_arn, enforced_message(user, assessment, account_id, settings.group_name, now))
     answer = {"outcome": Outcome.ENFORCED.value, "userId": user_id, "userName": user.user_name, "why": assessment.why}
     return Result(Outcome.ENFORCED.value, answer, done)
 
@@ -350,45 +245,92 @@ def _refused(user_id: str, checked: Mapping[str, Any], outcome: Outcome, why: st
     return Result(outcome.value, answer, {**checked, "why": why}, level)
 
 
-def notify(
+def daily_run(
     clients: AwsClients,
+    home: AwsClients,
     settings: Settings,
     account_id: str,
     now: datetime,
     deadline: Deadline,
-) -> Result:
-    policy = rule_policy(clients.config, settings.rule_name)
+    paused: str | None,
+) -> dict[str, list[str]] | None:
+    """One account's daily run: tell users in grace (at the start, then ``REMINDER_DAYS`` before), take users
+    who now comply out of the group, enforce users whose grace has ended within the limits (with
+    ``automatic``, and not ``paused``: Config sends no new remediation for a verdict that never changed).
+    Returns the digest's sections; ``None`` when the account's rule has Enforcement off. ``clients`` and
+    ``home`` as for :func:`enforce`."""
+    policy = rule_policy(clients.config, settings.rule_name, in_conformance_pack=home is not clients)
     if policy.enforcement is Enforcement.OFF:
-        off = Outcome.ENFORCEMENT_OFF.value
-        why = "The rule parameter Enforcement is off."
-        return Result(
-            off, {"outcome": off, "noticed": 0, "unenforced": 0}, {"enforcement": policy.enforcement, "why": why}
-        )
+        return None
+    enforcer = Enforcer(clients, home, settings, policy, account_id, now, organization=home is not clients)
     sweep = sweep_account(clients, deadline, now, policy, "live")
-    ledger = EnforcementLedger(clients.client("dynamodb"), settings.ledger_table)
-    due: list[tuple[UserFacts, datetime]] = []
-    for user in sweep.users:
-        ends = notice_due(user, policy, now, settings.notice_days)
-        if ends is not None and not ledger.was_noticed(user.user_id, ends):
-            due.append((user, ends))
     members = {member["UserId"] for member in collect(clients.iam, "GetGroup", "Users", GroupName=settings.group_name)}
-    unenforced = [
-        user
-        for user in sweep.users
-        if user.user_id not in members and decide(user, policy, now).compliance_type is ComplianceType.NON_COMPLIANT
-    ]
-    for message in notice_messages(due, unenforced, account_id, policy, settings.notice_days):
-        _publish(clients, settings.topic_arn, message)
-    for user, ends in due:
-        ledger.record_notice(user.user_id, ends, now)
+    sections: dict[str, list[str]] = defaultdict(list)
+    for user in sweep.users:
+        if user.user_id in members:
+            if not without_allowed_mfa(decide(user, policy, now)):
+                call(clients.iam, "RemoveUserFromGroup", GroupName=settings.group_name, UserName=user.user_name)
+                sections["released"].append(described(user, "their access keys work again"))
+            continue
+        assessment = enforcer.assess(user)
+        if assessment.outcome is Outcome.IN_GRACE:
+            assert assessment.grace_ended is not None
+            stage = notice_stage(assessment.grace_ended, now)
+            if stage is None:
+                continue
+            message = user_notice(
+                user, assessment.grace_ended, stage, account_id, settings.group_name, policy, settings.contact
+            )
+            told = enforcer.tell_once(user, assessment.grace_ended, stage, message)
+            if told is None:
+                continue
+            entry = described(user, f"grace ends {assessment.grace_ended:%Y-%m-%d %H:%M} UTC (notice: {stage})")
+            sections["noticed" if told else "no_address"].append(entry)
+            continue
+        if assessment.act:
+            if paused is not None or policy.enforcement is Enforcement.MANUAL:
+                sections["due"].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
+                continue
+            assessment = enforcer.try_enforce(user, assessment)
+        if assessment.outcome is Outcome.ENFORCED:
+            logger.warning(
+                log_line(
+                    {
+                        "function": "enforcement",
+                        "action": "notify",
+                        "step": "added_to_group",
+                        "account": account_id,
+                        "userId": user.user_id,
+                        "userName": user.user_name,
+                        "group": settings.group_name,
+                    }
+                )
+            )
+            sections["enforced"].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
+        elif assessment.outcome in HELD_BACK:
+            told = enforcer.tell_held_back(user, assessment)
+            if told is None:  # listed (and told) on the day it was first held back
+                continue
+            sections[assessment.outcome.value].append(
+                described(user, assessment.why + ("" if told else " Not told: no address."))
+            )
+        elif assessment.outcome in (Outcome.DAILY_LIMIT_REACHED, Outcome.ORGANIZATION_LIMIT_REACHED):
+            sections[assessment.outcome.value].append(described(user, f"grace ended {assessment.grace_ended:%Y-%m-%d}"))
+    return sections
+
+
+def notify(clients: AwsClients, settings: Settings, account_id: str, now: datetime, deadline: Deadline) -> Result:
+    """The account stack's daily run (:func:`daily_run`), and the operators' one digest of it."""
+    paused = paused_because(clients.client("ssm"), settings.switch_parameter)
+    sections = daily_run(clients, clients, settings, account_id, now, deadline, paused)
+    if sections is None:
+        off = Outcome.ENFORCEMENT_OFF.value
+        return Result(off, {"outcome": off}, {"why": "The rule parameter Enforcement is off."})
+    for message in digest_messages(sections, f"account {account_id}", paused):
+        publish(clients, settings.topic_arn, message)
+    counts = {key: len(entries) for key, entries in sections.items()}
     return Result(
-        "noticed",
-        {"outcome": "noticed", "noticed": len(due), "unenforced": len(unenforced)},
-        {
-            "enforcement": policy.enforcement,
-            "noticed": [user.user_name for user, _ in due],
-            "unenforced": [user.user_name for user in unenforced],
-        },
+        "daily_run", {"outcome": "daily_run", "paused": paused is not None, **counts}, {"paused": paused, **counts}
     )
 
 
@@ -397,15 +339,59 @@ def assume_enforcer_role(
 ) -> tuple[AwsClients, str]:
     """Clients with the enforcer role of the member account the event names, refused for an outsider
     before any role is assumed. The caller confirms the automation with them before anything else."""
-    assert settings.organization_id and settings.enforcer_role
     user_id_of(event)  # bad input is refused before any call
     account_id = member_account_of(event)
+    return member_clients(home, settings, account_id, context), account_id
+
+
+def member_clients(home: AwsClients, settings: Settings, account_id: str, context: Any) -> AwsClients:
+    """Clients with the member account's enforcer role; an account outside the organization is refused first."""
+    assert settings.organization_id and settings.enforcer_role
     membership_of(settings.organization_id).require_member(home.client("organizations"), account_id)
     partition = partition_of(function_arn(context))
-    member = AwsClients.assuming_role(
+    return AwsClients.assuming_role(
         f"arn:{partition}:iam::{account_id}:role/{settings.enforcer_role}", home.region or os.environ.get("AWS_REGION")
     )
-    return member, account_id
+
+
+def notify_organization(
+    home: AwsClients, settings: Settings, now: datetime, deadline: Deadline, context: Any, run: Run
+) -> Result:
+    """The organization's daily run: :func:`daily_run` in each member account enforcement started in (the
+    ledger lists them), starting from a different account each day so that, if time runs out, the ones left
+    are reached first the next day; one digest for the organization. An account that left the
+    organization is skipped and named."""
+    accounts = EnforcementLedger(home.client("dynamodb"), settings.ledger_table).known_accounts()
+    first = now.toordinal() % len(accounts) if accounts else 0
+    paused = paused_because(home.client("ssm"), settings.switch_parameter)
+    sections: dict[str, list[str]] = defaultdict(list)
+    runs: dict[str, str] = {}
+    member_calls = run.tally("memberApiCalls")
+    for account_id in accounts[first:] + accounts[:first]:
+        if deadline.expired():
+            sections["not_reached"].append(account_id)
+            continue
+        try:
+            member = member_clients(home, settings, account_id, context)
+        except AccountOutsideOrganizationError:
+            runs[account_id] = "outside_organization"
+            continue
+        found = daily_run(member, home, settings, account_id, now, deadline, paused)
+        member_calls.update(member.calls)
+        runs[account_id] = "enforcement_off" if found is None else "daily_run"
+        for key, entries in (found or {}).items():
+            sections[key] += [f"account {account_id}: {entry}" for entry in entries]
+    for message in digest_messages(sections, f"organization {settings.organization_id}", paused):
+        publish(home, settings.topic_arn, message)
+    counts = {key: len(entries) for key, entries in sections.items()}
+    level = logging.WARNING if sections.get("not_reached") else logging.INFO
+    answer = {"outcome": "daily_run", "accounts": runs, "paused": paused is not None, **counts}
+    return Result("daily_run", answer, {"accounts": runs, "paused": paused, **counts}, level)
+
+
+def _deadline(context: Any) -> Deadline:
+    remaining = context.get_remaining_time_in_millis() / 1000 if context else None
+    return Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
 
 
 @lambda_entry("enforcement", logger)
@@ -432,9 +418,7 @@ def handler(
     clients = run.count(AwsClients.from_session(boto3.Session(), os.environ.get("AWS_REGION")))
     now = clock()
     if settings.organization_id and action == "notify":
-        raise InvalidEventError(
-            "the daily notice runs in the account stack (rule.yaml) only; the organization's function only enforces"
-        )
+        return notify_organization(clients, settings, now, _deadline(context), context, run)
     if settings.organization_id:
         run.keep(account=member_account_of(event))
         member, account_id = assume_enforcer_role(event, clients, settings, context)
@@ -446,6 +430,4 @@ def handler(
     if action == "enforce":
         confirm_automation(clients.client("ssm"), event, user_id_of(event), settings.document_name, account_id)
         return enforce(event, clients, settings, account_id, now)
-    remaining = context.get_remaining_time_in_millis() / 1000 if context else None
-    deadline = Deadline(None if remaining is None else remaining - NOTICE_RESERVE_SECONDS)
-    return notify(clients, settings, account_id, now, deadline)
+    return notify(clients, settings, account_id, now, _deadline(context))

@@ -1,11 +1,12 @@
 """The enforcement plan: who the remediation would enforce now, and when it starts for each user in grace.
 
-Nothing here decides: ``console_mfa.enforcement.assess`` says whether to act, and
-``console_mfa.verdict.grace_period_end`` when a grace period ends. This module only lists their answers.
+Nothing here decides: ``console_mfa.enforcement.assess`` says whether to act and when a user's
+enforcement grace ends (which counts from the day enforcement started in the account, too). This module
+only lists its answers.
 
 Example::
 
-    plan = enforcement_plan(users, policy, now)
+    plan = enforcement_plan(users, policy, now, enforcement_started=now)   # turned on now: nobody yet
     [entry.user_name for entry in plan if entry.enforce_now]
 """
 
@@ -16,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 
-from console_mfa.enforcement import assess
+from console_mfa.enforcement import Outcome, assess
 from console_mfa.facts import UserFacts
 from console_mfa.policy import Enforcement, Policy
-from console_mfa.verdict import Reason, active_exemption, decide, grace_period_end, human_text
+from console_mfa.verdict import Reason, active_exemption, decide, human_text
 
 from mfa_audit.formats import UnknownFormatError
 
@@ -48,22 +49,32 @@ class PlanEntry:
         }
 
 
-def enforcement_plan(users: Sequence[UserFacts], policy: Policy, now: datetime) -> list[PlanEntry]:
-    """Users ``assess()`` would act on now, then users in grace (or exempt by tag) with the day it ends, by name."""
+def enforcement_plan(
+    users: Sequence[UserFacts], policy: Policy, now: datetime, enforcement_started: datetime
+) -> list[PlanEntry]:
+    """Users ``assess()`` would act on now, then users in grace (or exempt by tag) with the day it ends, by name.
+
+    ``enforcement_started``: the day enforcement was first on in the account (``mfa-audit enforcement
+    status`` shows it); ``now`` for an account where it is not on yet. Each user's first password is taken
+    to be its current one (the ledger may know an earlier one).
+    """
     entries = []
     for user in users:
-        assessment = assess(user, policy, now)
+        assessment = assess(user, policy, now, enforcement_started)
         exemption = active_exemption(user, policy, now)
+        verdict = decide(user, policy, now)
         if assessment.act:
             entries.append(PlanEntry(user.user_name, user.arn, True, assessment.grace_ended, assessment.why))
         elif exemption is not None:
             ends = datetime.combine(exemption.last_day + timedelta(days=1), time(), timezone.utc)
             starts = None if policy.enforcement is Enforcement.OFF else ends
-            why = human_text(decide(user, policy, now).annotation)
+            why = human_text(verdict.annotation)
             entries.append(PlanEntry(user.user_name, user.arn, False, starts, why, exempt=True))
-        elif decide(user, policy, now).reason is Reason.GRACE_PERIOD:
-            starts = None if policy.enforcement is Enforcement.OFF else grace_period_end(user, policy)
-            why = human_text(decide(user, policy, now).annotation)
+        elif assessment.outcome is Outcome.IN_GRACE or (
+            policy.enforcement is Enforcement.OFF and verdict.reason is Reason.GRACE_PERIOD
+        ):
+            starts = None if policy.enforcement is Enforcement.OFF else assessment.grace_ended
+            why = human_text(verdict.annotation) if verdict.reason is Reason.GRACE_PERIOD else assessment.why
             entries.append(PlanEntry(user.user_name, user.arn, False, starts, why))
     return sorted(entries, key=lambda entry: (not entry.enforce_now, entry.user_name.casefold(), entry.arn))
 

@@ -43,7 +43,7 @@ ENFORCEMENT = "Enforcement"
 ENFORCEMENT_MODES = ("off", "manual", "automatic")
 CODE_BUCKET, CODE_KEY, CODE_OBJECT_VERSION = "CodeBucket", "CodeKey", "CodeObjectVersion"
 ALARM_EMAIL, ALARM_TOPIC_PARAMETER = "AlarmEmail", "AlarmTopicArn"
-GRACE_PERIOD_DAYS, NOTICE_DAYS, MAX_ENFORCEMENTS_PER_DAY = "GracePeriodDays", "NoticeDays", "MaxEnforcementsPerDay"
+GRACE_PERIOD_DAYS, NOTICE_SENDER, MAX_ENFORCEMENTS_PER_DAY = "GracePeriodDays", "NoticeSender", "MaxEnforcementsPerDay"
 
 # --- stack outputs ---
 FUNCTION_ARN = "FunctionArn"
@@ -58,6 +58,7 @@ EVENT_BUS_ARN = "EventBusArn"
 FORCE_MFA_GROUP = "ForceMfaGroup"
 FORCE_MFA_POLICY = "ForceMfaPolicy"
 ENFORCEMENT_LEDGER = "EnforcementLedger"
+ENFORCEMENT_SWITCH = "EnforcementSwitch"
 ENFORCEMENT_DOCUMENT = "EnforcementDocument"
 ALARM_TOPIC = "AlarmTopic"
 ENFORCEMENTS_HELD_BACK_METRIC = ("IAM_USER_CONSOLE_MFA", "EnforcementsHeldBack")

@@ -536,8 +536,9 @@ def _report_with_one_user_past_grace_and_one_in_grace(tmp_path):
 def test_plan_enforcement_lists_the_overdue_user_now_and_the_newcomer_at_the_end_of_grace(tmp_path):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
     completed = call_cli(
-        "audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json"
-    )
+        "audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json",
+        "--enforcement-started", "2024-01-01",
+    )  # fmt: skip
     assert completed.returncode == 1, completed.stderr  # someone would be enforced now
     document = json.loads(completed.stdout)
     assert document["parameters"]["Enforcement"] == "manual"  # the plan's default
@@ -560,10 +561,25 @@ def test_plan_enforcement_with_enforcement_off_enforces_nobody_and_exits_zero(tm
 
 def test_plan_enforcement_table_says_who_is_enforced_now(tmp_path):
     path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
-    completed = call_cli("audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7")
+    completed = call_cli(
+        "audit", "--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7",
+        "--enforcement-started", "2024-01-01",
+    )  # fmt: skip
     assert completed.returncode == 1, completed.stderr
     assert "overdue   now" in completed.stdout
     assert "1 enforced now, 1 in grace (Enforcement=manual)" in completed.stdout
+
+
+def test_plan_enforcement_turned_on_now_gives_the_overdue_user_14_days(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    path = _report_with_one_user_past_grace_and_one_in_grace(tmp_path)
+    arguments = ["--plan-enforcement", "--credential-report", str(path), "--grace-period-days", "7", "--format", "json"]
+    completed = run_cli("audit", *arguments)
+    assert completed.returncode == 0, completed.stderr  # nobody is enforced on the day enforcement starts
+    overdue = next(user for user in json.loads(completed.stdout)["users"] if user["user_name"] == "overdue")
+    assert overdue["action"] == "in_grace"
+    assert overdue["enforcement_starts"][:10] == f"{datetime.now(timezone.utc) + timedelta(days=14):%Y-%m-%d}"
 
 
 def test_plan_enforcement_refuses_a_format_it_cannot_render_by_name(tmp_path):

@@ -26,6 +26,9 @@ STEPS = [
     "enables MFA",
     "COMPLIANT",
     "released",
+    "held back",
+    "access keys",
+    "kill switch",
 ]
 
 
@@ -54,12 +57,19 @@ def test_every_day_of_the_grace_period_is_compliant(walk):
     assert set(days.values()) == {"COMPLIANT"}
 
 
-def test_the_notice_reaches_the_operators_topic_once_naming_the_user_and_when_the_grace_ends(walk):
-    (message,) = walk.step("notice").saw["messages"]
+def test_the_user_is_emailed_when_enforcement_starts_and_7_3_and_1_days_before(walk):
     ends = walk.step("new console user").saw["grace_ends"]
-    assert message["Subject"] == "MFA enforcement notice for 123456789012"
-    assert f"{USER_NAME} (AIDA" in message["Message"] and f"grace ends {ends:%Y-%m-%d %H:%M} UTC" in message["Message"]
-    assert walk.step("COMPLIANT").saw["notices"] == [message]  # the only notice of the whole walk-through
+    (first,) = walk.step("new console user").saw["emails"]
+    assert first["Subject"] == f"Set up MFA for AWS account 123456789012 by {ends:%Y-%m-%d} (reminder: 14 days left)"
+    assert "access keys" in first["Body"] and "enforcement-user-guide" in first["Body"]
+    (message,) = walk.step("notice").saw["messages"]
+    assert message["Subject"].endswith("(reminder: 7 days left)")
+    later = walk.step("after the notice").saw["emailed"]
+    assert {day: subject[-20:] for day, subject in later.items()} == {
+        GRACE_PERIOD_DAYS - 3: "minder: 3 days left)",
+        GRACE_PERIOD_DAYS - 1: "eminder: 1 day left)",
+    }
+    assert len(walk.step("COMPLIANT").saw["notices"]) == 4  # every e-mail of the whole walk-through
 
 
 def test_when_the_grace_ends_the_sweep_records_non_compliant(walk):
@@ -76,9 +86,10 @@ def test_configs_remediation_puts_the_user_into_the_force_mfa_group_and_tells_th
     assert f"remove-user-from-group --group-name {GROUP} --user-name {USER_NAME}" in step.saw["messages"][0]["Message"]
 
 
-def test_the_enforcement_was_logged_by_the_function_as_one_json_line(walk):
+def test_each_enforcement_was_logged_by_the_function_as_one_json_line(walk):
     added = [line for line in walk.logs if line.get("step") == "added_to_group"]
-    assert [(line["userName"], line["group"]) for line in added] == [(USER_NAME, GROUP)]
+    # new-hire by Config's remediation, old-timer by the next day's daily run.
+    assert [(line["userName"], line["group"]) for line in added] == [(USER_NAME, GROUP), ("old-timer", GROUP)]
 
 
 def test_the_force_mfa_policy_denies_other_work_and_allows_setting_up_mfa(walk):
@@ -102,8 +113,35 @@ def test_the_next_sweep_is_compliant_and_a_late_remediation_leaves_the_user_alon
     assert step.saw["with_mfa"] != "deny"
 
 
-def test_the_operator_releases_the_user_from_the_group(walk):
-    assert walk.step("released").saw["in_group"] is False
+def test_the_daily_run_takes_the_compliant_user_out_of_the_group_and_tells_the_operators(walk):
+    step = walk.step("released")
+    assert step.saw["in_group"] is False
+    (digest,) = step.saw["digest"]
+    assert f"{USER_NAME} (AIDA" in digest["Message"] and "access keys work again" in digest["Message"]
+
+
+def test_an_existing_user_gets_the_same_14_days_from_the_start_of_enforcement(walk):
+    ends = walk.step("new console user").saw["grace_ends"]
+    (email,) = walk.step("new console user").saw["existing_user_emails"]
+    assert f"by {ends:%Y-%m-%d}" in email["Subject"]  # its password is 400 days old
+
+
+def test_an_existing_user_held_back_by_the_daily_limit_is_enforced_by_the_next_daily_run(walk):
+    step = walk.step("held back")
+    assert "held back by MaxEnforcementsPerDay" in step.saw["digest"] and "old-timer (" in step.saw["digest"]
+    assert step.saw["in_group"] is True
+
+
+def test_a_user_whose_access_keys_are_in_use_is_held_back_and_told(walk):
+    step = walk.step("access keys")
+    assert step.saw["in_group"] is False
+    (told,) = step.saw["told"]
+    assert "access keys used in the last 30 days" in told["Body"]
+
+
+def test_the_kill_switch_pauses_a_remediation_and_resume_restores_the_checks(walk):
+    step = walk.step("kill switch")
+    assert (step.saw["paused"]["outcome"], step.saw["resumed"]["outcome"]) == ("paused", "access_keys_in_use")
 
 
 def test_each_line_carries_the_emulated_date_of_its_step(walk):

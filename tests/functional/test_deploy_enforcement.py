@@ -57,18 +57,18 @@ def test_enforcement_flags_set_the_account_stacks_parameters(account, lambda_zip
         "automatic",
         "--max-enforcements-per-day",
         "3",
-        "--notice-days",
-        "5",
+        "--notice-sender",
+        "mfa@example.com",
         "--parameter",
         "AlarmEmail=secops@example.com",
         "--yes",
     )
     assert done.returncode == 0, done.stderr
     parameters = stack_parameters(client)
-    assert (parameters["Enforcement"], parameters["MaxEnforcementsPerDay"], parameters["NoticeDays"]) == (
+    assert (parameters["Enforcement"], parameters["MaxEnforcementsPerDay"], parameters["NoticeSender"]) == (
         "automatic",
         "3",
-        "5",
+        "mfa@example.com",
     )
 
 

@@ -10,58 +10,43 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
-from enforcement_handler import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESPACE, handler
+from console_mfa.enforcer import ENFORCED_METRIC, HELD_BACK_METRIC, METRIC_NAMESPACE
+from enforcement_handler import handler
 
 from mfa_audit.emulation.account import device_serial
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.templates import Template
+from tests.functional.enforcement_stack import (
+    DOCUMENT_NAME,
+    actions_called,
+    actions_granted_to_call,
+    deploy_enforcement,
+)
 
 GROUP = "console-mfa-ForceMfa"
-TABLE = "enforcement-ledger"
+TABLE = "console-mfa-EnforcementLedger"
 ACCOUNT = "123456789012"
 ACCOUNT_STACK = Template.load("rule.yaml").resolve(
     {"CodeBucket": "artifacts", "Enforcement": "automatic", "AlarmEmail": "secops@example.com"}
 )
 DOCUMENT = ACCOUNT_STACK.resources["EnforcementDocument"]["Properties"]["Content"]
-# CloudFormation names the document <stack>-EnforcementDocument-<suffix>; the function's environment holds it.
-DOCUMENT_NAME = "console-mfa-EnforcementDocument-Q2ExAmPlE"
 
 
 @pytest.fixture
 def enforcement(config, iam, monkeypatch):
-    """An account with the ForceMfa group, the ledger table and the operators' topic; returns a reader of the topic."""
-    iam.create_group(GroupName=GROUP)
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    sns = boto3.client("sns", region_name="us-east-1")
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    topic = sns.create_topic(Name="operators")["TopicArn"]
-    queue = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "false"})
-    for name, value in {
-        "CONFIG_RULE_NAME": "IAM_USER_CONSOLE_MFA",
-        "FORCE_MFA_GROUP": GROUP,
-        "LEDGER_TABLE": TABLE,
-        "OPERATORS_TOPIC_ARN": topic,
-        "MAX_ENFORCEMENTS_PER_DAY": "5",
-        "NOTICE_DAYS": "7",
-        "ENFORCEMENT_DOCUMENT": DOCUMENT_NAME,
-    }.items():
-        monkeypatch.setenv(name, value)
+    """An account with the stack's ForceMfa group, ledger, topic and kill switch, enforcement started long ago
+    (so the start's grace is over), SSM Automation and Lambda emulated; returns a reader of the operators' topic."""
     config.rule_parameters = {"Enforcement": "automatic", "GracePeriodDays": "14"}
-
-    def messages():
-        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in received]
-
+    stack = deploy_enforcement(monkeypatch, iam, NoticeSender="")
     with EmulatedAutomation() as automation, EmulatedLambda(handler):
         monkeypatch.setitem(SSM, "automation", automation)
+        # The first daily run, a month ago: users existing then have had their grace since.
+        handler({"action": "notify"}, clock=lambda: datetime.now(timezone.utc) - timedelta(days=30))
+        stack.operator_messages()
+
+        def messages():
+            return stack.operator_messages()
+
         messages.automation = automation
         yield messages
 
@@ -143,8 +128,8 @@ def test_user_exempt_by_tag_is_left_alone(enforcement, add_user, iam):
 def test_user_in_grace_is_left_alone(enforcement, add_user, iam):
     new = add_user("new-hire", password=True, password_age_days=2)
     result = enforce(new)
-    assert result["outcome"] == "not_non_compliant"
-    assert "(grace_period)" in result["why"]
+    assert result["outcome"] == "in_grace"
+    assert "enforcement grace period until" in result["why"]
     assert group_members(iam) == set()
 
 
@@ -168,11 +153,11 @@ def test_user_already_in_the_group_is_not_changed_or_counted(enforcement, add_us
     assert enforce(bob)["outcome"] == "already_in_group"
     assert group_members(iam) == {"bob"}
     assert enforcement() == []
-    item = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
-    assert item == []
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+    assert [item for item in items if item["pk"]["S"].startswith("enforcements#")] == []
 
 
-def test_past_the_daily_limit_nobody_is_enforced_and_the_alarms_metric_is_emitted(
+def test_past_the_daily_limit_nobody_is_enforced_the_alarms_metric_is_emitted_and_no_message_each(
     enforcement, add_user, iam, monkeypatch
 ):
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "2")
@@ -181,9 +166,8 @@ def test_past_the_daily_limit_nobody_is_enforced_and_the_alarms_metric_is_emitte
     assert outcomes == ["enforced", "enforced", "daily_limit_reached", "daily_limit_reached"]
     assert group_members(iam) == {"user0", "user1"}
     assert metric_sum(HELD_BACK_METRIC) == 2
-    held_back = [m for m in enforcement() if m["Subject"].startswith("MFA enforcement held back")]
-    assert len(held_back) == 2
-    assert "MaxEnforcementsPerDay = 2" in held_back[0]["Message"]
+    # The daily run lists them in its one digest (and enforces them on later days).
+    assert {m["Subject"] for m in enforcement()} == {f"MFA enforced: user{n} in {ACCOUNT}" for n in range(2)}
 
 
 def test_a_retried_remediation_of_a_user_counted_today_does_not_use_another_slot(enforcement, add_user, iam):
@@ -191,7 +175,8 @@ def test_a_retried_remediation_of_a_user_counted_today_does_not_use_another_slot
     assert enforce(bob)["outcome"] == "enforced"
     iam.remove_user_from_group(GroupName=GROUP, UserName="bob")  # e.g. the add was undone, and Config retries
     assert enforce(bob)["outcome"] == "enforced"
-    (day,) = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+    (day,) = [item for item in items if item["pk"]["S"].startswith("enforcements#")]
     assert day["enforced"] == {"N": "1"}
 
 
@@ -205,7 +190,7 @@ def test_enforcement_turned_off_on_the_rule_stops_the_remediation(enforcement, c
 def test_a_parameter_changed_since_the_evaluation_is_honoured(enforcement, config, add_user, iam):
     bob = add_user("bob", password=True, password_age_days=30)
     config.rule_parameters["GracePeriodDays"] = "60"  # Config's snapshot was taken under 14 days
-    assert enforce(bob)["outcome"] == "not_non_compliant"
+    assert enforce(bob)["outcome"] == "in_grace"
     assert group_members(iam) == set()
 
 
@@ -219,9 +204,9 @@ def test_every_action_and_refusal_is_one_json_log_line(enforcement, add_user, ca
     final = [line for line in lines if "step" not in line]
     assert [(line["userName"], line["outcome"]) for line in final] == [
         ("bob", "enforced"),
-        ("new-hire", "not_non_compliant"),
+        ("new-hire", "in_grace"),
     ]
-    assert final[0]["graceEnded"] and final[0]["why"].startswith("Console password but no allowed MFA device")
+    assert final[0]["graceEnds"] and final[0]["why"].startswith("Console password but no allowed MFA device")
     assert final[0]["apiCalls"]["iam:AddUserToGroup"] == 1
     assert "iam:AddUserToGroup" not in final[1]["apiCalls"]
 
@@ -248,41 +233,18 @@ def test_missing_topic_setting_fails_naming_the_variable(enforcement, add_user, 
         handler({"action": "enforce", "UserId": user["UserId"], "ExecutionId": execution_id})
 
 
-# --- notice before enforcement ---
+# --- the daily run ---
 
 
 def notify(clock=None):
     return handler({"action": "notify"}, clock=clock or (lambda: datetime.now(timezone.utc)))
 
 
-def test_users_whose_grace_ends_within_notice_days_are_announced_once(enforcement, add_user):
-    soon = add_user("soon", password=True, password_age_days=10)  # grace (14 days) ends in 4 days
-    add_user("later", password=True, password_age_days=1)  # ends in 13 days: beyond NoticeDays (7)
-    add_user("covered", password=True, devices=("virtual",), password_age_days=10)
-    assert notify()["noticed"] == 1
-    (message,) = enforcement()
-    assert soon["UserId"] in message["Message"] and "soon (" in message["Message"]
-    assert "later (" not in message["Message"] and "covered (" not in message["Message"]
-    assert "AWS Config puts them into the ForceMfa group when their grace ends" in message["Message"]
-    # The next day's run says nothing new about the same user.
-    assert notify(lambda: datetime.now(timezone.utc) + timedelta(days=1))["noticed"] == 0
-    assert enforcement() == []
-
-
-def test_non_compliant_users_outside_the_group_are_listed_in_the_notice(enforcement, add_user, iam):
-    add_user("overdue", password=True, password_age_days=30)
-    add_user("enforced", password=True, password_age_days=30)
-    iam.add_user_to_group(GroupName=GROUP, UserName="enforced")
-    assert notify()["unenforced"] == 1
-    (message,) = enforcement()
-    assert "overdue (" in message["Message"] and "NON_COMPLIANT, not in the ForceMfa group" in message["Message"]
-    assert "enforced (" not in message["Message"]
-
-
 def test_no_notice_while_enforcement_is_off(enforcement, config, add_user):
     config.rule_parameters["Enforcement"] = "off"
     add_user("soon", password=True, password_age_days=10)
     assert notify()["outcome"] == "enforcement_off"
+    assert enforce(add_user("bob", password=True, password_age_days=30))["outcome"] == "enforcement_off"
     assert enforcement() == []
 
 
@@ -349,38 +311,31 @@ def test_non_compliant_user_is_enforced_locked_out_enables_mfa_and_is_compliant(
     lambda_handler(scheduled_event(parameters), None)
     assert config.results[bob["UserId"]]["ComplianceType"] == "COMPLIANT"
     assert enforce(bob)["outcome"] == "not_non_compliant"
-    # Staying in the group costs him nothing once he signs in with MFA.
+    # Signed in with MFA, he works again; and the daily run takes him out of the group, so his access keys
+    # (which never carry MFA) work again too.
     with_mfa = {"aws:username": "bob", "aws:MultiFactorAuthPresent": "true"}
     assert decision(statements, "s3:ListAllMyBuckets", "*", with_mfa) != EXPLICIT_DENY
+    assert notify()["released"] == 1
+    assert group_members(iam) == set()
 
 
 def test_function_role_grants_exactly_the_actions_the_code_calls(enforcement, add_user, iam, monkeypatch, caplog):
-    from mfa_audit.templates import Template
-
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
     add_user("soon", password=True, password_age_days=10)
     first, second = (add_user(f"user{n}", password=True, password_age_days=30) for n in range(2))
+    iam.create_access_key(UserName="user1")  # its last use is read before the user is enforced
     with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
         enforce(first)
         enforce(second)  # held back: the metric and the message
-        notify()
-    called = set()
-    for record in caplog.records:
-        if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
-            called |= set(json.loads(record.getMessage())["apiCalls"])
-    # CloudWatch signs as "monitoring"; Lambda's own context names the account, so no STS call there.
-    called = {c.replace("monitoring:", "cloudwatch:") for c in called} - {"sts:GetCallerIdentity"}
+        # The enforced user sets up MFA: the daily run takes it out of the group.
+        serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="user0")["VirtualMFADevice"]["SerialNumber"]
+        iam.enable_mfa_device(
+            UserName="user0", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
+        assert notify()["released"] == 1
     role = (
         Template.load("rule.yaml")
         .resolve({"CodeBucket": "b", "Enforcement": "automatic", "AlarmEmail": "a@example.com"})
         .resources["EnforcementFunctionRole"]
     )
-    granted = set()
-    for policy in role["Properties"]["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
-            action = statement["Action"]
-            granted |= {action} if isinstance(action, str) else set(action)
-    # Lambda writes the logs; KMS is used on the function's behalf by SNS (the encrypted topic) and DynamoDB (the ledger).
-    used_on_its_behalf = {"logs:CreateLogStream", "logs:PutLogEvents"}
-    used_on_its_behalf |= {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*"}
-    assert called == granted - used_on_its_behalf
+    assert actions_called(caplog.records) == actions_granted_to_call(role)

@@ -6,6 +6,8 @@ GetAutomationExecution, and the script's Lambda Invoke is the handler in-process
 FunctionError, as Lambda returns it).
 """
 
+from datetime import datetime, timedelta, timezone
+
 import boto3
 import pytest
 from console_mfa.exceptions import UnconfirmedAutomationError
@@ -13,36 +15,26 @@ from enforcement_handler import handler
 
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.templates import Template
+from tests.functional.enforcement_stack import DOCUMENT_NAME, LEDGER, deploy_enforcement
 
 ACCOUNT = "123456789012"
 STACK = Template.load("rule.yaml").resolve(
     {"CodeBucket": "artifacts", "Enforcement": "automatic", "AlarmEmail": "secops@example.com"}
 )
 DOCUMENT = STACK.resources["EnforcementDocument"]["Properties"]["Content"]
-DOCUMENT_NAME = "console-mfa-EnforcementDocument-Q2ExAmPlE"
 GROUP = STACK.resources["EnforcementFunction"]["Properties"]["Environment"]["Variables"]["FORCE_MFA_GROUP"]
 
 
 @pytest.fixture
 def account(config, iam, monkeypatch):
-    """The stack's group, ledger and topic, the function's environment as the template sets it, and SSM."""
-    iam.create_group(GroupName=GROUP)
-    boto3.client("dynamodb", region_name="us-east-1").create_table(
-        TableName="ledger",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    topic = boto3.client("sns", region_name="us-east-1").create_topic(Name="operators")["TopicArn"]
-    variables = STACK.resources["EnforcementFunction"]["Properties"]["Environment"]["Variables"]
-    for name in ("CONFIG_RULE_NAME", "FORCE_MFA_GROUP", "MAX_ENFORCEMENTS_PER_DAY", "NOTICE_DAYS"):
-        monkeypatch.setenv(name, str(variables[name]))
-    assert variables["ENFORCEMENT_DOCUMENT"] == "ref:EnforcementDocument"  # the stack's own document
-    monkeypatch.setenv("ENFORCEMENT_DOCUMENT", DOCUMENT_NAME)
-    monkeypatch.setenv("LEDGER_TABLE", "ledger")
-    monkeypatch.setenv("OPERATORS_TOPIC_ARN", topic)
+    """The stack's group, ledger, topic and kill switch, the function's environment as the template sets it,
+    enforcement started long ago (so the start's grace is over), and SSM."""
+    stack = deploy_enforcement(monkeypatch, iam, NoticeSender="")
+    assert stack.environment["ENFORCEMENT_DOCUMENT"] == DOCUMENT_NAME  # the stack's own document
     config.rule_parameters = {"Enforcement": "automatic", "GracePeriodDays": "14"}
     with EmulatedAutomation() as automation, EmulatedLambda(handler) as function:
+        # The first daily run, a month ago: users existing then have had their grace since.
+        handler({"action": "notify"}, clock=lambda: datetime.now(timezone.utc) - timedelta(days=30))
         yield {"automation": automation, "function": function}
 
 
@@ -69,7 +61,7 @@ def test_the_document_invokes_the_stacks_function_and_succeeds_with_its_outcome(
 
 def test_a_refusal_is_a_successful_automation_named_in_its_result(account, add_user):
     new = add_user("new-hire", password=True, password_age_days=2)
-    assert run_document(account, new)["outcome"] == "not_non_compliant"
+    assert run_document(account, new)["outcome"] == "in_grace"
     assert only_execution(account)["AutomationExecutionStatus"] == "Success"
 
 
@@ -103,10 +95,12 @@ def invoke_directly(user, execution_id=None):
 
 def test_an_invocation_without_an_automation_changes_nothing(account, add_user, iam):
     bob = add_user("bob", password=True, password_age_days=30)
+    ledger = boto3.client("dynamodb", region_name="us-east-1")
+    before = ledger.scan(TableName=LEDGER)["Items"]
     with pytest.raises(UnconfirmedAutomationError, match="not an automation execution id"):
         invoke_directly(bob)
     assert group_members(iam) == set()
-    assert boto3.client("dynamodb", region_name="us-east-1").scan(TableName="ledger")["Items"] == []
+    assert ledger.scan(TableName=LEDGER)["Items"] == before
 
 
 @pytest.mark.parametrize(

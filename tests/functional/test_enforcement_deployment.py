@@ -50,3 +50,11 @@ def test_stack_with_automatic_enforcement_creates_in_emulated_cloudformation(aws
         Filters=[{"Key": "DocumentType", "Values": ["Automation"]}, {"Key": "Owner", "Values": ["Self"]}]
     )["DocumentIdentifiers"]
     assert len(documents) == 1
+
+    # mfa-audit enforcement finds the kill switch through the stack's outputs, and pauses it.
+    from mfa_audit import cli
+
+    assert cli.main(["enforcement", "pause", "--stack", "console-mfa", "--quiet"]) == 0
+    switch = boto3.client("ssm", region_name="us-east-1").get_parameter(Name="/console-mfa/enforcement-switch")
+    assert switch["Parameter"]["Value"] == "paused"
+    assert cli.main(["enforcement", "status", "--stack", "console-mfa", "--quiet"]) == 0

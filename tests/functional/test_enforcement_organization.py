@@ -10,6 +10,8 @@ member-role.yaml, so a name changed in one template but not the other fails here
 
 import json
 import logging
+import os
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -17,7 +19,7 @@ from console_mfa.boundaries import _memberships
 from console_mfa.exceptions import AccountOutsideOrganizationError, InvalidEventError, UnconfirmedAutomationError
 from enforcement_handler import handler
 
-from mfa_audit.emulation.account import SeedUser, create_user
+from mfa_audit.emulation.account import SeedUser, create_user, device_serial, mark_access_key_used
 from mfa_audit.emulation.automation import EmulatedAutomation, EmulatedLambda, run_enforcement_document
 from mfa_audit.emulation.events import LambdaContext
 from mfa_audit.emulation.services import ApiCallCounter
@@ -39,6 +41,7 @@ def organization_stack(organization_id):
             "DeploymentOrganizationalUnitIds": "r-ab12",
             "Enforcement": "automatic",
             "AlarmEmail": "secops@example.com",
+            "NoticeSender": "mfa-notices@example.com",
         }
     )
 
@@ -98,25 +101,31 @@ def organization(config, monkeypatch):
     queue = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    for name in ("CONFIG_RULE_NAME", "FORCE_MFA_GROUP", "MEMBER_ENFORCER_ROLE", "ENFORCEMENT_DOCUMENT"):
-        monkeypatch.setenv(name, variables["Variables"][name])
-    monkeypatch.setenv("ORGANIZATION_ID", organization_id)
-    monkeypatch.setenv("LEDGER_TABLE", TABLE)
-    monkeypatch.setenv("OPERATORS_TOPIC_ARN", topic)
-    monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "5")
+    switch = organization_stack(organization_id).resources["EnforcementSwitch"]["Properties"]
+    created = {"ref:EnforcementLedger": TABLE, "ref:AlarmTopic": topic, "ref:EnforcementSwitch": switch["Name"]}
+    for name, value in variables["Variables"].items():
+        monkeypatch.setenv(name, created.get(str(value), str(value)))
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(
+        EmailAddress=variables["Variables"]["NOTICE_SENDER"]
+    )
     config.rule_parameters = {"Enforcement": "automatic", "GracePeriodDays": "14"}
 
     def messages():
         received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in received]
 
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=switch["Name"], Value=switch["Value"], Type=switch["Type"]
+    )
     # The invoker role the member document's script assumes (organization.yaml's EnforcementInvokerRole).
     trust = organization_stack(organization_id).resources["EnforcementInvokerRole"]["Properties"]
     boto3.client("iam", region_name="us-east-1").create_role(
         RoleName=INVOKER_ROLE, AssumeRolePolicyDocument=json.dumps(trust["AssumeRolePolicyDocument"])
     )
     context = LambdaContext(account_id=MANAGEMENT)
-    with EmulatedAutomation() as automation, EmulatedLambda(lambda event: handler(event, context)) as function:
+    CLOCK["days"] = 0
+    function_on_the_clock = lambda event: handler(event, context, clock=clock)  # noqa: E731
+    with EmulatedAutomation() as automation, EmulatedLambda(function_on_the_clock) as function:
         yield {
             "function": function,
             "id": organization_id,
@@ -129,6 +138,14 @@ def organization(config, monkeypatch):
     _memberships.clear()
 
 
+# The function's clock: now, moved by ``days`` (set by remediate() before the document runs).
+CLOCK = {"days": 0}
+
+
+def clock():
+    return datetime.now(timezone.utc) + timedelta(days=CLOCK["days"])
+
+
 def member_user(account, name, **seed):
     return create_user(clients_in(account, "iam"), SeedUser(name, **seed))
 
@@ -137,19 +154,40 @@ def group_members(account, group):
     return {u["UserName"] for u in clients_in(account, "iam").get_group(GroupName=group)["Users"]}
 
 
-def remediate(org, account, user, execution_id=None):
-    """Config's remediation in the member account: the member document, run as SSM runs it there. With
-    ``execution_id``: what that automation's invocation would send, straight to the function."""
+def remediate(org, account, user, execution_id=None, days=0):
+    """Config's remediation in the member account on that day: the member document, run as SSM runs it there.
+    With ``execution_id``: what that automation's invocation would send, straight to the function."""
+    CLOCK["days"] = days
     if execution_id is None:
         content = member_stack(org["id"]).resources["EnforcementDocument"]["Properties"]["Content"]
         return run_enforcement_document(
             content, org["document"], {"UserId": user["UserId"]}, account, org["automation"]
         )
     event = {"action": "enforce", "UserId": user["UserId"], "AccountId": account, "ExecutionId": execution_id}
-    return handler(event, LambdaContext(account_id=MANAGEMENT))
+    return handler(event, LambdaContext(account_id=MANAGEMENT), clock=clock)
 
 
-def test_a_members_non_compliant_user_is_enforced_in_that_account_only_and_the_operators_are_told(organization):
+def daily_run(days=0):
+    return handler(
+        {"action": "notify"},
+        LambdaContext(account_id=MANAGEMENT),
+        clock=lambda: datetime.now(timezone.utc) + timedelta(days=days),
+    )
+
+
+@pytest.fixture
+def joined_long_ago(organization):
+    """Both member accounts joined the pack 30 days ago: their first remediation (a user without a password) ran then."""
+    for account in organization["members"]:
+        probe = member_user(account, "probe", console_password=False)
+        assert remediate(organization, account, probe, days=-30)["outcome"] == "not_non_compliant"
+    organization["messages"]()
+    return organization
+
+
+def test_a_members_non_compliant_user_is_enforced_in_that_account_only_and_the_operators_are_told(
+    organization, joined_long_ago
+):
     prod, dev = organization["members"]
     bob = member_user(prod, "bob", console_password=True, password_age_days=30)
     result = remediate(organization, prod, bob)
@@ -170,7 +208,7 @@ def test_a_member_user_who_complied_since_the_evaluation_is_left_alone(organizat
 def test_the_member_users_grace_period_is_honoured(organization):
     prod, _ = organization["members"]
     new = member_user(prod, "new", console_password=True, password_age_days=3)
-    assert remediate(organization, prod, new)["outcome"] == "not_non_compliant"
+    assert remediate(organization, prod, new)["outcome"] == "in_grace"
     assert group_members(prod, organization["group"]) == set()
 
 
@@ -209,7 +247,7 @@ def test_an_automation_of_another_document_state_or_user_is_refused(organization
     assert group_members(prod, organization["group"]) == set()
 
 
-def test_the_members_own_document_is_confirmed_by_its_arn_too(organization):
+def test_the_members_own_document_is_confirmed_by_its_arn_too(organization, joined_long_ago):
     prod, _ = organization["members"]
     bob = member_user(prod, "bob", console_password=True, password_age_days=30)
     own = f"arn:aws:ssm:us-east-1:{prod}:document/{organization['document']}"
@@ -217,9 +255,10 @@ def test_the_members_own_document_is_confirmed_by_its_arn_too(organization):
     assert remediate(organization, prod, bob, execution_id=execution)["outcome"] == "enforced"
 
 
-def test_the_member_document_invokes_the_organizations_function_through_the_invoker_role(organization):
+def test_the_member_document_invokes_the_organizations_function_through_the_invoker_role(organization, joined_long_ago):
     prod, _ = organization["members"]
     bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    del organization["function"].invoked[:]  # joined_long_ago's first remediations
     assert remediate(organization, prod, bob)["outcome"] == "enforced"
     function_name = organization_stack(organization["id"]).resources["EnforcementFunction"]["Properties"]
     assert organization["function"].invoked == [member_stack(organization["id"]).parameters["EnforcementFunctionArn"]]
@@ -236,7 +275,7 @@ def test_an_account_outside_the_organization_is_refused_before_any_role_is_assum
     assert counter.of_service("iam") == 0
 
 
-def test_the_daily_limit_counts_each_member_account_apart(organization, monkeypatch):
+def test_the_daily_limit_counts_each_member_account_apart(organization, joined_long_ago, monkeypatch):
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
     prod, dev = organization["members"]
     first, second = (member_user(prod, f"prod{n}", console_password=True, password_age_days=30) for n in range(2))
@@ -253,7 +292,6 @@ def test_the_daily_limit_counts_each_member_account_apart(organization, monkeypa
     [
         {"action": "enforce", "UserId": "AIDAEXAMPLE000000001", "AccountId": "12345", "ExecutionId": "x"},
         {"action": "enforce", "UserId": "bob", "AccountId": "123456789012", "ExecutionId": "x"},
-        {"action": "notify"},
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_read(organization, event):
@@ -271,13 +309,31 @@ def _actions(role):
     return granted
 
 
-def test_each_role_grants_exactly_the_actions_the_code_calls_in_its_account(organization, monkeypatch, caplog):
+def test_each_role_grants_exactly_the_actions_the_code_calls_in_its_account(
+    organization, joined_long_ago, monkeypatch, caplog
+):
     monkeypatch.setenv("MAX_ENFORCEMENTS_PER_DAY", "1")
     prod, _ = organization["members"]
     first, second = (member_user(prod, f"user{n}", console_password=True, password_age_days=30) for n in range(2))
+    iam = clients_in(prod, "iam")
+    keys = member_user(prod, "keys", console_password=True, password_age_days=30)
+    mark_access_key_used(
+        prod, iam.create_access_key(UserName="keys")["AccessKey"]["AccessKeyId"], datetime.now(timezone.utc)
+    )
+    member_user(prod, "new", console_password=True, password_age_days=1)
+    iam.tag_user(UserName="new", Tags=[{"Key": "email", "Value": "new@example.com"}])
+    _memberships.clear()  # the membership check's cache is warm from joined_long_ago
     with caplog.at_level(logging.INFO, logger="console_mfa.enforcement"):
         remediate(organization, prod, first)
-        remediate(organization, prod, second)  # held back: the metric and the message
+        remediate(organization, prod, second)  # held back: the metric
+        remediate(organization, prod, keys)  # access keys in use
+        iam.enable_mfa_device(
+            UserName="user0",
+            SerialNumber=device_serial("hardware", "user0", prod),
+            AuthenticationCode1="123456",
+            AuthenticationCode2="654321",
+        )
+        daily_run(days=1)  # tells "new" (SES), takes user0 out of the group
     own, in_member = set(), set()
     for record in caplog.records:
         if record.name == "console_mfa.enforcement" and "apiCalls" in record.getMessage():
@@ -326,3 +382,44 @@ def test_the_member_role_stack_creates_the_enforcement_resources_under_their_fix
     assert document["DocumentType"] == "Automation"
     # (moto stores the content as CloudFormation gave it, not as JSON text.)
     assert parameters["EnforcementFunctionArn"] in document["Content"]
+
+
+# --- issue 25 in the organization route: grace from joining the pack, the organization's cap, the daily run ---
+
+
+def test_an_old_password_in_an_account_that_just_joined_the_pack_is_not_enforced_on_day_0(organization):
+    prod, _ = organization["members"]
+    alice = member_user(prod, "alice", console_password=True, password_age_days=400)
+    assert remediate(organization, prod, alice)["outcome"] == "in_grace"
+    assert group_members(prod, organization["group"]) == set()
+    # Config asks no more (the verdict never changed); the organization's daily run enforces her after the grace.
+    assert daily_run(days=14)["enforced"] == 1
+    assert group_members(prod, organization["group"]) == {"alice"}
+
+
+def test_the_organizations_daily_cap_bounds_all_member_accounts_together(organization, joined_long_ago, monkeypatch):
+    monkeypatch.setenv("MAX_ORGANIZATION_ENFORCEMENTS_PER_DAY", "3")
+    prod, dev = organization["members"]
+    for account in (prod, dev):
+        for n in range(3):
+            member_user(account, f"user{n}", console_password=True, password_age_days=30)
+    result = daily_run()
+    assert (result["enforced"], result["organization_limit_reached"]) == (3, 3)
+    assert len(group_members(prod, organization["group"]) | group_members(dev, organization["group"])) <= 3
+    digest = [m for m in organization["messages"]() if "digest" in m["Subject"]]
+    assert len(digest) == 1 and organization["id"] in digest[0]["Subject"]
+    assert daily_run(days=1)["enforced"] == 3
+
+
+def test_the_organizations_kill_switch_stops_every_member_account(organization, joined_long_ago):
+    prod, dev = organization["members"]
+    bob = member_user(prod, "bob", console_password=True, password_age_days=30)
+    member_user(dev, "carol", console_password=True, password_age_days=30)
+    # A new session: the SSM emulator answers clients made after it started.
+    boto3.Session().client("ssm", region_name="us-east-1").put_parameter(
+        Name=os.environ["ENFORCEMENT_SWITCH_PARAMETER"], Value="paused", Type="String", Overwrite=True
+    )
+    assert remediate(organization, prod, bob)["outcome"] == "paused"
+    result = daily_run()
+    assert result["paused"] is True and result["due"] == 2
+    assert group_members(prod, organization["group"]) == group_members(dev, organization["group"]) == set()

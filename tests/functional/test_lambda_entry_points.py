@@ -102,6 +102,9 @@ def test_the_enforcement_function_keeps_botocores_debug_output_out_of_the_logs(c
         "FORCE_MFA_GROUP": "console-mfa-ForceMfa",
         "LEDGER_TABLE": "enforcement-ledger",
         "OPERATORS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:operators",
+        "ENFORCEMENT_SWITCH_PARAMETER": "/console-mfa/enforcement-switch",
+        "USER_GUIDE_URL": "https://example.com/mfa",
+        "NOTICE_CONTACT": "the security team",
         "ENFORCEMENT_DOCUMENT": "console-mfa-EnforcementDocument-Q2ExAmPlE",
     }.items():
         monkeypatch.setenv(name, value)

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from console_mfa.enforcement import Outcome, assess, notice_due
+from console_mfa.enforcement import Outcome, assess, enforcement_grace_end, notice_stage
 from console_mfa.facts import MfaDevice, MissingUser, UserFacts
 from console_mfa.policy import Enforcement, parse_rule_parameters
 from console_mfa.verdict import ANNOTATION_LIMIT, decide, parse_annotation
@@ -62,6 +62,9 @@ def test_enforcement_parameter_is_validated():
         parse_rule_parameters({"Enforcement": "on"})
 
 
+LONG_AGO = NOW - timedelta(days=365)
+
+
 @pytest.mark.parametrize(
     ("case", "facts", "parameters", "act", "outcome"),
     [
@@ -73,8 +76,14 @@ def test_enforcement_parameter_is_validated():
             False,
             Outcome.NOT_NON_COMPLIANT,
         ),
-        ("only SMS", user(30, (MfaDevice("arn:aws:iam::123456789012:sms-mfa/bob"),)), {}, True, None),
-        ("in grace", user(3), {}, False, Outcome.NOT_NON_COMPLIANT),
+        (
+            "only SMS: a device of a kind not allowed",
+            user(30, (MfaDevice("arn:aws:iam::123456789012:sms-mfa/bob"),)),
+            {},
+            False,
+            Outcome.MFA_DEVICE_NOT_ALLOWED,
+        ),
+        ("in the password's grace", user(3), {}, False, Outcome.IN_GRACE),
         ("exempt", user(30), {"ExemptUsers": "bob"}, False, Outcome.NOT_NON_COMPLIANT),
         ("no console password", user(None), {}, False, Outcome.NOT_NON_COMPLIANT),
         ("deleted", None, {}, False, Outcome.USER_GONE),
@@ -82,20 +91,41 @@ def test_enforcement_parameter_is_validated():
         ("enforcement off", user(30), {"Enforcement": "off"}, False, Outcome.ENFORCEMENT_OFF),
     ],
 )
-def test_remediation_acts_only_on_a_user_non_compliant_now(case, facts, parameters, act, outcome):
-    assessment = assess(facts, policy(**parameters), NOW)
+def test_remediation_acts_only_on_a_user_whose_enforcement_grace_has_ended(case, facts, parameters, act, outcome):
+    assessment = assess(facts, policy(**parameters), NOW, enforcement_started=LONG_AGO)
     assert (assessment.act, assessment.outcome) == (act, outcome), case
 
 
 @pytest.mark.parametrize(
-    ("case", "facts", "notice_days", "due"),
+    ("case", "grace_days", "password_age", "started_days_ago", "ends_in_days"),
     [
-        ("grace ends in 4 days, notice 7", user(10), 7, True),
-        ("grace ends in 4 days, notice 3", user(10), 3, False),
-        ("grace ends in 13 days", user(1), 7, False),
-        ("grace over", user(30), 7, False),
-        ("has MFA", user(10, (MfaDevice("GAKT1"),)), 7, False),
+        ("old password, enforcement starts now", 14, 400, 0, 14),
+        ("no grace period: still 14 days from the start", 0, 400, 0, 14),
+        ("a long grace period counts from the start too", 30, 400, 0, 30),
+        ("a new password's grace ends later than the start's", 14, 0, 10, 14),
+        ("the start's grace ended long ago", 14, 20, 100, -6),
     ],
 )
-def test_notice_is_due_for_users_in_grace_that_ends_within_notice_days(case, facts, notice_days, due):
-    assert (notice_due(facts, policy(), NOW, notice_days) is not None) == due, case
+def test_enforcement_grace_ends_at_the_latest_of_the_passwords_and_the_starts(
+    case, grace_days, password_age, started_days_ago, ends_in_days
+):
+    ends = enforcement_grace_end(
+        policy(GracePeriodDays=str(grace_days)),
+        NOW - timedelta(days=password_age),
+        NOW - timedelta(days=started_days_ago),
+    )
+    assert ends == NOW + timedelta(days=ends_in_days), case
+
+
+def test_a_re_created_password_is_judged_by_the_first_ones_date():
+    recreated = user(1)  # the rule itself calls this user in grace again
+    assessment = assess(recreated, policy(), NOW, enforcement_started=LONG_AGO, password_first_seen=LONG_AGO)
+    assert assessment.act
+
+
+@pytest.mark.parametrize(
+    ("days_left", "stage"),
+    [(30, "start"), (14.5, "start"), (14, "14"), (10, "14"), (7, "7"), (4, "7"), (3, "3"), (0.5, "1"), (0, None)],
+)
+def test_notice_stage_is_the_start_then_each_reminder(days_left, stage):
+    assert notice_stage(NOW + timedelta(days=days_left), NOW) == stage

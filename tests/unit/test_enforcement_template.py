@@ -92,7 +92,7 @@ def test_enforcement_without_a_topic_is_refused_by_the_templates_rule():
     assert holds()  # enforcement off needs no topic
 
 
-def test_function_role_may_write_iam_only_to_add_users_to_the_force_mfa_group():
+def test_function_role_may_write_iam_only_to_move_users_in_and_out_of_the_force_mfa_group():
     role = stack(Enforcement="automatic").resources["EnforcementFunctionRole"]
     iam_writes = {
         (action, json.dumps(s["Resource"]))
@@ -100,7 +100,10 @@ def test_function_role_may_write_iam_only_to_add_users_to_the_force_mfa_group():
         for action in actions(s)
         if action.startswith("iam:") and not action.startswith(("iam:Get", "iam:List"))
     }
-    assert iam_writes == {("iam:AddUserToGroup", json.dumps(GROUP_ARN))}
+    assert iam_writes == {
+        ("iam:AddUserToGroup", json.dumps(GROUP_ARN)),
+        ("iam:RemoveUserFromGroup", json.dumps(GROUP_ARN)),
+    }
     assert not [
         a for s in statements(role) for a in actions(s) if "*" in a.split(":")[1] and a != "kms:GenerateDataKey*"
     ]
@@ -132,7 +135,7 @@ def test_automation_role_trusts_ssm_of_this_account_and_may_only_invoke_the_enfo
 
 
 def test_limit_alarm_watches_the_functions_held_back_metric_and_notifies_the_topic():
-    from enforcement_handler import HELD_BACK_METRIC, METRIC_NAMESPACE
+    from console_mfa.enforcer import HELD_BACK_METRIC, METRIC_NAMESPACE
 
     alarm = stack(Enforcement="automatic").resources["EnforcementLimitAlarm"]["Properties"]
     assert (alarm["Namespace"], alarm["MetricName"]) == (METRIC_NAMESPACE, HELD_BACK_METRIC)
@@ -140,16 +143,41 @@ def test_limit_alarm_watches_the_functions_held_back_metric_and_notifies_the_top
     assert alarm["AlarmActions"] == ["ref:AlarmTopic"]
 
 
-def test_function_environment_carries_the_limit_and_notice_days_within_the_codes_bounds():
-    from console_mfa.enforcement import MAX_ENFORCEMENTS_PER_DAY, MAX_NOTICE_DAYS
+def test_function_environment_carries_the_limit_and_the_notice_settings_within_the_codes_bounds():
+    from console_mfa.enforcement import MAX_ENFORCEMENTS_PER_DAY, MAX_RECENT_KEY_DAYS
 
-    env = stack(Enforcement="automatic", MaxEnforcementsPerDay="3", NoticeDays="10").resources["EnforcementFunction"]
+    env = stack(
+        Enforcement="automatic", MaxEnforcementsPerDay="3", NoticeSender="mfa@example.com", RecentAccessKeyDays="10"
+    ).resources["EnforcementFunction"]
     variables = env["Properties"]["Environment"]["Variables"]
-    assert (variables["MAX_ENFORCEMENTS_PER_DAY"], variables["NOTICE_DAYS"]) == ("3", "10")
+    assert (variables["MAX_ENFORCEMENTS_PER_DAY"], variables["RECENT_ACCESS_KEY_DAYS"]) == ("3", "10")
+    assert (variables["NOTICE_SENDER"], variables["USER_ADDRESS_TAG"]) == ("mfa@example.com", "email")
+    assert variables["ENFORCEMENT_SWITCH_PARAMETER"] == "ref:EnforcementSwitch"
     assert variables["CONFIG_RULE_NAME"] == "IAM_USER_CONSOLE_MFA"
     assert RULE.parameters["MaxEnforcementsPerDay"]["MaxValue"] == MAX_ENFORCEMENTS_PER_DAY
-    assert RULE.parameters["NoticeDays"]["MaxValue"] == MAX_NOTICE_DAYS
+    assert RULE.parameters["RecentAccessKeyDays"]["MaxValue"] == MAX_RECENT_KEY_DAYS
     assert RULE.parameters["MaxEnforcementsPerDay"]["Default"] <= 10
+
+
+def test_the_kill_switch_is_created_on_and_only_the_function_may_read_it():
+    resources = stack(Enforcement="automatic").resources
+    switch = resources["EnforcementSwitch"]["Properties"]
+    assert switch["Value"] == "on"
+    statements = resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (read,) = [s for s in statements if s["Action"] == "ssm:GetParameter"]
+    assert read["Resource"] == "arn:aws:ssm:us-east-1:123456789012:parameter/console-mfa/enforcement-switch"
+    assert switch["Name"] == "/console-mfa/enforcement-switch"
+
+
+def test_users_are_emailed_only_from_the_notice_sender():
+    def ses_statements(**parameters):
+        resources = stack(Enforcement="automatic", **parameters).resources
+        statements = resources["EnforcementFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        return [s for s in statements if s["Action"] == "ses:SendEmail"]
+
+    assert ses_statements() == []
+    (send,) = ses_statements(NoticeSender="mfa@example.com")
+    assert send["Condition"] == {"StringEquals": {"ses:FromAddress": "mfa@example.com"}}
 
 
 # --- the automation document: no maintained validator for SSM documents exists on PyPI, so its structure ---

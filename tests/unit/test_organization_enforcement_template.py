@@ -98,16 +98,17 @@ def test_organization_function_uses_the_names_the_member_accounts_get():
     (add,) = [
         s
         for s in members["EnforcerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        if s["Action"] == "iam:AddUserToGroup"
+        if "iam:AddUserToGroup" in s["Action"]
     ]
     assert add["Resource"].endswith(":group/" + variables["FORCE_MFA_GROUP"])
 
 
-def test_the_function_has_no_resource_policy_and_only_the_members_automation_role_may_invoke_it():
+def test_only_its_daily_schedule_and_the_members_automation_role_may_invoke_the_function():
     resources = organization(Enforcement="manual").resources
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
-    # Guard Rules Registry LAMBDA_NO_WILDCARD_PRINCIPALS: no permission opens the enforcement function at all.
-    assert all(p["FunctionName"] != "getatt:EnforcementFunction.Arn" for p in permissions)
+    # Guard Rules Registry LAMBDA_NO_WILDCARD_PRINCIPALS: no principal but EventBridge, for the stack's own rule.
+    (daily,) = [p for p in permissions if p["FunctionName"] == "getatt:EnforcementFunction.Arn"]
+    assert (daily["Principal"], daily["SourceArn"]) == ("events.amazonaws.com", "getatt:EnforcementDailySchedule.Arn")
     invoker = resources["EnforcementInvokerRole"]["Properties"]
     automation_role = member().resources["EnforcementAutomationRole"]["Properties"]["RoleName"]
     assert invoker["AssumeRolePolicyDocument"]["Statement"] == [

@@ -28,7 +28,7 @@ stack and switches off those deployed before; neither flag: as deployed before. 
 budget for all the stacks of a run.
 
 Enforcement (docs/enforcement-organization.md): ``--enforcement off|manual|automatic`` (with
-``--max-enforcements-per-day`` and, for the account stack, ``--notice-days``) sets the stack's
+``--max-enforcements-per-day`` and, for the account stack, ``--notice-sender``) sets the stack's
 Enforcement parameters. Enforcement other than off without AlarmEmail or AlarmTopicArn (given, or
 kept from the deployed stack) is refused before anything is uploaded or changed. Which route gives
 which: the account stack enforces in its account; ``--organization`` with Enforcement off deploys

@@ -111,7 +111,11 @@ def argument_parser() -> argparse.ArgumentParser:
         "with --organization, manual or automatic take the organization conformance-pack route",
     )
     parser.add_argument("--max-enforcements-per-day", type=int, metavar="N", help="the stack's MaxEnforcementsPerDay")
-    parser.add_argument("--notice-days", type=int, metavar="DAYS", help="the account stack's NoticeDays")
+    parser.add_argument(
+        "--notice-sender",
+        metavar="ADDRESS",
+        help="the account stack's NoticeSender: the SES-verified address users' MFA notices are sent from",
+    )
     parser.add_argument(
         "--events",
         action=argparse.BooleanOptionalAction,

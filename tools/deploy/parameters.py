@@ -18,7 +18,7 @@ from mfa_audit.templates import (
     ENFORCEMENT,
     ENFORCEMENT_MODES,
     MAX_ENFORCEMENTS_PER_DAY,
-    NOTICE_DAYS,
+    NOTICE_SENDER,
 )
 from tools.deploy.aws import DeployError
 
@@ -83,7 +83,7 @@ def enforcement_flags(args: argparse.Namespace, given: dict[str, str]) -> dict[s
     flags = {
         ENFORCEMENT: args.enforcement,
         MAX_ENFORCEMENTS_PER_DAY: args.max_enforcements_per_day,
-        NOTICE_DAYS: args.notice_days,
+        NOTICE_SENDER: args.notice_sender,
     }
     chosen = {key: str(value) for key, value in flags.items() if value is not None}
     for key in chosen:

@@ -29,6 +29,8 @@ Calling AWS: these read AWS or send to it, and decide nothing a pure module coul
 * ``sweep`` - the periodic sweep: every user's facts by a strategy, within a deadline;
 * ``config_report`` - reading what Config holds for the rule; PutEvaluations with retries;
 * ``boundaries`` - whose users: the event's account, and only members of the organization;
+* ``enforcer`` - one account's enforcement: the function's settings, the kill switch, the group, access
+  keys and the daily limits (the decisions are ``enforcement``'s);
 * ``enforcement_ledger`` - the enforcement function's daily limit and notices, in DynamoDB;
 * ``reevaluation`` - re-evaluation on IAM change: events in, StartConfigRulesEvaluation out.
 

@@ -6,9 +6,11 @@
     mfa-audit audit --credential-report report.csv  # offline
     mfa-audit report --aggregator organization --format html --output report.html
     mfa-audit doctor [--organization] [--stack NAME]  # is the deployment healthy?
+    mfa-audit enforcement status|pause|resume|undo --stack NAME  # the enforcement's kill switch and undo
 
 Exit codes, on every subcommand: 0 nothing NON_COMPLIANT (doctor: every check ran and passed),
-1 something NON_COMPLIANT (doctor: a check failed or was skipped), 2 error. ``--exit-zero`` turns 1
+1 something NON_COMPLIANT (doctor: a check failed or was skipped), 2 error (enforcement undo: a user the
+ledger names could not be found in the group and nobody was removed). ``--exit-zero`` turns 1
 into 0 for demo, audit and report (``make demo`` uses it: the demo's NON_COMPLIANT users are on purpose).
 """
 
@@ -23,11 +25,11 @@ from collections.abc import Sequence
 from console_mfa import CIS_REFERENCE
 from console_mfa.exceptions import RuleError
 
-from mfa_audit.cli import audit, demo, doctor, report
+from mfa_audit.cli import audit, demo, doctor, enforcement, report
 from mfa_audit.cli._common import EXIT_ERROR, EXIT_OK, tool_version
 from mfa_audit.formats._tabular import error_line
 
-SUBCOMMANDS = (demo, audit, report, doctor)
+SUBCOMMANDS = (demo, audit, report, doctor, enforcement)
 DEBUG_VARIABLE = "MFA_AUDIT_DEBUG"
 
 

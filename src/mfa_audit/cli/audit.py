@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console_mfa.credential_report import check_report_size
-from console_mfa.exceptions import RuleError
+from console_mfa.exceptions import InvalidParameterError, RuleError
 from console_mfa.policy import Enforcement, Policy, parse_rule_parameters
 
 from mfa_audit import formats
@@ -56,6 +56,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         choices=[mode.value for mode in Enforcement],
         help="as the Enforcement rule parameter: the annotation of a user in grace says when enforcement starts "
         "(default: off, but manual with --plan-enforcement)",
+    )
+    audit.add_argument(
+        "--enforcement-started",
+        metavar="YYYY-MM-DD",
+        help="with --plan-enforcement: the UTC day enforcement was first on in the account (mfa-audit enforcement "
+        "status shows it); everyone existing then has at least 14 days from it (default: today, as if turned on now)",
     )
     add_result_flags(audit, Subject.USER_RESULTS)
     audit.set_defaults(run=run)
@@ -121,12 +127,21 @@ def _plan(args: argparse.Namespace, policy: Policy) -> int:
         progress_threshold = None if args.quiet else PROGRESS_THRESHOLD
         users = sweep_live_account(policy, now, args.profile, args.region, args.role_arn, progress_threshold).users
         limitations = []
-    plan = enforcement_plan(users, policy, now)
+    plan = enforcement_plan(users, policy, now, _enforcement_started(args.enforcement_started, now))
     text = render_plan(args.format, plan, policy, now)
     for line in limitations:
         note(args, line)
     write(args, text)
     return result_code(args, any(entry.enforce_now for entry in plan))
+
+
+def _enforcement_started(value: str | None, now: datetime) -> datetime:
+    if value is None:
+        return now
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    except ValueError as error:
+        raise InvalidParameterError("--enforcement-started", f"{value[:20]!r} is not a day (YYYY-MM-DD)") from error
 
 
 def _read_report(args: argparse.Namespace) -> bytes:

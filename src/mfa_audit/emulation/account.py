@@ -130,3 +130,11 @@ def set_password_age(account_id: str, user_name: str, age: timedelta, partition:
 
     user = iam_backends[account_id][partition].users[user_name]
     user.create_date = (datetime.now(timezone.utc) - age).replace(tzinfo=None)
+
+
+def mark_access_key_used(account_id: str, access_key_id: str, when: datetime, partition: str = "aws") -> None:
+    """Record a use of the access key at ``when``, as IAM's GetAccessKeyLastUsed then reports it."""
+    from moto.iam.models import AccessKeyLastUsed, iam_backends
+
+    key = iam_backends[account_id][partition].access_keys[access_key_id]
+    key.last_used = AccessKeyLastUsed(timestamp=when.replace(tzinfo=None), service="s3", region="us-east-1")

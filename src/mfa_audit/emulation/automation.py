@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import traceback
 import uuid
@@ -33,12 +34,44 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([\w:]+)\s*\}\}")
 
 
 class EmulatedAutomation(JsonServiceEmulator):
-    """SSM's GetAutomationExecution; each execution belongs to the account it runs in."""
+    """SSM's GetAutomationExecution; each execution belongs to the account it runs in. This emulator takes every
+    SSM call, so the parameter calls (the enforcement's kill switch) are answered from moto's own SSM."""
 
     def __init__(self) -> None:
         super().__init__("ssm")
         self.executions: dict[tuple[str, str], dict[str, Any]] = {}
-        self.operations = {"GetAutomationExecution": self._get}
+        self.operations = {
+            "GetAutomationExecution": self._get,
+            "GetParameter": self._get_parameter,
+            "PutParameter": self._put_parameter,
+            "DeleteParameter": self._delete_parameter,
+        }
+
+    def _parameters(self) -> Any:
+        from moto.ssm.models import ssm_backends
+
+        return ssm_backends[self.caller_account][os.environ.get("AWS_REGION", "us-east-1")]
+
+    def _get_parameter(self, params: dict[str, Any]) -> dict[str, Any]:
+        parameter = self._parameters().get_parameter(params["Name"])
+        if parameter is None:
+            raise EmulatedError("ParameterNotFound", 400, f"parameter {params['Name']} not found")
+        return {"Parameter": {"Name": parameter.name, "Type": parameter.parameter_type, "Value": parameter.value}}
+
+    def _put_parameter(self, params: dict[str, Any]) -> dict[str, Any]:
+        backend = self._parameters()
+        if backend.get_parameter(params["Name"]) is not None and not params.get("Overwrite"):
+            raise EmulatedError("ParameterAlreadyExists", 400, f"parameter {params['Name']} exists")
+        parameter = backend.put_parameter(
+            params["Name"], "", params["Value"], params.get("Type", "String"), "", "", True, [], "text", None, None
+        )
+        return {"Version": parameter.version}
+
+    def _delete_parameter(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self._parameters().get_parameter(params["Name"]) is None:
+            raise EmulatedError("ParameterNotFound", 400, f"parameter {params['Name']} not found")
+        self._parameters().delete_parameter(params["Name"])
+        return {}
 
     def start(self, account: str, document: str, user_id: str, status: str = "InProgress") -> str:
         """Register an execution of ``document`` for ``user_id`` in ``account``; returns its id."""

@@ -2,8 +2,9 @@
 
 moto's CloudFormation cannot create the ForceMfa group, so this reads the template with
 :mod:`mfa_audit.templates` and creates, under the names a stack would give them: the ForceMfa group and
-its policy, the ledger table, and the operators' topic, whose email subscription is a queue here (so the
-messages can be read back).
+its policy, the ledger table, the operators' topic, whose email subscription is a queue here (so the
+messages can be read back), the kill switch, SES's verified sender (the stack's NoticeSender) and the
+enforcement document.
 
 Example::
 
@@ -26,6 +27,7 @@ from mfa_audit.templates import (
     ALARM_TOPIC,
     ENFORCEMENT_DOCUMENT,
     ENFORCEMENT_LEDGER,
+    ENFORCEMENT_SWITCH,
     FORCE_MFA_GROUP,
     FORCE_MFA_POLICY,
     RULE_TEMPLATE,
@@ -35,6 +37,7 @@ from mfa_audit.templates import (
 
 # The deploy tool's default stack name: the group is <stack>-ForceMfa.
 STACK_NAME = "iam-user-console-mfa"
+NOTICE_SENDER = "mfa-notices@example.com"
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,17 @@ class StackPieces:
     ledger_table: str
     topic_arn: str
     inbox_url: str
+    switch_parameter: str
+    # The stack's parameters with their defaults (UserGuideUrl, NoticeContact ...), as rule.yaml declares them.
+    defaults: Mapping[str, str | None]
     # The SSM document Config's remediation runs, and the name CloudFormation would give it.
     document: Mapping[str, Any]
     document_name: str = f"{STACK_NAME}-{ENFORCEMENT_DOCUMENT}-EMULATED"
 
 
 def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID, stack_name: str = STACK_NAME) -> StackPieces:
-    """The ForceMfa group with its policy, the ledger table and the operators' topic, as rule.yaml has them."""
+    """The ForceMfa group with its policy, the ledger table, the operators' topic, the kill switch and the verified
+    sender, as rule.yaml has them."""
     import boto3
 
     try:
@@ -105,6 +112,10 @@ def create_stack_pieces(account_id: str = DEFAULT_ACCOUNT_ID, stack_name: str = 
     inbox = sqs.create_queue(QueueName="operators-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+    switch = properties(ENFORCEMENT_SWITCH)
+    boto3.client("ssm").put_parameter(Name=switch["Name"], Value=switch["Value"], Type=switch["Type"])
+    # The stack's NoticeSender, verified in SES as the docs require.
+    boto3.client("ses").verify_email_identity(EmailAddress=NOTICE_SENDER)
     content = f"{ENFORCEMENT_DOCUMENT}.Properties.Content"
     document = resolved(template.resources[ENFORCEMENT_DOCUMENT]["Properties"]["Content"], content)
-    return StackPieces(group, table, topic_arn, inbox, document)
+    return StackPieces(group, table, topic_arn, inbox, switch["Name"], template.declared_parameters(), document)

@@ -8,7 +8,10 @@ project's own code, in-process:
 
 * every sweep is the rule's ``lambda_handler`` on a ScheduledNotification; the emulated Config
   captures what it sends (PutEvaluations) and answers DescribeConfigRules with the rule's parameters;
-* the daily notice is ``enforcement_handler.handler`` on the schedule's event ``{"action": "notify"}``;
+* the daily run is ``enforcement_handler.handler`` on the schedule's event ``{"action": "notify"}``: it
+  e-mails the user (SES, from the stack's NoticeSender, to the address in the user's ``email`` tag) when
+  enforcement starts for them and 7, 3 and 1 days before the grace ends, sends the operators a digest, and
+  takes a user who complies out of the group;
 * Config's automatic remediation is the stack's SSM document, run as SSM runs it
   (:mod:`mfa_audit.emulation.automation`): a new automation execution, the document's own script, and
   its Lambda Invoke answered by the same handler in-process, which confirms that execution; moto runs
@@ -18,7 +21,10 @@ project's own code, in-process:
 
 The script is :data:`STEPS`, in order: a step is a function of the :class:`WalkedPath` (what the steps act on
 and read back, :mod:`mfa_audit.emulation.walkthrough_path`) that returns its :class:`Step`. The stack's pieces
-come from :mod:`mfa_audit.emulation.stack_pieces`, the days from :mod:`mfa_audit.emulation.clock`.
+come from :mod:`mfa_audit.emulation.stack_pieces`, the days from :mod:`mfa_audit.emulation.clock`. After
+new-hire's path, the steps of :mod:`mfa_audit.emulation.walkthrough_rollout` play the users who exist when
+enforcement starts: one held back a day by the daily limit, one whose access keys are in use, and the kill
+switch.
 
 Each step checks what it saw against what the path must produce. The first that does not stops the
 walk-through and is named: it is a self-check of the whole path as much as a demo.
@@ -53,8 +59,9 @@ from mfa_audit.emulation.clock import EmulatedClock
 from mfa_audit.emulation.events import RULE_NAME, LambdaContext
 from mfa_audit.emulation.iam_policy import ALLOW, EXPLICIT_DENY, decision
 from mfa_audit.emulation.services import EmulatedCloudTrail, EmulatedConfig
-from mfa_audit.emulation.stack_pieces import create_stack_pieces
+from mfa_audit.emulation.stack_pieces import NOTICE_SENDER, create_stack_pieces
 from mfa_audit.emulation.walkthrough_path import (
+    DIGEST_SUBJECT,
     ENFORCED_SUBJECT,
     Step,
     StepFailed,
@@ -62,13 +69,23 @@ from mfa_audit.emulation.walkthrough_path import (
     kept_logs,
     quoted,
 )
+from mfa_audit.emulation.walkthrough_rollout import (
+    access_keys_held_back,
+    create_existing_users,
+    existing_users_told,
+    held_back_then_enforced,
+    kill_switch,
+)
 
 USER_NAME = "new-hire"
 GRACE_PERIOD_DAYS = 14
-NOTICE_DAYS = 7
-MAX_ENFORCEMENTS_PER_DAY = 5
+# One a day, so that the existing user due with new-hire is held back and enforced the next day.
+MAX_ENFORCEMENTS_PER_DAY = 1
 RULE_PARAMETERS = {"Enforcement": "automatic", "GracePeriodDays": str(GRACE_PERIOD_DAYS)}
-NOTICE_DAY = GRACE_PERIOD_DAYS - NOTICE_DAYS
+# The days the user is e-mailed: enforcement starts for them on day 0, 14 days before the grace ends;
+# the reminders 7, 3 and 1 days before follow. The "notice" step is the 7-day reminder.
+NOTICE_DAY = 7
+EMAIL_DAYS = (0, GRACE_PERIOD_DAYS - 7, GRACE_PERIOD_DAYS - 3, GRACE_PERIOD_DAYS - 1)
 GRACE_END_DAY = GRACE_PERIOD_DAYS
 MFA_DAY = GRACE_END_DAY + 1
 # Requests the ForceMfa policy is asked about: (action, resource; {user} and {account} filled in), what it must say.
@@ -131,6 +148,8 @@ class Walkthrough:
 def new_console_user(path: WalkedPath) -> Step:
     path.day = 0
     path.user = create_user(path.iam, SeedUser(USER_NAME, console_password=True, password_age_days=0))
+    path.iam.tag_user(UserName=USER_NAME, Tags=[{"Key": "email", "Value": path.address}])
+    create_existing_users(path)
     # The password dates from day 0's start (moto stamps its own time; IAM cannot backdate).
     set_password_age(DEFAULT_ACCOUNT_ID, USER_NAME, datetime.now(timezone.utc) - path.clock.start)
     created = path.iam.get_login_profile(UserName=USER_NAME)["LoginProfile"]["CreateDate"]
@@ -139,29 +158,42 @@ def new_console_user(path: WalkedPath) -> Step:
     held = path.sweep()
     ends = f"{path.grace_ends:%Y-%m-%d %H:%M} UTC"
     path.expect_held("new console user", held, "COMPLIANT", f"ends {ends}. MFA is enforced from then")
-    messages = path.daily_notice("new console user")
-    if messages:
-        path.fail("new console user", f"no notice yet (grace ends in {GRACE_PERIOD_DAYS} days)", "a notice")
-    line = path.line(
-        f"{USER_NAME} got a console password at {path.clock.start:%H:%M}, no MFA device. "
-        f"Sweep -> {held['ComplianceType']}: "
-        f"{quoted(human_text(held['Annotation']))}"
+    emails = path.daily_notice("new console user")
+    # Enforcement's grace counts from the later of the password and the start of enforcement (this run).
+    if len(emails) != 1 or f"by {path.grace_ends:%Y-%m-%d}" not in emails[0]["Subject"]:
+        path.fail("new console user", f"one e-mail to {path.address} naming the day", f"{len(emails)} e-mail(s)")
+    lines = (
+        path.line(
+            f"{USER_NAME} got a console password at {path.clock.start:%H:%M}, no MFA device. "
+            f"Sweep -> {held['ComplianceType']}: "
+            f"{quoted(human_text(held['Annotation']))}"
+        ),
+        f"{'':29}daily run: enforcement starts for {USER_NAME}; e-mail to {path.address}: "
+        f"Subject {quoted(emails[0]['Subject'])}",
+        *(f"{'':29}| {text}" for text in emails[0]["Body"].splitlines() if text),
     )
-    return Step("new console user", 0, 0, (line,), {"held": held, "grace_ends": path.grace_ends})
+    told, existing = existing_users_told(path)
+    saw = {"held": held, "grace_ends": path.grace_ends, "emails": emails, "existing_user_emails": existing}
+    return Step("new console user", 0, 0, (*lines, *told), saw)
 
 
-def quiet_days(path: WalkedPath, name: str, first: int, last: int, why: str) -> Step:
-    held_by_day = {}
+def quiet_days(path: WalkedPath, name: str, first: int, last: int) -> Step:
+    """Days in grace: the sweep holds COMPLIANT; the daily run e-mails the user on reminder days only."""
+    held_by_day, emailed = {}, {}
     for day in range(first, last + 1):
         path.day = day
         path.clock.run_on(day)
         held = path.sweep()
         path.expect_held(name, held, "COMPLIANT", path.in_grace_wording())
-        if path.daily_notice(name):
-            path.fail(name, f"no message to the operators ({why})", "a message")
+        emails = path.daily_notice(name)
+        if len(emails) != (1 if day in EMAIL_DAYS else 0):
+            path.fail(name, f"an e-mail on days {EMAIL_DAYS} only", f"{len(emails)} on day {day}")
+        if emails:
+            emailed[day] = emails[0]["Subject"]
         held_by_day[day] = held["ComplianceType"]
-    line = path.line(f"daily sweeps -> COMPLIANT (in grace); daily notices: nothing to send ({why})", first, last)
-    return Step(name, first, last, (line,), {"held_by_day": held_by_day})
+    reminders = "; ".join(f"day {day}: {quoted(subject)}" for day, subject in emailed.items()) or "none due"
+    line = path.line(f"daily sweeps -> COMPLIANT (in grace); reminders e-mailed: {reminders}", first, last)
+    return Step(name, first, last, (line,), {"held_by_day": held_by_day, "emailed": emailed})
 
 
 def notice(path: WalkedPath) -> Step:
@@ -170,18 +202,12 @@ def notice(path: WalkedPath) -> Step:
     held = path.sweep()
     path.expect_held("notice", held, "COMPLIANT", path.in_grace_wording())
     messages = path.daily_notice("notice")
-    ends = f"grace ends {path.grace_ends:%Y-%m-%d %H:%M} UTC"
-    if len(messages) != 1 or f"{USER_NAME} ({path.user['UserId']}): {ends}" not in messages[0]["Message"]:
-        path.fail("notice", f"one notice naming {USER_NAME} and '{ends}'", f"{len(messages)} message(s)")
+    reminder = f"by {path.grace_ends:%Y-%m-%d} (reminder: 7 days left)"
+    if len(messages) != 1 or reminder not in messages[0]["Subject"]:
+        path.fail("notice", f"one e-mail to {path.address}: '{reminder}'", f"{len(messages)} e-mail(s)")
     (message,) = messages
-    lines = [
-        path.line(
-            f"daily notice -> the operators' topic (NoticeDays={NOTICE_DAYS} before the grace ends): "
-            f"Subject {quoted(message['Subject'])}"
-        )
-    ]
-    lines += [f"{'':29}| {text}" for text in message["Message"].splitlines() if text]
-    return Step("notice", NOTICE_DAY, NOTICE_DAY, tuple(lines), {"held": held, "messages": messages})
+    lines = (path.line(f"daily notice -> e-mail to {path.address}: Subject {quoted(message['Subject'])}"),)
+    return Step("notice", NOTICE_DAY, NOTICE_DAY, lines, {"held": held, "messages": messages})
 
 
 def grace_ends_step(path: WalkedPath) -> Step:
@@ -277,17 +303,14 @@ def compliant(path: WalkedPath) -> Step:
     )
     if with_mfa == EXPLICIT_DENY:
         path.fail("COMPLIANT", "ForceMfa no longer to deny other work once signed in with MFA", with_mfa)
-    path.daily_notice("COMPLIANT")
-    if len(path.notices) != 1:
+    if len(path.notices) != len(EMAIL_DAYS):
         path.fail(
-            "COMPLIANT",
-            "one notice in the whole walk-through (each user is announced once)",
-            f"{len(path.notices)}",
+            "COMPLIANT", f"{len(EMAIL_DAYS)} e-mails to the user in the whole walk-through", f"{len(path.notices)}"
         )
     lines = (
         path.line(f"Sweep -> COMPLIANT: {quoted(human_text(held['Annotation']))}"),
         f"{'':29}a late remediation -> {late['outcome']} (left alone); signed in with MFA, ForceMfa no longer "
-        f"denies s3:ListAllMyBuckets; notices sent in all: {len(path.notices)}",
+        f"denies s3:ListAllMyBuckets; e-mails to the user in all: {len(path.notices)}",
     )
     return Step(
         "COMPLIANT",
@@ -299,35 +322,37 @@ def compliant(path: WalkedPath) -> Step:
 
 
 def released(path: WalkedPath) -> Step:
-    """The undo of docs/enforcement.md: the operator removes the user from the group."""
-    path.iam.remove_user_from_group(GroupName=path.stack.group_name, UserName=USER_NAME)
+    """The daily run takes a user who now complies out of the group, so their access keys work again."""
+    result = path.function({"action": "notify"})
     in_group = path.in_force_mfa_group()
-    if in_group:
-        path.fail("released", f"{USER_NAME} out of {path.stack.group_name}", "still in it")
+    digest = [m for m in path.operators_messages() if m["Subject"].startswith(DIGEST_SUBJECT)]
+    if in_group or result.get("released") != 1:
+        path.fail("released", f"the daily run to take {USER_NAME} out of {path.stack.group_name}", "still in it")
+    if len(digest) != 1 or f"{USER_NAME} (" not in digest[0]["Message"]:
+        path.fail("released", f"one digest naming {USER_NAME} as released", f"{len(digest)} digest(s)")
     line = path.line(
-        f"operator releases {USER_NAME}: aws iam remove-user-from-group --group-name {path.stack.group_name} "
-        f"--user-name {USER_NAME}"
+        f"daily run -> {USER_NAME} taken out of {path.stack.group_name} (an allowed device now; access keys work "
+        f"again); the operators' digest: {quoted(digest[0]['Subject'])}"
     )
-    return Step("released", MFA_DAY, MFA_DAY, (line,), {"in_group": in_group})
+    return Step("released", MFA_DAY, MFA_DAY, (line,), {"in_group": in_group, "digest": digest})
 
 
 # The script, in order: each step's name and what plays it.
 STEPS: tuple[tuple[str, Callable[[WalkedPath], Step]], ...] = (
     ("new console user", new_console_user),
-    ("in grace", lambda path: quiet_days(path, "in grace", 1, NOTICE_DAY - 1, "no grace ends within NoticeDays")),
+    ("in grace", lambda path: quiet_days(path, "in grace", 1, NOTICE_DAY - 1)),
     ("notice", notice),
-    (
-        "after the notice",
-        lambda path: quiet_days(
-            path, "after the notice", NOTICE_DAY + 1, GRACE_END_DAY - 1, "each user is announced once"
-        ),
-    ),
+    ("after the notice", lambda path: quiet_days(path, "after the notice", NOTICE_DAY + 1, GRACE_END_DAY - 1)),
     ("grace ends", grace_ends_step),
     ("enforced", enforced),
     ("ForceMfa policy", policy_while_enforced),
     ("enables MFA", enables_mfa),
     ("COMPLIANT", compliant),
     ("released", released),
+    # The rollout: the users who existed when enforcement started.
+    ("held back", lambda path: held_back_then_enforced(path, GRACE_END_DAY)),
+    ("access keys", lambda path: access_keys_held_back(path, GRACE_END_DAY)),
+    ("kill switch", kill_switch),
 )
 
 
@@ -345,10 +370,10 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
     walk = Walkthrough()
     walk.header = [
         "EMULATED AWS ACCOUNT (moto, in-process) on an emulated clock: no real AWS account is used or contacted.",
-        f"Account stack: Enforcement=automatic, GracePeriodDays={GRACE_PERIOD_DAYS}, NoticeDays={NOTICE_DAYS}, "
-        f"MaxEnforcementsPerDay={MAX_ENFORCEMENTS_PER_DAY}; ForceMfa group, policy and ledger from "
-        f"cloudformation/rule.yaml.",
-        "The real rule handler sweeps daily, the real enforcement function sends the daily notice and runs as "
+        f"Account stack: Enforcement=automatic, GracePeriodDays={GRACE_PERIOD_DAYS}, "
+        f"MaxEnforcementsPerDay={MAX_ENFORCEMENTS_PER_DAY}, NoticeSender={NOTICE_SENDER}; ForceMfa group, policy, "
+        f"ledger and kill switch from cloudformation/rule.yaml.",
+        "The real rule handler sweeps daily, the real enforcement function runs daily (notices, releases) and as "
         "Config's remediation.",
     ]
     with (
@@ -369,7 +394,11 @@ def run_walkthrough(before_step: BeforeStep | None = None) -> Walkthrough:
             "LEDGER_TABLE": stack.ledger_table,
             "OPERATORS_TOPIC_ARN": stack.topic_arn,
             "MAX_ENFORCEMENTS_PER_DAY": str(MAX_ENFORCEMENTS_PER_DAY),
-            "NOTICE_DAYS": str(NOTICE_DAYS),
+            "ENFORCEMENT_SWITCH_PARAMETER": stack.switch_parameter,
+            "NOTICE_SENDER": NOTICE_SENDER,
+            "USER_ADDRESS_TAG": "email",
+            "USER_GUIDE_URL": str(stack.defaults["UserGuideUrl"]),
+            "NOTICE_CONTACT": str(stack.defaults["NoticeContact"]),
             "ENFORCEMENT_DOCUMENT": stack.document_name,
         }
         path = WalkedPath(clock, config, stack, USER_NAME, automation)

@@ -25,7 +25,8 @@ from mfa_audit.emulation.events import LambdaContext, scheduled_event
 from mfa_audit.emulation.services import EmulatedConfig
 from mfa_audit.emulation.stack_pieces import StackPieces
 
-NOTICE_SUBJECT = "MFA enforcement notice"
+# The daily run's summary to the operators; the users' own notices go to them by e-mail (SES).
+DIGEST_SUBJECT = "MFA enforcement digest"
 ENFORCED_SUBJECT = "MFA enforced"
 
 
@@ -70,7 +71,13 @@ class WalkedPath:
         self.iam, self.sqs = boto3.client("iam"), boto3.client("sqs")
         self.user: dict[str, Any] = {}
         self.grace_ends: datetime | None = None
+        # The user's address (its ``email`` tag): where SES sends its notices.
+        self.address = f"{user_name}@example.com"
         self.notices: list[dict[str, str]] = []
+        self.emails_seen = 0
+        self.digests: dict[int, str] = {}
+        # Other users the steps follow (the rollout's), by name.
+        self.others: dict[str, dict[str, Any]] = {}
         self.day = 0
 
     def sweep(self) -> dict[str, Any]:
@@ -112,17 +119,36 @@ class WalkedPath:
                 messages.append({"Subject": envelope.get("Subject", ""), "Message": envelope["Message"]})
                 self.sqs.delete_message(QueueUrl=self.stack.inbox_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def daily_notice(self, step: str) -> list[dict[str, str]]:
-        self.function({"action": "notify"})
-        messages = self.operators_messages()
-        self.notices += [m for m in messages if m["Subject"].startswith(NOTICE_SUBJECT)]
-        unexpected = [m["Subject"] for m in messages if not m["Subject"].startswith(NOTICE_SUBJECT)]
-        if unexpected:
-            self.fail(step, "only notices from the daily notice", f"{unexpected}")
-        return messages
+    def emails_to(self, address: str, since: int = 0) -> list[dict[str, str]]:
+        """What SES sent that address, from the ``since``-th message SES accepted (moto keeps every one)."""
+        from moto.ses.models import ses_backends
 
-    def in_force_mfa_group(self) -> bool:
-        groups = self.iam.list_groups_for_user(UserName=self.user_name)["Groups"]
+        return [
+            {"Subject": message.subject, "Body": message.body}
+            for message in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages[since:]
+            if list(message.destinations["ToAddresses"]) == [address]
+        ]
+
+    def daily_notice(self, step: str) -> list[dict[str, str]]:
+        """The daily run; returns the e-mails it sent the user. The operators get only its digest."""
+        from moto.ses.models import ses_backends
+
+        self.function({"action": "notify"})
+        emails = self.emails_to(self.address, self.emails_seen)
+        self.emails_seen = len(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+        self.notices += emails
+        messages = self.operators_messages()
+        for message in messages:
+            if message["Subject"].startswith(DIGEST_SUBJECT):
+                self.digests[self.day] = message["Message"]
+        unexpected = [m["Subject"] for m in messages if not m["Subject"].startswith(DIGEST_SUBJECT)]
+        if unexpected:
+            self.fail(step, "only the daily digest on the operators' topic", f"{unexpected}")
+        return emails
+
+    def in_force_mfa_group(self, user_name: str | None = None) -> bool:
+        """Whether the user (the path's own, unless named) is in the stack's ForceMfa group."""
+        groups = self.iam.list_groups_for_user(UserName=user_name or self.user_name)["Groups"]
         return any(group["GroupName"] == self.stack.group_name for group in groups)
 
     def group_statements(self) -> list[dict[str, Any]]:
