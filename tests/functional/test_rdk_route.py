@@ -71,6 +71,8 @@ def test_rdk_create_rule_template_gives_a_template_cfn_lint_finds_no_error_in(rd
         "AllowedMfaTypes",
         "ReconfirmDays",
         "Enforcement",
+        "ExemptionTag",
+        "MaxExemptionDays",
     }
     lint = subprocess.run([str(CFN_LINT), str(output)], capture_output=True, text=True, timeout=300)
     assert lint.returncode & CFN_LINT_ERRORS == 0, lint.stdout
