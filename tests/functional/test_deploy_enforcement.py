@@ -13,15 +13,11 @@ import boto3
 import pytest
 
 from mfa_audit.emulation.services import EmulatedError, JsonServiceEmulator
-from tests import moto_endpoint
 from tests.functional import test_deploy_tool as deploy_tool_tests
 from tests.functional.test_deploy_tool import REGION, STACK, run_deploy, stack_parameters
 from tools.deploy.cli import main
 from tools.deploy.conformance_pack import CONFORMANCE_PACK_NAME, PACK_ROLE_PLACEHOLDER
 
-# One moto server for the module, emptied before each test.
-module_moto_endpoint = moto_endpoint.module_moto_endpoint
-moto_server = moto_endpoint.moto_server
 
 # The deploy tool's own fixtures: the moto server's account with its artifacts bucket, the organization.
 lambda_zip = deploy_tool_tests.lambda_zip

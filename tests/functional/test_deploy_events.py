@@ -11,16 +11,12 @@ import boto3
 import pytest
 
 from mfa_audit.templates import EVENTS_SWITCH, RULE_TEMPLATE, Template
-from tests import moto_endpoint
 from tests.functional import test_deploy_tool as deploy_tool_tests
 from tests.functional.test_deploy_tool import STACK, run_deploy
 from tools.deploy.aws import StillRunning
 from tools.deploy.events import events_wanted, with_events_switch
 from tools.deploy.run import still_to_come
 
-# One moto server for the module, emptied before each test.
-module_moto_endpoint = moto_endpoint.module_moto_endpoint
-moto_server = moto_endpoint.moto_server
 
 lambda_zip = deploy_tool_tests.lambda_zip
 account = deploy_tool_tests.account

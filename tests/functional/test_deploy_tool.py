@@ -19,13 +19,9 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 
-from tests import moto_endpoint
 from tools.deploy.cli import main
 from tools.package_lambda import build
 
-# One moto server for the module, emptied before each test.
-module_moto_endpoint = moto_endpoint.module_moto_endpoint
-moto_server = moto_endpoint.moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
