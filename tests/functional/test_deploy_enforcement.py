@@ -18,7 +18,6 @@ from tests.functional.test_deploy_tool import REGION, STACK, run_deploy, stack_p
 from tools.deploy.cli import main
 from tools.deploy.conformance_pack import CONFORMANCE_PACK_NAME, PACK_ROLE_PLACEHOLDER
 
-
 # The deploy tool's own fixtures: the moto server's account with its artifacts bucket, the organization.
 lambda_zip = deploy_tool_tests.lambda_zip
 account = deploy_tool_tests.account

@@ -17,7 +17,6 @@ from tools.deploy.aws import StillRunning
 from tools.deploy.events import events_wanted, with_events_switch
 from tools.deploy.run import still_to_come
 
-
 lambda_zip = deploy_tool_tests.lambda_zip
 account = deploy_tool_tests.account
 organization = deploy_tool_tests.organization

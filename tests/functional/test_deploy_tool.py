@@ -22,7 +22,6 @@ import pytest
 from tools.deploy.cli import main
 from tools.package_lambda import build
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 REGION = "us-east-1"
